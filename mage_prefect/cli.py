@@ -1,0 +1,179 @@
+"""The `mage-prefect` command line: a thin typer app over the Python API."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from enum import Enum
+from typing import Any, Optional
+
+import typer
+
+from .project.errors import ProjectError, format_report, has_errors
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Mage AI projects, unchanged, on Prefect.")
+
+
+
+class TextOrJson(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class TextOrMermaid(str, Enum):
+    text = "text"
+    mermaid = "mermaid"
+
+
+ProjectArg = typer.Argument(..., help="The Mage project folder (the one with metadata.yaml).")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(
+    project: Path = ProjectArg,
+    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Check only this pipeline."),
+    format: TextOrJson = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Check a project statically (never runs block code); exit 1 on errors."""
+    from .project.validate import check_project
+
+    _, diagnostics = check_project(project, pipeline)
+    typer.echo(format_report(diagnostics, format.value, relative_to=Path.cwd()))
+    raise typer.Exit(1 if has_errors(diagnostics) else 0)
+
+
+def _parse_vars(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs; VALUE is read as JSON when it parses, else kept as a string."""
+    variables = {}
+    for pair in pairs:
+        if "=" not in pair:
+            _fail(f"--var expects KEY=VALUE, got '{pair}'", 2)
+        key, value = pair.split("=", 1)
+        try:
+            variables[key] = json.loads(value)
+        except ValueError:
+            variables[key] = value
+    return variables
+
+
+@app.command()
+def run(
+    project: Path = ProjectArg,
+    pipeline: str = typer.Argument(..., help="The pipeline uuid."),
+    var: list[str] = typer.Option([], "--var", help="A variable as KEY=VALUE (repeatable)."),
+    runtime_vars: Optional[str] = typer.Option(None, "--runtime-vars", help="Runtime variables as a JSON object."),
+    execution_date: Optional[str] = typer.Option(None, "--execution-date", help="ISO date-time (default: now, UTC)."),
+    results: Optional[str] = typer.Option(None, "--results", help="Where block outputs are stored."),
+) -> None:
+    """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
+    runtime: dict = {}
+    if runtime_vars:
+        try:
+            runtime = json.loads(runtime_vars)
+        except ValueError as exc:
+            _fail(f"--runtime-vars is not valid JSON: {exc}", 2)
+        if not isinstance(runtime, dict):
+            _fail("--runtime-vars must be a JSON object", 2)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from .api import run_pipeline
+
+    def progress(block: str, state: Any) -> None:
+        mark = "✓" if state.is_completed() else "✗"
+        colour = typer.colors.GREEN if state.is_completed() else typer.colors.RED
+        typer.secho(f"{mark} {block}: {state.name}", fg=colour)
+
+    try:
+        outcome = run_pipeline(project, pipeline, variables=_parse_vars(var), runtime_variables=runtime,
+                               execution_date=execution_date, results=results, on_block_state=progress)
+    except ProjectError as exc:
+        _report_project_error(exc)
+    except LookupError as exc:
+        _fail(str(exc))
+    _print_summary(outcome)
+    raise typer.Exit(0 if outcome.ok else 1)
+
+
+def _print_summary(outcome) -> None:
+    typer.echo(f"\nPipeline '{outcome.pipeline}' (flow run {outcome.flow_run_id}): {outcome.state.name}")
+    for block, state in outcome.blocks.items():
+        typer.echo(f"  {state.name if state else 'NotRun':<10} {block}")
+    if not outcome.ok:
+        typer.secho(outcome.state.message or "", fg=typer.colors.RED)
+
+
+def _report_project_error(exc: ProjectError) -> None:
+    typer.echo(format_report(exc.diagnostics, "text", relative_to=Path.cwd()), err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def output(
+    project: Path = ProjectArg,
+    pipeline: str = typer.Argument(..., help="The pipeline uuid."),
+    block: str = typer.Argument(..., help="The block uuid."),
+    run: str = typer.Option("latest", "--run", help="'latest' or a flow run id."),
+    index: Optional[int] = typer.Option(None, "--index", help="Only output_<index>."),
+    format: TextOrJson = typer.Option("text", "--format", help="text or json."),
+    results: Optional[str] = typer.Option(None, "--results", help="Where block outputs are stored."),
+) -> None:
+    """Print a block's stored output as a downstream block would receive it."""
+    from .api import get_output
+    from .results.store import OutputNotFound
+
+    try:
+        value = get_output(project, pipeline, block, run=run, index=index, results=results)
+    except ProjectError as exc:
+        _report_project_error(exc)
+    except (LookupError, OutputNotFound, IndexError) as exc:
+        _fail(str(exc))
+    typer.echo(_to_json(value) if format is TextOrJson.json else _to_text(value))
+
+
+def _to_json(value: Any) -> str:
+    """Machine-readable JSON; DataFrames as a JSON table (schema + rows)."""
+    return json.dumps(_jsonable(value), indent=2, default=str)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "to_json") and type(value).__name__ in ("DataFrame", "Series"):
+        return json.loads(value.to_json(orient="table", date_format="iso"))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _to_text(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value) if not hasattr(value, "to_string") else value.to_string()
+
+
+@app.command()
+def graph(
+    project: Path = ProjectArg,
+    pipeline: str = typer.Argument(..., help="The pipeline uuid."),
+    format: TextOrMermaid = typer.Option("text", "--format", help="text or mermaid."),
+) -> None:
+    """Print a pipeline's block graph."""
+    from .graph import render_mermaid, render_text
+    from .project.validate import load_project
+
+    try:
+        item = load_project(project, pipeline).pipeline(pipeline)
+    except ProjectError as exc:
+        _report_project_error(exc)
+    except LookupError as exc:
+        _fail(str(exc))
+    typer.echo(render_mermaid(item) if format is TextOrMermaid.mermaid else render_text(item))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,66 @@
+"""The block DAG of a pipeline: order, cycles, descendants and rendering (no Prefect here)."""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+
+from .project.models import Block, Pipeline
+
+
+def _sorter(pipeline: Pipeline) -> TopologicalSorter:
+    sorter: TopologicalSorter = TopologicalSorter()
+    for block in pipeline.blocks:
+        sorter.add(block.uuid, *block.upstream_blocks)
+    return sorter
+
+
+def find_cycle(pipeline: Pipeline) -> list[str] | None:
+    """The uuids of one dependency cycle (first repeated at the end), or None."""
+    try:
+        tuple(_sorter(pipeline).static_order())
+    except CycleError as exc:
+        return list(exc.args[1])
+    return None
+
+
+def topological_order(pipeline: Pipeline) -> list[Block]:
+    """Blocks so that every block comes after its upstreams; ties keep file order."""
+    position = {block.uuid: index for index, block in enumerate(pipeline.blocks)}
+    sorter = _sorter(pipeline)
+    sorter.prepare()
+    ordered: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        ordered.extend(ready)
+        sorter.done(*ready)
+    return [pipeline.block(uuid) for uuid in ordered]
+
+
+def downstream_map(pipeline: Pipeline) -> dict[str, list[str]]:
+    """Each block's direct downstream blocks, rebuilt from `upstream_blocks` (as Mage's trigger runs do)."""
+    children: dict[str, list[str]] = {block.uuid: [] for block in pipeline.blocks}
+    for block in pipeline.blocks:
+        for upstream in block.upstream_blocks:
+            children[upstream].append(block.uuid)
+    return children
+
+
+def render_text(pipeline: Pipeline) -> str:
+    """One line per block in run order: `uuid (type) <- upstreams`."""
+    lines = [f"pipeline {pipeline.uuid}"]
+    for block in topological_order(pipeline):
+        upstream = f"  <- {', '.join(block.upstream_blocks)}" if block.upstream_blocks else ""
+        lines.append(f"  {block.run_name} ({block.type}){upstream}")
+    return "\n".join(lines)
+
+
+def render_mermaid(pipeline: Pipeline) -> str:
+    """A mermaid flowchart of the pipeline, for READMEs and PR descriptions."""
+    ids = {block.uuid: f"b{index}" for index, block in enumerate(pipeline.blocks)}
+    lines = ["flowchart TD"]
+    for block in pipeline.blocks:
+        lines.append(f'    {ids[block.uuid]}["{block.run_name}<br/><i>{block.type}</i>"]')
+    for block in pipeline.blocks:
+        for upstream in block.upstream_blocks:
+            lines.append(f"    {ids[upstream]} --> {ids[block.uuid]}")
+    return "\n".join(lines)

@@ -1,0 +1,392 @@
+"""Read a Mage project from disk into the immutable model, collecting diagnostics.
+
+Nothing here runs block code: block files are only located, never opened for execution.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import templating
+from .errors import Diagnostic, did_you_mean
+from .models import (
+    KNOWN_TYPES,
+    LANGUAGE_EXTENSIONS,
+    RUNNABLE_TYPES,
+    SKIPPED_TYPES,
+    Block,
+    Pipeline,
+    Project,
+    RetryConfig,
+    SourceRef,
+    type_directory,
+)
+from .yamlfile import KeyPath, YamlDocument, read_yaml
+
+PIPELINE_KEYS = {
+    "uuid", "name", "description", "tags", "created_at", "updated_at", "type", "blocks", "callbacks",
+    "conditionals", "widgets", "extensions", "variables", "variables_dir", "remote_variables_dir",
+    "concurrency_config", "retry_config", "executor_type", "executor_config", "executor_count",
+    "run_pipeline_in_one_process", "cache_block_output_in_memory", "notification_config", "settings",
+    "spark_config", "data_integration", "execution_framework", "state_store_config", "version",
+}
+BLOCK_KEYS = {
+    "uuid", "type", "language", "upstream_blocks", "downstream_blocks", "configuration", "retry_config",
+    "timeout", "executor_type", "executor_config", "has_callback", "replicated_block", "extension_uuid",
+    "content", "groups", "name", "color", "status", "all_upstream_blocks_executed", "callback_blocks",
+    "conditional_blocks", "pipelines", "tags",
+}
+SUPPORTED_PIPELINE_TYPES = ("python",)
+NOT_YET = "mage-prefect does not support this yet"
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mage_prefect"}
+
+
+class ProjectReader:
+    """Reads one project root; `read()` returns the model and every diagnostic."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- project level -------------------------------------------------------------------------
+    def read(self) -> Project | None:
+        metadata = self.root / "metadata.yaml"
+        if not metadata.is_file():
+            self.diagnostics.append(
+                Diagnostic(
+                    file=metadata,
+                    message="not a Mage project: metadata.yaml is missing",
+                    hint="point at the folder that holds the project's metadata.yaml",
+                )
+            )
+            return None
+        root_config = self._read_mapping(metadata, rendered=True) or {}
+        sub_projects = self._read_platform_settings()
+        repos = dict(sub_projects) if sub_projects else {self.root.name: self.root}
+        pipelines: dict[str, Pipeline] = {}
+        for repo_path in repos.values():
+            config = root_config if repo_path == self.root else (
+                self._read_mapping(repo_path / "metadata.yaml", rendered=True) or {}
+            )
+            project_retry = config.get("retry_config") if isinstance(config.get("retry_config"), dict) else {}
+            for pipeline in self._read_pipelines(repo_path, project_retry, platform=bool(sub_projects)):
+                if pipeline.uuid in pipelines:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            file=pipeline.source.file,
+                            message=f"pipeline '{pipeline.uuid}' is also defined in {pipelines[pipeline.uuid].source.file}",
+                            hint="pipeline uuids must be unique across sub-projects; rename one",
+                        )
+                    )
+                    continue
+                pipelines[pipeline.uuid] = pipeline
+        settings = root_config.get("mage_prefect") or {}
+        return Project(
+            root=self.root,
+            name=self.root.name,
+            platform=bool(sub_projects),
+            sub_projects=sub_projects,
+            pipelines=pipelines,
+            settings=settings if isinstance(settings, dict) else {},
+        )
+
+    def _read_platform_settings(self) -> dict[str, Path]:
+        """Mage's multi-project platform: active iff `<root>/settings.yaml` exists."""
+        path = self.root / "settings.yaml"
+        if not path.is_file():
+            return {}
+        doc = self._read_doc(path, rendered=True)
+        if doc is None:
+            return {}
+        projects = (doc.data or {}).get("projects") if isinstance(doc.data, dict) else None
+        if not isinstance(projects, dict) or not projects:
+            self.diagnostics.append(
+                doc.diagnostic(("projects",), "settings.yaml has no 'projects' mapping",
+                               "list sub-projects as 'projects: {name: {path: dir}}'")
+            )
+            return {}
+        found: dict[str, Path] = {}
+        for name, options in projects.items():
+            sub_path = self.root / str((options or {}).get("path") or name)
+            if (sub_path / "metadata.yaml").is_file() or (sub_path / "pipelines").is_dir():
+                found[str(name)] = sub_path
+            else:
+                self.diagnostics.append(
+                    doc.diagnostic(("projects", name), f"sub-project '{name}' does not exist at {sub_path}",
+                                   "remove it from settings.yaml or create the folder", severity="warning")
+                )
+        return found
+
+    # -- pipelines -----------------------------------------------------------------------------
+    def _read_pipelines(self, repo_path: Path, project_retry: dict, platform: bool) -> list[Pipeline]:
+        pipelines_dir = repo_path / "pipelines"
+        if not pipelines_dir.is_dir():
+            return []
+        result = []
+        for folder in sorted(pipelines_dir.iterdir()):
+            metadata = folder / "metadata.yaml"
+            if folder.is_dir() and metadata.is_file():
+                pipeline = self._read_pipeline(folder.name, metadata, repo_path, project_retry, platform)
+                if pipeline is not None:
+                    result.append(pipeline)
+        return result
+
+    def _read_pipeline(self, uuid: str, path: Path, repo_path: Path, project_retry: dict, platform: bool):
+        doc = self._read_doc(path)
+        if doc is None:
+            return None
+        data = doc.data or {}
+        if not isinstance(data, dict):
+            self.diagnostics.append(doc.diagnostic((), "a pipeline metadata.yaml must be a mapping"))
+            return None
+        self._unknown_keys(doc, (), data, PIPELINE_KEYS)
+        pipeline_type = data.get("type") or "python"
+        if pipeline_type not in SUPPORTED_PIPELINE_TYPES:
+            self.diagnostics.append(
+                doc.diagnostic(("type",), f"pipeline type '{pipeline_type}' is not supported; {NOT_YET}",
+                               "only batch pipelines (type: python) run on Prefect for now")
+            )
+        for addon in ("callbacks", "conditionals", "extensions"):
+            if data.get(addon):
+                self.diagnostics.append(
+                    doc.diagnostic((addon,), f"pipeline {addon} are not supported; {NOT_YET}",
+                                   f"remove '{addon}' to run this pipeline, or wait for support")
+                )
+        variables = data.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            self.diagnostics.append(doc.diagnostic(("variables",), "'variables' must be a mapping of name: value"))
+            variables = {}
+        raw_blocks = data.get("blocks") or []
+        if not isinstance(raw_blocks, list):
+            self.diagnostics.append(doc.diagnostic(("blocks",), "'blocks' must be a list"))
+            raw_blocks = []
+        blocks = self._read_blocks(doc, raw_blocks, repo_path, project_retry, platform)
+        line, column = doc.positions.get((), (None, None))
+        concurrency = data.get("concurrency_config")
+        return Pipeline(
+            uuid=uuid,
+            name=data.get("name"),
+            description=data.get("description"),
+            type=str(pipeline_type),
+            blocks=tuple(blocks),
+            variables=variables or {},
+            concurrency_config=concurrency if isinstance(concurrency, dict) else {},
+            repo_path=repo_path,
+            source=SourceRef(file=path, line=line, column=column),
+        )
+
+    # -- blocks --------------------------------------------------------------------------------
+    def _read_blocks(self, doc: YamlDocument, raw_blocks: list, repo_path: Path, project_retry: dict,
+                     platform: bool) -> list[Block]:
+        entries: list[tuple[int, dict]] = []
+        seen: dict[str, int] = {}
+        for index, raw in enumerate(raw_blocks):
+            key = ("blocks", index)
+            if not isinstance(raw, dict) or not isinstance(raw.get("uuid"), str) or not raw.get("uuid"):
+                self.diagnostics.append(doc.diagnostic(key, "a block needs a 'uuid' string",
+                                                       "give every block a unique 'uuid'"))
+                continue
+            uuid = raw["uuid"]
+            if uuid in seen:
+                self.diagnostics.append(
+                    doc.diagnostic(key + ("uuid",), f"duplicate block uuid '{uuid}' (first at blocks[{seen[uuid]}])",
+                                   "block uuids must be unique within a pipeline")
+                )
+                continue
+            seen[uuid] = index
+            self._unknown_keys(doc, key, raw, BLOCK_KEYS)
+            block_type = raw.get("type")
+            if block_type not in KNOWN_TYPES:
+                self.diagnostics.append(
+                    doc.diagnostic(key + ("type",), f"invalid block type '{block_type}'",
+                                   did_you_mean(str(block_type), KNOWN_TYPES) or f"use one of {', '.join(RUNNABLE_TYPES)}")
+                )
+                continue
+            if block_type in SKIPPED_TYPES:
+                continue  # charts, markdown and scratchpads never run in Mage pipeline runs
+            entries.append((index, raw))
+
+        runnable = {raw["uuid"] for _, raw in entries}
+        files: dict[str, Path | None] = {}
+        blocks: list[Block] = []
+        for index, raw in sorted(entries, key=lambda entry: bool(entry[1].get("replicated_block"))):
+            block = self._read_block(doc, ("blocks", index), raw, repo_path, project_retry, platform, runnable, files)
+            if block is not None:
+                files[block.uuid] = block.file
+                blocks.append(block)
+        order = {raw["uuid"]: index for index, raw in entries}
+        return sorted(blocks, key=lambda block: order[block.uuid])
+
+    def _read_block(self, doc, key: KeyPath, raw: dict, repo_path: Path, project_retry: dict, platform: bool,
+                    runnable: set[str], files: dict[str, Path | None]) -> Block | None:
+        uuid, block_type = raw["uuid"], raw["type"]
+        language = raw.get("language") or "python"
+        configuration = raw.get("configuration") or {}
+        if not isinstance(configuration, dict):
+            self.diagnostics.append(doc.diagnostic(key + ("configuration",), "'configuration' must be a mapping"))
+            configuration = {}
+        self._unsupported_features(doc, key, raw, block_type, language, configuration)
+
+        upstreams = raw.get("upstream_blocks") or []
+        if not isinstance(upstreams, list) or not all(isinstance(u, str) for u in upstreams):
+            self.diagnostics.append(doc.diagnostic(key + ("upstream_blocks",), "'upstream_blocks' must be a list of block uuids"))
+            upstreams = []
+        for position, upstream in enumerate(upstreams):
+            if upstream not in runnable:
+                self.diagnostics.append(
+                    doc.diagnostic(key + ("upstream_blocks", position),
+                                   f"block '{uuid}' names unknown upstream block '{upstream}'",
+                                   did_you_mean(upstream, runnable) or "add that block to 'blocks' or remove the reference")
+                )
+        upstreams = [u for u in upstreams if u in runnable]
+
+        timeout = raw.get("timeout")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
+            self.diagnostics.append(doc.diagnostic(key + ("timeout",), f"'timeout' must be a positive number of seconds, not {timeout!r}"))
+            timeout = None
+
+        replicated = raw.get("replicated_block")
+        file = None
+        content = raw.get("content") if isinstance(raw.get("content"), str) and raw.get("content").strip() else None
+        if content is None:
+            if replicated:
+                if replicated not in files or files[replicated] is None:
+                    self.diagnostics.append(
+                        doc.diagnostic(key + ("replicated_block",), f"block '{uuid}' replicates unknown block '{replicated}'",
+                                       did_you_mean(replicated, files) or "name a block of this pipeline")
+                    )
+                else:
+                    file = files[replicated]
+            else:
+                file = self._block_file(doc, key, uuid, block_type, language, configuration, repo_path, platform)
+        line, column = doc.positions.get(key, (None, None))
+        return Block(
+            uuid=uuid,
+            type=block_type,
+            language=language,
+            upstream_blocks=tuple(upstreams),
+            configuration=configuration,
+            retry_config=self._block_retry(doc, key, raw.get("retry_config"), project_retry),
+            timeout=timeout,
+            replicated_block=replicated or None,
+            content=content,
+            file=file,
+            source=SourceRef(file=doc.path, line=line, column=column),
+        )
+
+    def _unsupported_features(self, doc, key, raw, block_type, language, configuration) -> None:
+        problems = []
+        if block_type not in RUNNABLE_TYPES:
+            problems.append((("type",), f"'{block_type}' blocks are not supported; {NOT_YET}"))
+        if language != "python":
+            problems.append((("language",), f"{language} blocks are not supported; {NOT_YET}"))
+        if configuration.get("dynamic"):
+            problems.append((("configuration", "dynamic"), f"dynamic blocks are not supported; {NOT_YET}"))
+        if raw.get("has_callback"):
+            problems.append((("has_callback",), f"block callbacks are not supported; {NOT_YET}"))
+        for sub_key, message in problems:
+            self.diagnostics.append(doc.diagnostic(key + sub_key, message, "see the README's list of supported Mage features"))
+
+    def _block_file(self, doc, key, uuid, block_type, language, configuration, repo_path, platform) -> Path | None:
+        """Mage's resolution: file_source.path (platform only), file_path, then the default path."""
+        extension = LANGUAGE_EXTENSIONS.get(language, "py")
+        default = repo_path / type_directory(block_type) / f"{uuid}.{extension}"
+        candidates = []
+        file_source = configuration.get("file_source") or {}
+        if platform and isinstance(file_source, dict) and file_source.get("path"):
+            candidates.append(str(file_source["path"]))
+        if configuration.get("file_path"):
+            candidates.append(str(configuration["file_path"]))
+        for configured in candidates:
+            resolved = self._absolute_path(configured)
+            if resolved is not None:
+                return resolved
+        if default.is_file():
+            return default
+        tried = ", ".join(candidates + [str(default.relative_to(self.root))])
+        self.diagnostics.append(
+            doc.diagnostic(key, f"block file for '{uuid}' not found (tried: {tried})",
+                           f"create {default.relative_to(self.root)} or fix configuration.file_path")
+        )
+        return None
+
+    def _absolute_path(self, configured: str) -> Path | None:
+        """Mage's `add_absolute_path`, keeping only paths that exist (stale ones fall back)."""
+        path = Path(configured)
+        if path.is_absolute():
+            return path if path.is_file() else None
+        parts = path.parts
+        candidates = []
+        if parts[0] == self.root.name:
+            candidates.append(self.root.joinpath(*parts[1:]))
+        candidates += [self.root / path, self.root / "dbt" / path]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        for folder, dirs, names in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+            for name in sorted(names):
+                full = Path(folder) / name
+                if str(full).endswith(os.sep + str(path)):
+                    return full
+        return None
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _block_retry(self, doc: YamlDocument, key: KeyPath, raw: Any, project_retry: dict) -> RetryConfig:
+        """The block's retry_config merged over the project's, as Mage merges them."""
+        try:
+            return RetryConfig(**{**project_retry, **(raw if isinstance(raw, dict) else {})})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            self.diagnostics.append(
+                doc.diagnostic(key + ("retry_config",), f"invalid retry_config: {where}: {error['msg']}",
+                               "retry_config takes retries, delay, max_delay and exponential_backoff")
+            )
+            return RetryConfig()
+
+    def _unknown_keys(self, doc: YamlDocument, key: KeyPath, data: dict, known: set[str]) -> None:
+        for name in data:
+            if name not in known:
+                self.diagnostics.append(
+                    doc.diagnostic(key + (name,), f"unknown key '{name}' (Mage ignores it)",
+                                   did_you_mean(name, known) or "remove it", severity="warning")
+                )
+
+    def _read_doc(self, path: Path, rendered: bool = False) -> YamlDocument | None:
+        text = None
+        if rendered:
+            try:
+                text = templating.render(path.read_text(encoding="utf-8"))
+            except Exception as exc:  # jinja syntax errors and failing template functions
+                line = getattr(exc, "lineno", None)
+                self.diagnostics.append(Diagnostic(file=path, line=line, message=f"cannot render template: {exc}",
+                                                   hint="check the {{ ... }} expressions"))
+                return None
+        result = read_yaml(path, text)
+        if isinstance(result, Diagnostic):
+            self.diagnostics.append(result)
+            return None
+        return result
+
+    def _read_mapping(self, path: Path, rendered: bool = False) -> dict | None:
+        if not path.is_file():
+            return None
+        doc = self._read_doc(path, rendered)
+        if doc is None:
+            return None
+        if doc.data is not None and not isinstance(doc.data, dict):
+            self.diagnostics.append(doc.diagnostic((), "this file must be a YAML mapping"))
+            return None
+        return doc.data or {}
+
+
+def read_project(root: str | Path) -> tuple[Project | None, list[Diagnostic]]:
+    """Read the project at `root`; returns the model (None if unreadable) and diagnostics."""
+    reader = ProjectReader(Path(root))
+    project = reader.read()
+    return project, reader.diagnostics

@@ -1,0 +1,121 @@
+"""The immutable project model: Project ─ Pipeline ─ Block, with source positions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import did_you_mean
+
+# Mage's block-type → folder rule: `<type>s`, except `custom` (constants.BLOCK_TYPE_DIRECTORY_NAME).
+RUNNABLE_TYPES = ("data_loader", "transformer", "data_exporter", "custom")
+SKIPPED_TYPES = ("chart", "markdown", "scratchpad")
+KNOWN_TYPES = RUNNABLE_TYPES + SKIPPED_TYPES + (
+    "sensor", "dbt", "global_data_product", "extension", "callback", "conditional",
+)
+LANGUAGE_EXTENSIONS = {"python": "py", "sql": "sql", "r": "r", "yaml": "yaml", "markdown": "md"}
+
+
+def type_directory(block_type: str) -> str:
+    return block_type if block_type == "custom" else f"{block_type}s"
+
+
+def clean_name(uuid: str) -> str:
+    """Mage's `clean_name`: lowercase, non-word characters → '_', no leading digit."""
+    name = re.sub(r"\W", "_", uuid.lower())
+    return f"letter_{name}" if name[:1].isdigit() else name
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class RetryConfig(_Frozen):
+    """Mage's RetryConfig; `delays()` reproduces `mage_ai.shared.retry.retry`."""
+
+    retries: int = Field(0, ge=0)
+    delay: float = Field(5, ge=0)
+    max_delay: float = Field(60, ge=0)
+    exponential_backoff: bool = True
+
+    def delays(self) -> list[float]:
+        """Sleep before each retry; Mage stops once total sleep would reach max_delay."""
+        delays: list[float] = []
+        delay, total = self.delay, 0.0
+        while len(delays) < self.retries and total + delay < self.max_delay:
+            delays.append(delay)
+            total += delay
+            if self.exponential_backoff:
+                delay *= 2
+        return delays
+
+
+class SourceRef(_Frozen):
+    """Where a model element is written: the YAML file and its line."""
+
+    file: Path
+    line: int | None = None
+    column: int | None = None
+
+
+class Block(_Frozen):
+    uuid: str
+    type: str
+    language: str = "python"
+    upstream_blocks: tuple[str, ...] = ()
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    retry_config: RetryConfig = RetryConfig()
+    timeout: float | None = None
+    replicated_block: str | None = None
+    content: str | None = None
+    file: Path | None = None
+    source: SourceRef
+
+    @property
+    def run_name(self) -> str:
+        """The name of the block's runs; Mage names replicas `<uuid>:<replicated uuid>`."""
+        return f"{self.uuid}:{self.replicated_block}" if self.replicated_block else self.uuid
+
+    @property
+    def code_location(self) -> str:
+        return str(self.file) if self.content is None else f"<inline content of block {self.uuid}>"
+
+
+class Pipeline(_Frozen):
+    uuid: str
+    name: str | None = None
+    description: str | None = None
+    type: str = "python"
+    blocks: tuple[Block, ...] = ()
+    variables: dict[str, Any] = Field(default_factory=dict)
+    concurrency_config: dict[str, Any] = Field(default_factory=dict)
+    repo_path: Path
+    source: SourceRef
+
+    def block(self, uuid: str) -> Block:
+        for block in self.blocks:
+            if block.uuid == uuid:
+                return block
+        hint = did_you_mean(uuid, [b.uuid for b in self.blocks]) or "run `mage-prefect graph` to list blocks"
+        raise LookupError(f"no block '{uuid}' in pipeline '{self.uuid}'; {hint}")
+
+
+class Project(_Frozen):
+    """A Mage project: the root, and every pipeline of every (sub-)project."""
+
+    root: Path
+    name: str
+    platform: bool = False
+    sub_projects: dict[str, Path] = Field(default_factory=dict)
+    pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    def pipeline(self, uuid: str) -> Pipeline:
+        try:
+            return self.pipelines[uuid]
+        except KeyError:
+            hint = did_you_mean(uuid, self.pipelines) or f"known pipelines: {', '.join(sorted(self.pipelines)) or 'none'}"
+            raise LookupError(f"no pipeline '{uuid}' in project {self.root}; {hint}") from None

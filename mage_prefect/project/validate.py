@@ -1,0 +1,117 @@
+"""Static checks of a project: graph and block code, by parsing only (never executing)."""
+
+from __future__ import annotations
+
+import ast
+import keyword
+from pathlib import Path
+
+from ..graph import find_cycle
+from ..runtime.block_code import arity_problem
+from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
+from .loader import read_project
+from .models import RUNNABLE_TYPES, Block, Pipeline, Project
+
+# Flow parameters mage-prefect adds next to the pipeline variables, and Prefect's reserved names.
+RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "wait_for", "return_state")
+
+
+def check_project(root: str | Path, pipeline: str | None = None) -> tuple[Project | None, list[Diagnostic]]:
+    """Read and statically check a project (or one pipeline of it); returns every diagnostic."""
+    project, diagnostics = read_project(root)
+    if project is None:
+        return None, diagnostics
+    if pipeline is not None and pipeline not in project.pipelines:
+        diagnostics.append(
+            Diagnostic(file=project.root / "pipelines" / pipeline / "metadata.yaml",
+                       message=f"no pipeline '{pipeline}' in this project",
+                       hint=did_you_mean(pipeline, project.pipelines) or "list the folders under pipelines/")
+        )
+        return project, diagnostics
+    for uuid, item in project.pipelines.items():
+        if pipeline is None or uuid == pipeline:
+            diagnostics.extend(check_pipeline(item))
+    if pipeline is not None:
+        wanted = project.pipelines[pipeline].source.file.parent
+        diagnostics = [d for d in diagnostics if not _belongs_to_other_pipeline(d, wanted, project)]
+    return project, diagnostics
+
+
+def load_project(root: str | Path, pipeline: str | None = None) -> Project:
+    """Read a project, raising ProjectError (with every diagnostic) when it has errors."""
+    project, diagnostics = check_project(root, pipeline)
+    if project is None or has_errors(diagnostics):
+        raise ProjectError([d for d in diagnostics if d.severity == "error"])
+    return project
+
+
+def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
+    diagnostics = []
+    cycle = find_cycle(pipeline)
+    if cycle:
+        block = pipeline.block(cycle[0])
+        diagnostics.append(
+            Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
+                       key_path=f"blocks.{block.uuid}.upstream_blocks",
+                       message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
+                       hint="remove one of these upstream_blocks entries")
+        )
+    for name in pipeline.variables:
+        if not str(name).isidentifier() or keyword.iskeyword(str(name)) or name in RESERVED_PARAMETERS:
+            diagnostics.append(
+                Diagnostic(file=pipeline.source.file, key_path=f"variables.{name}",
+                           message=f"variable name '{name}' cannot be a flow parameter",
+                           hint="use a Python identifier that is not one of " + ", ".join(RESERVED_PARAMETERS))
+            )
+    for block in pipeline.blocks:
+        if block.type in RUNNABLE_TYPES and block.language == "python":
+            diagnostics.extend(check_block_code(block))
+    return diagnostics
+
+
+def check_block_code(block: Block) -> list[Diagnostic]:
+    """Parse the block's code: syntax, the block-type decorator, and Mage's arity rule."""
+    if block.content is None and block.file is None:
+        return []  # the loader already reported the missing file
+    source = block.content if block.content is not None else block.file.read_text(encoding="utf-8")
+    file = block.file if block.content is None else block.source.file
+    try:
+        tree = ast.parse(source, filename=str(file))
+    except SyntaxError as exc:
+        return [Diagnostic(file=file, line=exc.lineno, column=exc.offset, message=f"syntax error: {exc.msg}",
+                           hint=f"fix the code of block '{block.uuid}'")]
+    functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    decorated = [fn for fn in functions if block.type in _decorator_names(fn)]
+    if not decorated:
+        others = sorted({name for fn in functions for name in _decorator_names(fn)} & set(RUNNABLE_TYPES))
+        hint = (f"found @{others[0]}, but a {block.type} block runs only its @{block.type} function"
+                if others else f"decorate the block's function with @{block.type}")
+        return [Diagnostic(file=file, line=1, column=1, hint=hint,
+                           message=f"block '{block.uuid}' has no function decorated with @{block.type}")]
+    function = sorted(decorated, key=lambda fn: fn.lineno)[0]
+    positional = len(function.args.posonlyargs) + len(function.args.args)
+    problem = arity_problem(block.uuid, positional, function.args.vararg is not None, len(block.upstream_blocks))
+    if problem:
+        return [Diagnostic(file=file, line=function.lineno, column=function.col_offset + 1, message=problem,
+                           hint="match the function's parameters to upstream_blocks, or add *args")]
+    return []
+
+
+def _decorator_names(function: ast.AST) -> set[str]:
+    names = set()
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(target, ast.Name):
+            names.add(target.id)
+        elif isinstance(target, ast.Attribute):
+            names.add(target.attr)
+    return names
+
+
+def _belongs_to_other_pipeline(diagnostic: Diagnostic, wanted: Path, project: Project) -> bool:
+    """When checking one pipeline, drop diagnostics of the other pipelines' metadata files."""
+    return any(
+        diagnostic.file == other.source.file
+        for other in project.pipelines.values()
+        if other.source.file.parent != wanted
+    )

@@ -1,0 +1,1 @@
+"""Block outputs as Prefect result records: choose a serializer, store, find."""

@@ -1,0 +1,1 @@
+"""Execute one Mage block the way Mage does (no Prefect here)."""

@@ -1,0 +1,91 @@
+"""Mage's argument shaping: outputs ↔ positional inputs, and the kwargs of a trigger run."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..project.models import Block
+
+IMMUTABLE = (str, bytes, int, float, complex, bool, type(None), frozenset)
+
+
+def split_outputs(value: Any) -> list[Any]:
+    """A block's return value as Mage's outputs: None → none, list/tuple → one per item, else one."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def shape_input(outputs: list[Any]) -> Any:
+    """What a downstream block receives for one upstream: the value, a list of values, or []."""
+    if len(outputs) == 1:
+        return outputs[0]
+    return list(outputs)
+
+
+def own_copy(value: Any) -> Any:
+    """A copy the block may mutate freely; DataFrames are copied lazily via pandas copy-on-write."""
+    if isinstance(value, IMMUTABLE):
+        return value
+    module = type(value).__module__
+    if module.startswith("pandas") and hasattr(value, "copy"):
+        return value.copy(deep=not _pandas_copy_on_write())
+    if module.startswith("polars"):
+        return value  # polars frames are immutable
+    return copy.deepcopy(value)
+
+
+def _pandas_copy_on_write() -> bool:
+    import pandas
+
+    return int(pandas.__version__.split(".")[0]) >= 3 or pandas.get_option("mode.copy_on_write") is True
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one pipeline run gives every block: variables, dates and identity."""
+
+    pipeline_uuid: str
+    repo_path: Path
+    root_path: Path
+    execution_date: datetime
+    variables: dict[str, Any] = field(default_factory=dict)
+    env: str = field(default_factory=lambda: os.environ.get("ENV", "dev"))
+    event: dict[str, Any] = field(default_factory=dict)
+    pipeline_run_id: str | None = None
+    trigger_name: str | None = None
+
+
+def block_kwargs(block: Block, context: RunContext, attempt: int, logger: Any) -> dict[str, Any]:
+    """The **kwargs of a Mage trigger run (PipelineRun.get_variables + Block.enrich_global_vars)."""
+    kwargs = copy.deepcopy(context.variables)
+    execution_date = context.execution_date
+    kwargs.update(
+        ds=execution_date.strftime("%Y-%m-%d"),
+        hr=execution_date.strftime("%H"),
+        env=context.env,
+        event=copy.deepcopy(context.event),
+        execution_date=execution_date,
+        pipeline_run_id=context.pipeline_run_id,
+        trigger_name=context.trigger_name,
+    )
+    kwargs.setdefault("interval_start_datetime", execution_date)
+    for name in ("interval_end_datetime", "interval_seconds", "interval_start_datetime_previous"):
+        kwargs.setdefault(name, None)
+    kwargs["retry"] = {"attempts": attempt}
+    kwargs["configuration"] = copy.deepcopy(block.configuration)
+    kwargs.setdefault("context", {})
+    kwargs.update(
+        pipeline_uuid=context.pipeline_uuid,
+        block_uuid=block.uuid,
+        repo_path=str(context.repo_path),
+        logger=logger,
+    )
+    return kwargs

@@ -1,0 +1,58 @@
+"""The `mage_ai` compatibility shim, served only when mage-ai itself is not installed.
+
+An import hook at the *end* of `sys.meta_path`: a real mage-ai install is always found first.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from contextvars import ContextVar
+from pathlib import Path
+
+# (sub-project path, root project path) of the block being executed; read by get_repo_path.
+ACTIVE_REPO: ContextVar[tuple[Path, Path] | None] = ContextVar("mage_prefect_active_repo", default=None)
+
+MODULES = {
+    "mage_ai.data_preparation.decorators": "mage_prefect.runtime.compat.decorators",
+    "mage_ai.settings.repo": "mage_prefect.runtime.compat.repo",
+    "mage_ai.data_preparation.repo_manager": "mage_prefect.runtime.compat.repo",
+}
+PACKAGES = {name.rsplit(".", i)[0] for name in MODULES for i in range(1, name.count(".") + 1)}
+
+
+class ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves the `mage_ai` modules that block code imports, and names what it cannot serve."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "mage_ai" and not fullname.startswith("mage_ai."):
+            return None
+        if fullname in MODULES or fullname in PACKAGES:
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=fullname in PACKAGES)
+        raise ModuleNotFoundError(
+            f"'{fullname}' is not available: mage-ai is not installed and mage-prefect's compatibility "
+            f"shim provides only {', '.join(sorted(MODULES))}",
+            name=fullname,
+        )
+
+    def create_module(self, spec):
+        if spec.name in MODULES:
+            return importlib.import_module(MODULES[spec.name])
+        module = types.ModuleType(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+_FINDER = ShimFinder()
+
+
+def install() -> None:
+    """Add the shim to the import system once (idempotent)."""
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.append(_FINDER)
