@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .graph import topological_order
 from .project.models import Project
 from .project.validate import load_project
 from .results.store import LATEST, OutputStore, results_location
@@ -26,7 +24,7 @@ class PipelineRun:
     pipeline: str
     flow_run_id: str | None
     state: Any
-    blocks: dict[str, Any] = field(default_factory=dict)  # run name → final state (None: never ran)
+    blocks: dict[str, dict] = field(default_factory=dict)  # run name → {"state": name, "message": …}
 
     @property
     def ok(self) -> bool:
@@ -48,30 +46,29 @@ def run_pipeline(
     runtime_variables: dict[str, Any] | None = None,
     execution_date: datetime | str | None = None,
     results: str | Path | None = None,
-    on_block_state: Callable[[str, Any], None] | None = None,
 ) -> PipelineRun:
-    """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server)."""
-    states: dict[str, Any] = {}
-    lock = threading.Lock()
+    """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server).
 
-    def record(block: str, state: Any) -> None:
-        with lock:
-            states[block] = state
-        if on_block_state:
-            on_block_state(block, state)
-
+    `variables` override the pipeline's variables; names it does not declare become runtime
+    variables, as `mage run --runtime-vars` does.
+    """
     project = _as_project(project, pipeline)
-    flow = build_flow(project, pipeline, results=results, on_block_state=record)
-    known = {name: value for name, value in (variables or {}).items() if name in project.pipeline(pipeline).variables}
-    extra = {name: value for name, value in (variables or {}).items() if name not in known}
-    state = flow(
-        **known,
+    declared = project.pipeline(pipeline).variables
+    variables = variables or {}
+    extra = {name: value for name, value in variables.items() if name not in declared}
+    state = build_flow(project, pipeline, results=results)(
+        **{name: value for name, value in variables.items() if name in declared},
         execution_date=execution_date,
         runtime_variables={**extra, **(runtime_variables or {})} or None,
         return_state=True,
     )
-    blocks = {block.run_name: states.get(block.run_name) for block in topological_order(project.pipeline(pipeline))}
-    return PipelineRun(pipeline=pipeline, flow_run_id=str(state.state_details.flow_run_id), state=state, blocks=blocks)
+    summary = state.result(raise_on_failure=False) if (state.is_completed() or state.is_failed()) else None
+    return PipelineRun(
+        pipeline=pipeline,
+        flow_run_id=str(state.state_details.flow_run_id),
+        state=state,
+        blocks=summary if isinstance(summary, dict) else {},
+    )
 
 
 def get_outputs(project: Project | str | Path, pipeline: str, block: str, *, run: str = LATEST,

@@ -83,14 +83,9 @@ def run(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from .api import run_pipeline
 
-    def progress(block: str, state: Any) -> None:
-        mark = "✓" if state.is_completed() else "✗"
-        colour = typer.colors.GREEN if state.is_completed() else typer.colors.RED
-        typer.secho(f"{mark} {block}: {state.name}", fg=colour)
-
     try:
         outcome = run_pipeline(project, pipeline, variables=_parse_vars(var), runtime_variables=runtime,
-                               execution_date=execution_date, results=results, on_block_state=progress)
+                               execution_date=execution_date, results=results)
     except ProjectError as exc:
         _report_project_error(exc)
     except LookupError as exc:
@@ -101,8 +96,10 @@ def run(
 
 def _print_summary(outcome) -> None:
     typer.echo(f"\nPipeline '{outcome.pipeline}' (flow run {outcome.flow_run_id}): {outcome.state.name}")
-    for block, state in outcome.blocks.items():
-        typer.echo(f"  {state.name if state else 'NotRun':<10} {block}")
+    for block, outcome_of_block in outcome.blocks.items():
+        ok = outcome_of_block["state"] == "Completed"
+        typer.secho(f"  {'✓' if ok else '✗'} {outcome_of_block['state']:<10} {block}",
+                    fg=typer.colors.GREEN if ok else typer.colors.RED)
     if not outcome.ok:
         typer.secho(outcome.state.message or "", fg=typer.colors.RED)
 

@@ -8,7 +8,7 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from prefect import Flow, Task
 from prefect.cache_policies import NO_CACHE
@@ -22,10 +22,9 @@ from .graph import topological_order
 from .project.models import Block, Pipeline, Project
 from .results.store import OutputStore, results_location
 from .runtime.arguments import RunContext
-from .runtime.execute import compiled_block, execute_block
+from .runtime.execute import block_source, compiled_block, execute_block
 
 BANNED_NAME_CHARACTERS = "/%&><"
-StateHook = Callable[[str, State], None]
 
 
 class BlockResult:
@@ -52,13 +51,12 @@ def build_flow(
     pipeline_uuid: str,
     *,
     results: str | Path | None = None,
-    on_block_state: StateHook | None = None,
 ) -> Flow:
     """A Prefect flow that runs the pipeline's blocks as tasks, as a Mage trigger run would."""
     pipeline = project.pipeline(pipeline_uuid)
     store = OutputStore(results_location(project, results))
     order = topological_order(pipeline)
-    tasks = {block.uuid: _block_task(pipeline, block, store, on_block_state) for block in order}
+    tasks = {block.uuid: _block_task(pipeline, block, store) for block in order}
 
     def run_pipeline(**parameters: Any) -> State:
         context = _run_context(project, pipeline, parameters)
@@ -67,7 +65,7 @@ def build_flow(
             upstream = [futures[uuid] for uuid in block.upstream_blocks]
             futures[block.uuid] = tasks[block.uuid].submit(*upstream, context=context)
         wait(list(futures.values()))
-        return _final_state(futures)
+        return _final_state({block.run_name: futures[block.uuid] for block in order})
 
     run_pipeline.__signature__ = _flow_signature(pipeline)
     run_pipeline.__name__ = run_pipeline.__qualname__ = flow_name(pipeline).replace("-", "_")
@@ -83,7 +81,7 @@ def build_flow(
     )
 
 
-def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, on_block_state: StateHook | None) -> Task:
+def _block_task(pipeline: Pipeline, block: Block, store: OutputStore) -> Task:
     code = compiled_block(block)
 
     def run_block(*upstream: BlockResult, context: RunContext) -> BlockResult:
@@ -101,7 +99,6 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, on_block_s
 
     run_block.__name__ = run_block.__qualname__ = f"block_{block.uuid}"
     delays = block.retry_config.delays()
-    hooks = [lambda task, run, state: on_block_state(block.run_name, state)] if on_block_state else None
     return Task(
         fn=run_block,
         name=block.run_name,
@@ -112,8 +109,6 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, on_block_s
         persist_result=False,
         cache_policy=NO_CACHE,
         log_prints=True,
-        on_completion=hooks,
-        on_failure=hooks,
     )
 
 
@@ -155,21 +150,25 @@ def _utc(value: Any) -> datetime:
 
 
 def _final_state(futures: dict[str, Any]) -> State:
-    """Completed if every block completed; otherwise Failed, naming the failed and skipped blocks."""
-    states = {uuid: future.state for uuid, future in futures.items()}
-    failed = [uuid for uuid, state in states.items() if state.is_failed() or state.is_crashed()]
+    """Completed if every block completed, else Failed naming the failed and not-run blocks.
+
+    The state's data maps each block's run name to its final state name and message.
+    """
+    states = {name: future.state for name, future in futures.items()}
+    summary = {name: {"state": state.name, "message": state.message or ""} for name, state in states.items()}
+    failed = [name for name, state in states.items() if state.is_failed() or state.is_crashed()]
     if not failed:
-        return Completed(message=f"{len(states)} block(s) completed")
-    not_run = [uuid for uuid, state in states.items() if not state.is_final()]
+        return Completed(message=f"{len(states)} block(s) completed", data=summary)
+    not_run = [name for name, state in states.items() if not state.is_final()]
     message = f"block(s) failed: {', '.join(failed)}"
     if not_run:
         message += f"; not run (upstream failed): {', '.join(not_run)}"
-    return Failed(message=message)
+    return Failed(message=message, data=summary)
 
 
 def _pipeline_version(pipeline: Pipeline) -> str:
     """Changes whenever the pipeline YAML or any block's code changes."""
     digest = hashlib.sha256(pipeline.source.file.read_bytes())
     for block in pipeline.blocks:
-        digest.update((block.content or (block.file.read_text(encoding="utf-8") if block.file else "")).encode())
+        digest.update(block_source(block)[0].encode())
     return digest.hexdigest()[:12]

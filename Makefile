@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := pipelines/mlops_demo
+
+# Prefect state (the embedded server's database) stays inside the checkout.
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: demo test bench ui clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/mage-prefect validate $(DEMO)
+	$(BIN)/mage-prefect graph $(DEMO) train_model
+	$(BIN)/mage-prefect run $(DEMO) train_model
+	$(BIN)/mage-prefect output $(DEMO) train_model evaluate_model --format json
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run.py
+
+# The Prefect UI over the demo's runs (same PREFECT_HOME database).
+ui: $(BIN)/.installed
+	$(BIN)/prefect server start --host 127.0.0.1
+
+clean:
+	rm -rf $(VENV) .prefect $(DEMO)/.mage_prefect $(DEMO)/exports

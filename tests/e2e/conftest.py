@@ -1,0 +1,113 @@
+"""End-to-end fixtures: a real `prefect server start` on 127.0.0.1, and copies of fixture projects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"prefect server not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server for the session; PREFECT_API_URL points at it (here and in subprocesses)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect-server-home")
+    log = home / "server.log"
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        _wait_healthy(url, process, log)
+        os.environ["PREFECT_API_URL"] = url
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)  # ship the last logs before the server goes away
+        EventsWorker.drain_all(timeout=10)
+        os.environ.pop("PREFECT_API_URL", None)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def copy_project(source: Path, tmp_path_factory, name: str | None = None) -> Path:
+    """A fresh copy (outputs and exports are written next to the project)."""
+    target = tmp_path_factory.mktemp("projects") / (name or source.name)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".mage_prefect", "exports", "__pycache__"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def checks_project(tmp_path_factory) -> Path:
+    return copy_project(HERE / "projects" / "runtime_checks", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory) -> Path:
+    return copy_project(REPO / "pipelines" / "mlops_demo", tmp_path_factory)
+
+
+def task_runs(flow_run_id: str, expected: int, timeout: float = 30) -> dict:
+    """The flow run's task runs by name, once the server has recorded `expected` final ones."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+            settled = [run for run in runs if run.state and (run.state.is_final() or run.state.name == "NotReady")]
+            if len(settled) >= expected or time.monotonic() > deadline:
+                return {run.name: run for run in runs}
+            time.sleep(0.3)
+
+
+def mage_prefect(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed `mage-prefect` command."""
+    return subprocess.run([str(BIN / "mage-prefect"), *map(str, args)], capture_output=True, text=True,
+                          env=env or dict(os.environ), timeout=timeout)

@@ -1,0 +1,3 @@
+@data_exporter
+def join(left, right):
+    return [left, right]

@@ -1,0 +1,3 @@
+@data_loader
+def load(*args, **kwargs):
+    return [1, 2, 3]

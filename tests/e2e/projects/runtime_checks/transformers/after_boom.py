@@ -1,0 +1,3 @@
+@transformer
+def never(value, *args, **kwargs):
+    raise RuntimeError('must not run: my upstream failed')

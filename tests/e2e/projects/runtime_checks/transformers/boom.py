@@ -1,0 +1,4 @@
+@transformer
+def explode(values, *args, **kwargs):
+    total = sum(values)
+    return total / 0

@@ -1,0 +1,4 @@
+"""Shared by blocks that must run at the same time (a barrier would time out if run one by one)."""
+import threading
+
+BARRIER = threading.Barrier(2, timeout=20)

@@ -1,0 +1,109 @@
+"""Fixture pipelines run through Prefect against a real `prefect server start` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from mage_prefect import get_output, get_outputs, run_pipeline
+
+from .conftest import mage_prefect, task_runs
+
+pytestmark = pytest.mark.e2e
+
+
+def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_project):
+    run = run_pipeline(demo_project, "train_model", variables={"n_rows": 3000})
+
+    assert run.ok, run.state.message
+    blocks = ["load_customers", "clean_features", "split_dataset", "feature_summary",
+              "training/logistic_regression", "evaluate_model", "export_report"]
+    assert list(run.blocks) == blocks
+    assert all(outcome["state"] == "Completed" for outcome in run.blocks.values())
+
+    recorded = task_runs(run.flow_run_id, expected=len(blocks))
+    assert sorted(recorded) == sorted(blocks)
+    assert {task.state.name for task in recorded.values()} == {"Completed"}
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(run.flow_run_id)
+        assert client.read_flow(flow_run.flow_id).name == "train_model"
+    # the dependency graph comes from upstream_blocks: evaluate_model <- trainer and split
+    inputs = {ref.id for refs in recorded["evaluate_model"].task_inputs.values() for ref in refs}
+    assert inputs == {recorded["training/logistic_regression"].id, recorded["split_dataset"].id}
+
+    metrics = get_output(demo_project, "train_model", "evaluate_model")
+    assert metrics["test_rows"] == 750 and metrics["roc_auc"] > 0.6
+    split = get_outputs(demo_project, "train_model", "split_dataset")
+    assert [len(part) for part in split] == [2250, 750, 2250, 750]
+    data_file = demo_project / ".mage_prefect" / "results" / "train_model" / run.flow_run_id / "load_customers" / "output_0.parquet"
+    assert len(pd.read_parquet(data_file)) == 3000
+    report = json.loads((demo_project / "exports" / "report.json").read_text())
+    assert report["metrics"] == metrics and report["env"] == "dev"
+
+
+def test_failing_block_fails_its_task_and_skips_descendants(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "fails")
+
+    assert not run.ok and run.state.is_failed()
+    assert run.blocks["boom"]["state"] == "Failed"
+    assert "ZeroDivisionError" in run.blocks["boom"]["message"]
+    assert run.blocks["after_boom"]["state"] == "NotReady"  # never ran: its upstream failed
+    assert run.blocks["sibling"]["state"] == "Completed"    # an independent branch still finishes
+    assert "boom" in run.state.message and "after_boom" in run.state.message
+    assert get_output(checks_project, "fails", "sibling") == [2, 3, 4]
+
+    recorded = task_runs(run.flow_run_id, expected=4)
+    assert recorded["boom"].state.name == "Failed"
+    assert "after_boom" not in recorded or recorded["after_boom"].state.name == "NotReady"
+
+
+def test_cli_reports_the_failing_block_file_and_line(prefect_server, checks_project):
+    result = mage_prefect("run", checks_project, "fails")
+
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    boom_file = checks_project / "transformers" / "boom.py"
+    assert f"Block 'boom' failed at {boom_file}:4: ZeroDivisionError: division by zero" in output
+    assert "✗ Failed     boom" in result.stdout and "✓ Completed  sibling" in result.stdout
+
+
+def test_block_that_fails_twice_then_succeeds_is_retried(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "flaky")
+
+    assert run.ok, run.state.message
+    assert get_output(checks_project, "flaky", "flaky") == {"succeeded_on_attempt": 3}
+    recorded = task_runs(run.flow_run_id, expected=1)
+    assert recorded["flaky"].run_count == 3
+
+
+def test_independent_blocks_run_concurrently(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "parallel")  # each block waits at a barrier for the other
+
+    assert run.ok, run.state.message
+    assert get_output(checks_project, "parallel", "join") == ["left", "right"]
+
+
+def test_block_timeout_fails_the_block(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "slow")
+
+    assert run.blocks["sleepy"]["state"] == "Failed"
+    assert "timed out after 1 s" in run.blocks["sleepy"]["message"]
+
+
+def test_kwargs_of_a_trigger_style_run(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "kwargs_check", variables={"label": "cli", "extra": [1, 2]},
+                       execution_date="2026-03-04T05:06:07+00:00")
+
+    assert run.ok, run.state.message
+    report = get_output(checks_project, "kwargs_check", "report_kwargs")
+    assert report == {
+        "threshold": 0.5, "label": "cli", "extra": [1, 2], "env": "dev", "ds": "2026-03-04", "hr": "05",
+        "pipeline_uuid": "kwargs_check", "block_uuid": "report_kwargs", "configuration": {"table": "customers"},
+        "context": {}, "event": {}, "retry": {"attempts": 1}, "trigger_name": None,
+        "execution_date": "2026-03-04T05:06:07+00:00", "repo_path": str(checks_project), "has_logger": True,
+    }
