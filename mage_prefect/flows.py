@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-import time
+import threading
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,34 @@ BANNED_NAME_CHARACTERS = "/%&><"
 class BlockResult:
     """What a block task returns: its outputs in memory and the keys they were persisted under.
 
-    A plain class (not a dataclass) so Prefect does not walk into large outputs.
+    Outputs are released once every downstream block has taken them, so a long chain of large
+    DataFrames holds only what is still needed; later reads (a retry, another process) load the
+    persisted copies. A plain class, not a dataclass, so Prefect does not walk into the outputs.
     """
 
-    __slots__ = ("outputs", "keys", "seconds")
+    def __init__(self, outputs: list[Any], keys: list[str], consumers: int, store: OutputStore):
+        self._outputs: list[Any] | None = outputs if consumers else None
+        self._remaining = consumers
+        self._lock = threading.Lock()
+        self.keys, self.store = keys, store
 
-    def __init__(self, outputs: list[Any], keys: list[str], seconds: float):
-        self.outputs, self.keys, self.seconds = outputs, keys, seconds
+    def take(self) -> list[Any]:
+        """The outputs, for one downstream block."""
+        with self._lock:
+            outputs = self._outputs
+            self._remaining -= 1
+            if self._remaining <= 0:
+                self._outputs = None
+        return outputs if outputs is not None else [self.store.read(key) for key in self.keys]
+
+    def __getstate__(self) -> dict:  # another process reads the persisted outputs
+        return {"keys": self.keys, "store": self.store}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__([], state["keys"], 0, state["store"])
 
     def __repr__(self) -> str:
-        return f"BlockResult({len(self.outputs)} output(s): {', '.join(self.keys) or 'none'})"
+        return f"BlockResult({', '.join(self.keys) or 'no outputs'})"
 
 
 def flow_name(pipeline: Pipeline) -> str:
@@ -56,7 +75,8 @@ def build_flow(
     pipeline = project.pipeline(pipeline_uuid)
     store = OutputStore(results_location(project, results))
     order = topological_order(pipeline)
-    tasks = {block.uuid: _block_task(pipeline, block, store) for block in order}
+    consumers = Counter(uuid for block in order for uuid in block.upstream_blocks)
+    tasks = {block.uuid: _block_task(pipeline, block, store, consumers[block.uuid]) for block in order}
 
     def run_pipeline(**parameters: Any) -> State:
         context = _run_context(project, pipeline, parameters)
@@ -81,21 +101,20 @@ def build_flow(
     )
 
 
-def _block_task(pipeline: Pipeline, block: Block, store: OutputStore) -> Task:
+def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: int) -> Task:
     code = compiled_block(block)
 
     def run_block(*upstream: BlockResult, context: RunContext) -> BlockResult:
-        started = time.perf_counter()
         outputs = execute_block(
             block,
-            [result.outputs for result in upstream],
+            [result.take() for result in upstream],
             context,
             attempt=task_run.run_count or 1,
             logger=get_run_logger(),
             code=code,
         )
         keys = store.save(pipeline.uuid, context.pipeline_run_id, block.uuid, outputs)
-        return BlockResult(outputs, keys, time.perf_counter() - started)
+        return BlockResult(outputs, keys, consumers, store)
 
     run_block.__name__ = run_block.__qualname__ = f"block_{block.uuid}"
     delays = block.retry_config.delays()

@@ -1,0 +1,64 @@
+"""flows.py without a server: the Flow and Tasks built for a pipeline, and in-memory output release."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mage_prefect.flows import BlockResult, build_flow
+from mage_prefect.project.validate import load_project
+from mage_prefect.results.store import OutputStore
+
+DEMO = Path(__file__).parents[2] / "pipelines" / "mlops_demo"
+
+
+@pytest.fixture()
+def demo(tmp_path) -> Path:
+    return Path(shutil.copytree(DEMO, tmp_path / "mlops_demo", ignore=shutil.ignore_patterns(".mage_prefect", "exports")))
+
+
+def test_flow_is_named_after_the_pipeline_with_variables_as_parameters(demo):
+    flow = build_flow(load_project(demo), "train_model")
+
+    assert flow.name == "train_model"
+    schema = flow.parameters.model_dump()["properties"]
+    assert {name: schema[name].get("default") for name in ("n_rows", "random_state", "test_size", "C")} == {
+        "n_rows": 5000, "random_state": 42, "test_size": 0.25, "C": 1.0,
+    }
+    assert {"execution_date", "runtime_variables"} <= set(schema)
+
+
+def test_retry_config_is_merged_and_mapped_with_mages_algorithm(demo):
+    import mage_prefect.flows as flows
+
+    project = load_project(demo)
+    pipeline = project.pipeline("train_model")
+    store = OutputStore(demo / ".mage_prefect" / "results")
+    # project: retries 2, delay 1, max_delay 30, exponential; the trainer overrides retries: 1
+    loader = flows._block_task(pipeline, pipeline.block("load_customers"), store, 1)
+    trainer = flows._block_task(pipeline, pipeline.block("training/logistic_regression"), store, 2)
+    assert (loader.name, loader.retries, loader.retry_delay_seconds) == ("load_customers", 2, [1, 2])
+    assert (trainer.name, trainer.retries, trainer.retry_delay_seconds) == ("training/logistic_regression", 1, [1])
+
+
+def test_flow_version_changes_with_block_code(demo):
+    before = build_flow(load_project(demo), "train_model").version
+    path = demo / "transformers" / "clean_features.py"
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert build_flow(load_project(demo), "train_model").version != before
+
+
+def test_block_result_is_released_after_its_last_consumer_and_reloads_from_the_store(tmp_path):
+    store = OutputStore(tmp_path)
+    frame = pd.DataFrame({"x": [1, 2]})
+    keys = store.save("p", "run", "b", [frame, 3])
+    result = BlockResult([frame, 3], keys, consumers=2, store=store)
+
+    first, second = result.take(), result.take()
+    assert first[0] is frame and second[0] is frame  # in memory while consumers remain
+    assert result._outputs is None                   # released after the last one
+    again = result.take()                             # e.g. a retried consumer
+    assert again[0] is not frame and again[0].equals(frame) and again[1] == 3
