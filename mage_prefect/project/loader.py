@@ -111,6 +111,12 @@ class ProjectReader:
             return {}
         found: dict[str, Path] = {}
         for name, options in projects.items():
+            if options is not None and not isinstance(options, dict):
+                self.diagnostics.append(
+                    doc.diagnostic(("projects", name), f"sub-project '{name}' must be a mapping, not {options!r}",
+                                   f"write '{name}: {{}}', or '{name}: {{path: <dir>}}' for another folder")
+                )
+                continue
             sub_path = self.root / str((options or {}).get("path") or name)
             if (sub_path / "metadata.yaml").is_file() or (sub_path / "pipelines").is_dir():
                 found[str(name)] = sub_path

@@ -109,9 +109,12 @@ def _decorator_names(function: ast.AST) -> set[str]:
 
 
 def _belongs_to_other_pipeline(diagnostic: Diagnostic, wanted: Path, project: Project) -> bool:
-    """When checking one pipeline, drop diagnostics of the other pipelines' metadata files."""
-    return any(
-        diagnostic.file == other.source.file
-        for other in project.pipelines.values()
-        if other.source.file.parent != wanted
-    )
+    """When checking one pipeline, drop diagnostics of the other pipelines' folders.
+
+    Judged by folder, not by the loaded pipelines: a pipeline whose metadata.yaml does not even
+    parse is not in `project.pipelines`, yet its errors must not block the wanted pipeline. A
+    same-named pipeline in another sub-project (a duplicate uuid) is kept: it is ambiguous.
+    """
+    folder = diagnostic.file.parent
+    repos = project.sub_projects.values() if project.sub_projects else [project.root]
+    return folder != wanted and folder.name != wanted.name and folder.parent in {r / "pipelines" for r in repos}

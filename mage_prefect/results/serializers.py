@@ -51,6 +51,34 @@ def dataframe_library(value: Any) -> Literal["pandas", "polars"] | None:
     return None
 
 
+# What pandas calls the values of an object column that parquet gives back unchanged. Containers
+# are not among them: lists and tuples come back as numpy arrays, dicts gain the other rows' keys.
+PARQUET_SAFE_OBJECTS = {"bytes", "empty", "decimal", "date", "time"}
+
+
+def parquet_round_trips(frame: Any) -> bool:
+    """False for a pandas DataFrame that parquet would silently alter (it is pickled instead).
+
+    pyarrow accepts but changes some frames: mixed-type or boolean column names come back as
+    other names, container values as arrays. Frames parquet refuses fall back in the store.
+    """
+    if dataframe_library(frame) != "pandas":
+        return True
+    import pandas
+    from pandas.api.types import infer_dtype
+
+    if not all(isinstance(name, str) for name in frame.columns):
+        return False
+    safe = set(PARQUET_SAFE_OBJECTS)
+    if int(pandas.__version__.split(".")[0]) < 3:
+        safe.add("string")  # pandas 3 reads text back as its `str` dtype, with NaN for None
+    return all(
+        infer_dtype(frame.iloc[:, position], skipna=True) in safe
+        for position, dtype in enumerate(frame.dtypes)
+        if dtype == object
+    )
+
+
 def is_lossless_json(value: Any) -> bool:
     """True if the value survives a JSON round trip unchanged (no tuples, int keys, NaN…)."""
     try:
@@ -64,7 +92,7 @@ def is_lossless_json(value: Any) -> bool:
 def serializer_for(value: Any) -> Serializer:
     """The serializer a block output is stored with (pickle is the fallback of last resort)."""
     library = dataframe_library(value)
-    if library is not None:
+    if library is not None and parquet_round_trips(value):
         return ParquetSerializer(library=library)
     if is_lossless_json(value):
         return JSONSerializer()

@@ -39,7 +39,10 @@ def own_copy(value: Any) -> Any:
         return value.copy(deep=not _pandas_copy_on_write())
     if module.startswith("polars"):
         return value  # polars frames are immutable
-    return copy.deepcopy(value)
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # clients, connections, locks: shared, as Mage cannot copy them either
+        return value
 
 
 def _pandas_copy_on_write() -> bool:

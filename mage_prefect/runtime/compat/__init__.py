@@ -39,10 +39,16 @@ class ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         )
 
     def create_module(self, spec):
-        if spec.name in MODULES:
-            return importlib.import_module(MODULES[spec.name])
         module = types.ModuleType(spec.name)
-        module.__path__ = []
+        if spec.name in MODULES:
+            # A new module re-exporting the implementation's names: the import system stamps
+            # __spec__/__loader__ on the module returned here, which must not be mage-prefect's own
+            # (a stamped `__spec__` breaks the relative imports inside it with an ImportWarning).
+            implementation = importlib.import_module(MODULES[spec.name])
+            module.__dict__.update({k: v for k, v in vars(implementation).items() if not k.startswith("__")})
+            module.__doc__ = implementation.__doc__
+        else:
+            module.__path__ = []
         return module
 
     def exec_module(self, module):

@@ -1,0 +1,151 @@
+"""results/: block outputs saved as Prefect result records and loaded back equal."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+from mage_prefect.results.serializers import ParquetSerializer, serializer_for
+from mage_prefect.results.store import OutputNotFound, OutputStore
+
+
+@dataclass
+class Model:
+    """A user-defined object, as blocks return trained models."""
+
+    name: str
+    weights: list[float]
+
+
+@pytest.fixture()
+def store(tmp_path) -> OutputStore:
+    return OutputStore(tmp_path / "results")
+
+
+def round_trip(store, *outputs):
+    keys = store.save("pipe", "run-1", "block", list(outputs))
+    return keys, store.load("pipe", "block")
+
+
+def test_dataframe_is_written_as_parquet_that_pandas_reads_directly(store):
+    frame = pd.DataFrame({"x": [1, 2, 3], "name": ["a", "b", "c"], "when": pd.date_range("2024-01-01", periods=3)})
+    keys, [loaded] = round_trip(store, frame)
+    assert keys == ["pipe/run-1/block/output_0.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(store.location / keys[0]), frame)
+    pd.testing.assert_frame_equal(loaded, frame)
+
+
+@pytest.mark.parametrize("value", [{"a": [1, 2], "b": {"c": None}}, "text", 3, 2.5, True, [1, "a", None]])
+def test_json_able_values_are_stored_as_json(store, value):
+    keys, [loaded] = round_trip(store, value)
+    assert keys == ["pipe/run-1/block/output_0.json"]
+    assert json.loads((store.location / keys[0]).read_text()) == value
+    assert loaded == value and type(loaded) is type(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [(1, 2), {1: "a", 2: "b"}, {"nested": (1, [2])}, datetime.date(2024, 5, 16), Model("lasso", [0.5, 1.5])],
+    ids=["tuple", "int-keys", "nested-tuple", "date", "object"],
+)
+def test_values_json_would_change_are_pickled(store, value):
+    keys, [loaded] = round_trip(store, value)
+    assert keys == ["pipe/run-1/block/output_0.pickle"]
+    assert loaded == value and type(loaded) is type(value)
+
+
+def test_nan_is_pickled_and_stays_nan(store):
+    keys, [loaded, in_list] = round_trip(store, math.nan, [1.0, math.nan])
+    assert [key.rsplit(".", 1)[1] for key in keys] == ["pickle", "pickle"]
+    assert math.isnan(loaded) and in_list[0] == 1.0 and math.isnan(in_list[1])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({0: [1, 2], 1: [3, 4]}),
+        pd.DataFrame({0: [1], "a": [2]}),
+        pd.DataFrame({True: [1], False: [2]}),
+        pd.DataFrame([[1, 2]], columns=["a", "a"]),
+    ],
+    ids=["int-names", "mixed-names", "bool-names", "duplicate-names"],
+)
+def test_dataframes_with_non_string_column_names_round_trip_equal(store, frame):
+    _, [loaded] = round_trip(store, frame)
+    assert list(loaded.columns) == list(frame.columns)
+    pd.testing.assert_frame_equal(loaded, frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [pd.DataFrame({"a": [[1, 2], [3]]}), pd.DataFrame({"a": [{"x": 1}, {"y": 2}]}), pd.DataFrame({"a": [(1,), (2,)]})],
+    ids=["lists", "dicts-with-different-keys", "tuples"],
+)
+def test_dataframes_holding_containers_round_trip_equal(store, frame):
+    _, [loaded] = round_trip(store, frame)
+    assert loaded["a"].tolist() == frame["a"].tolist()
+    assert [type(v) for v in loaded["a"]] == [type(v) for v in frame["a"]]
+
+
+def test_serializer_choice():
+    assert isinstance(serializer_for(pd.DataFrame({"x": [1]})), ParquetSerializer)
+    assert serializer_for({"a": 1}).type == "json"
+    assert serializer_for(pd.DataFrame({"x": [[1]]})).type == "pickle"
+    assert serializer_for(pd.Series([1, 2])).type == "pickle"
+
+
+def test_every_output_of_a_block_is_stored_in_order(store):
+    frame = pd.DataFrame({"x": [1]})
+    keys, loaded = round_trip(store, frame, {"k": 1}, (1, 2))
+    assert [key.rsplit("/", 1)[1] for key in keys] == ["output_0.parquet", "output_1.json", "output_2.pickle"]
+    assert loaded[0].equals(frame) and loaded[1:] == [{"k": 1}, (1, 2)]
+
+
+def test_a_block_without_outputs_loads_as_an_empty_list(store):
+    store.save("pipe", "run-1", "exporter", [])
+    assert store.load("pipe", "exporter") == []
+
+
+def test_block_uuids_with_slashes_are_stored_under_mages_clean_name(store):
+    keys = store.save("pipe", "run-1", "hyperparameter_tuning/XGBoost", [1])
+    assert keys == ["pipe/run-1/hyperparameter_tuning_xgboost/output_0.json"]
+    assert store.load("pipe", "hyperparameter_tuning/XGBoost") == [1]
+
+
+def test_latest_is_the_most_recent_save_and_run_ids_select_older_ones(store):
+    store.save("pipe", "run-1", "block", ["first"])
+    store.save("pipe", "run-2", "block", ["second"])
+    assert store.load("pipe", "block") == ["second"]
+    assert store.load("pipe", "block", run="latest") == ["second"]
+    assert store.load("pipe", "block", run="run-1") == ["first"]
+    assert store.run_id("pipe", "block") == "run-2"
+
+
+def test_latest_is_per_block(store):
+    store.save("pipe", "run-1", "a", ["a1"])
+    store.save("pipe", "run-2", "b", ["b2"])
+    assert (store.load("pipe", "a"), store.load("pipe", "b")) == (["a1"], ["b2"])
+
+
+def test_outputs_survive_a_new_store_object(store):
+    store.save("pipe", "run-1", "block", [{"k": [1, 2]}])
+    assert OutputStore(store.location).load("pipe", "block") == [{"k": [1, 2]}]
+
+
+def test_missing_block_raises_output_not_found(store):
+    store.save("pipe", "run-1", "block", [1])
+    with pytest.raises(OutputNotFound, match="block 'other' of pipeline 'pipe' has no stored output"):
+        store.load("pipe", "other")
+    with pytest.raises(OutputNotFound):
+        store.load("other_pipe", "block")
+
+
+def test_missing_run_raises_output_not_found(store):
+    store.save("pipe", "run-1", "block", [1])
+    with pytest.raises(OutputNotFound, match="no stored output for run run-9"):
+        store.load("pipe", "block", run="run-9")
