@@ -52,7 +52,7 @@ def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
         block = pipeline.block(cycle[0])
         diagnostics.append(
             Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
-                       key_path=f"blocks.{block.uuid}.upstream_blocks",
+                       key_path=f"blocks[{pipeline.blocks.index(block)}].upstream_blocks",
                        message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
                        hint="remove one of these upstream_blocks entries")
         )
@@ -83,11 +83,12 @@ def check_block_code(block: Block) -> list[Diagnostic]:
     functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
     decorated = [fn for fn in functions if block.type in _decorator_names(fn)]
     if not decorated:
-        others = sorted({name for fn in functions for name in _decorator_names(fn)} & set(RUNNABLE_TYPES))
-        hint = (f"found @{others[0]}, but a {block.type} block runs only its @{block.type} function"
-                if others else f"decorate the block's function with @{block.type}")
-        return [Diagnostic(file=file, line=1, column=1, hint=hint,
-                           message=f"block '{block.uuid}' has no function decorated with @{block.type}")]
+        misdecorated = [fn for fn in functions if _decorator_names(fn) & set(RUNNABLE_TYPES)]
+        where = min(misdecorated, key=lambda fn: fn.lineno) if misdecorated else None
+        hint = (f"found @{sorted(_decorator_names(where) & set(RUNNABLE_TYPES))[0]}, but a {block.type} block "
+                f"runs only its @{block.type} function" if where else f"decorate the block's function with @{block.type}")
+        return [Diagnostic(file=file, line=where.lineno if where else 1, column=where.col_offset + 1 if where else 1,
+                           hint=hint, message=f"block '{block.uuid}' has no function decorated with @{block.type}")]
     function = sorted(decorated, key=lambda fn: fn.lineno)[0]
     positional = len(function.args.posonlyargs) + len(function.args.args)
     problem = arity_problem(block.uuid, positional, function.args.vararg is not None, len(block.upstream_blocks))

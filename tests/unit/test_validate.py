@@ -50,7 +50,7 @@ def test_every_problem_of_the_project_is_reported_at_once(broken):
         ("pipelines/streaming_events/metadata.yaml", line_of(STREAMING, "type: streaming"), "error"),
         ("transformers/syntax_error.py", 7, "error"),
         ("transformers/wrong_arity.py", 6, "error"),
-        ("transformers/wrong_decorator.py", 1, "error"),
+        ("transformers/wrong_decorator.py", line_of(TRANSFORMERS / "wrong_decorator.py", "def load"), "error"),
     ])
 
 
@@ -100,6 +100,7 @@ def test_invalid_block_type(broken):
 def test_function_without_the_block_type_decorator(broken):
     found = find(broken[1], TRANSFORMERS / "wrong_decorator.py", "has no function decorated with @transformer")
     assert "@data_loader" in found.hint
+    assert found.line == line_of(TRANSFORMERS / "wrong_decorator.py", "def load")  # points at the function
 
 
 def test_syntax_error_with_its_line(broken):
