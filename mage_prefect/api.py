@@ -46,6 +46,7 @@ def run_pipeline(
     runtime_variables: dict[str, Any] | None = None,
     execution_date: datetime | str | None = None,
     results: str | Path | None = None,
+    skip_sensors: bool = False,
 ) -> PipelineRun:
     """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server).
 
@@ -60,6 +61,7 @@ def run_pipeline(
         **{name: value for name, value in variables.items() if name in declared},
         execution_date=execution_date,
         runtime_variables={**extra, **(runtime_variables or {})} or None,
+        skip_sensors=skip_sensors,
         return_state=True,
     )
     summary = state.result(raise_on_failure=False) if (state.is_completed() or state.is_failed()) else None
@@ -75,7 +77,7 @@ def get_outputs(project: Project | str | Path, pipeline: str, block: str, *, run
                 results: str | Path | None = None) -> list[Any]:
     """Every stored output (output_0…) of a block, from its latest run or run `run`."""
     project = _as_project(project)
-    project.pipeline(pipeline).block(block)  # a clear error for unknown names
+    project.pipeline(pipeline).block(block.split(":")[0])  # a clear error for unknown names (`uuid:i`: a dynamic child)
     return OutputStore(results_location(project, results)).load(pipeline, block, run)
 
 

@@ -70,6 +70,7 @@ def run(
     runtime_vars: Optional[str] = typer.Option(None, "--runtime-vars", help="Runtime variables as a JSON object."),
     execution_date: Optional[str] = typer.Option(None, "--execution-date", help="ISO date-time (default: now, UTC)."),
     results: Optional[str] = typer.Option(None, "--results", help="Where block outputs are stored."),
+    skip_sensors: bool = typer.Option(False, "--skip-sensors", help="Do not wait for sensor blocks."),
 ) -> None:
     """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
     runtime: dict = {}
@@ -85,7 +86,7 @@ def run(
 
     try:
         outcome = run_pipeline(project, pipeline, variables=_parse_vars(var), runtime_variables=runtime,
-                               execution_date=execution_date, results=results)
+                               execution_date=execution_date, results=results, skip_sensors=skip_sensors)
     except ProjectError as exc:
         _report_project_error(exc)
     except LookupError as exc:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-import threading
 from collections import Counter
+from itertools import product
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,73 +19,94 @@ from prefect.runtime import deployment, flow_run, task_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from .graph import topological_order
+from .graph import dynamic_children, topological_order
+from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
 from .project.models import Block, Pipeline, Project
 from .results.store import OutputStore, results_location
 from .runtime.arguments import RunContext
-from .runtime.execute import block_source, compiled_block, execute_block
+from .runtime.block_code import block_source, compiled_block_code
+from .runtime.execute import ConditionFailed, execute_block
 
 BANNED_NAME_CHARACTERS = "/%&><"
-
-
-class BlockResult:
-    """What a block task returns: its outputs in memory and the keys they were persisted under.
-
-    Outputs are released once every downstream block has taken them, so a long chain of large
-    DataFrames holds only what is still needed; later reads (a retry, another process) load the
-    persisted copies. A plain class, not a dataclass, so Prefect does not walk into the outputs.
-    """
-
-    def __init__(self, outputs: list[Any], keys: list[str], consumers: int, store: OutputStore):
-        self._outputs: list[Any] | None = outputs if consumers else None
-        self._remaining = consumers
-        self._lock = threading.Lock()
-        self.keys, self.store = keys, store
-
-    def take(self) -> list[Any]:
-        """The outputs, for one downstream block."""
-        with self._lock:
-            outputs = self._outputs
-            self._remaining -= 1
-            if self._remaining <= 0:
-                self._outputs = None
-        return outputs if outputs is not None else [self.store.read(key) for key in self.keys]
-
-    def __getstate__(self) -> dict:  # another process reads the persisted outputs
-        return {"keys": self.keys, "store": self.store}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__([], state["keys"], 0, state["store"])
-
-    def __repr__(self) -> str:
-        return f"BlockResult({', '.join(self.keys) or 'no outputs'})"
+SKIPPED = "Skipped"  # Prefect has no skipped state: a named Completed state, propagated downstream
 
 
 def flow_name(pipeline: Pipeline) -> str:
     return "".join("-" if char in BANNED_NAME_CHARACTERS else char for char in pipeline.uuid)
 
 
-def build_flow(
-    project: Project,
-    pipeline_uuid: str,
-    *,
-    results: str | Path | None = None,
-) -> Flow:
+def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | None = None) -> Flow:
     """A Prefect flow that runs the pipeline's blocks as tasks, as a Mage trigger run would."""
     pipeline = project.pipeline(pipeline_uuid)
     store = OutputStore(results_location(project, results))
     order = topological_order(pipeline)
     consumers = Counter(uuid for block in order for uuid in block.upstream_blocks)
-    tasks = {block.uuid: _block_task(pipeline, block, store, consumers[block.uuid]) for block in order}
+    tasks = {
+        block.uuid: (_product_task(project, block, store) if block.type == "global_data_product"
+                     else _block_task(pipeline, block, store, None if block.dynamic else consumers[block.uuid]))
+        for block in order
+    }
+    children = dynamic_children(pipeline)
+    max_children = int(os.environ.get("MAGE_PREFECT_MAX_DYNAMIC_CHILDREN")
+                       or project.settings.get("max_dynamic_children") or 1000)
 
     def run_pipeline(**parameters: Any) -> State:
         context = _run_context(project, pipeline, parameters)
-        futures: dict[str, Any] = {}
+        runs: dict[str, list[tuple[str, Any]]] = {}  # block uuid → [(suffix, future)] of its runs
         for block in order:
-            upstream = [futures[uuid] for uuid in block.upstream_blocks]
-            futures[block.uuid] = tasks[block.uuid].submit(*upstream, context=context)
+            runs[block.uuid] = _submit(block, tasks[block.uuid], runs, context)
+        futures = {_run_name(block, suffix): future for block in order for suffix, future in runs[block.uuid]}
         wait(list(futures.values()))
-        return _final_state({block.run_name: futures[block.uuid] for block in order})
+        return _final_state(futures)
+
+    def _submit(block: Block, task: Task, runs: dict, context: RunContext) -> list[tuple[str, Any]]:
+        """Submit one run of the block, or one per item combination of its fanned-out upstreams."""
+        fanned = [u for u in dict.fromkeys(block.upstream_blocks)
+                  if pipeline.block(u).dynamic or (u in children and not pipeline.block(u).reduce_output)]
+        axes = [_axis(u, runs) for u in fanned]
+        combinations = list(product(*axes))
+        if len(combinations) > max_children:
+            raise ValueError(
+                f"block '{block.uuid}' would fan out into {len(combinations)} dynamic children, above the limit "
+                f"of {max_children}; raise MAGE_PREFECT_MAX_DYNAMIC_CHILDREN or mage_prefect.max_dynamic_children"
+            )
+        submitted = []
+        for index, combination in enumerate(combinations):
+            picks = dict(zip(fanned, combination))
+            args, extra = [], {}
+            for uuid in block.upstream_blocks:
+                if uuid in picks:
+                    suffix, value, metadata = picks[uuid]
+                    args.append(value)
+                    extra.update(metadata)
+                elif pipeline.block(uuid).reduce_output and uuid in children:
+                    args.append(Reduced([future for _, future in runs[uuid]]))
+                else:
+                    args.append(runs[uuid][0][1])
+            suffix = ":".join(pick[0] for pick in combination if pick[0])
+            if fanned:
+                extra["dynamic_block_index"] = index
+            options = {"task_run_name": _run_name(block, suffix)} if suffix else {}
+            submitted.append((suffix, task.with_options(**options).submit(
+                *args, context=context, output_name=f"{block.uuid}:{suffix}" if suffix else block.uuid,
+                extra_kwargs=extra)))
+        return submitted
+
+    def _axis(uuid: str, runs: dict) -> list[tuple[str, Any, dict]]:
+        """The runs a fanned-out upstream contributes: (name suffix, argument, kwargs metadata)."""
+        upstream = pipeline.block(uuid)
+        if not upstream.dynamic:
+            return [(suffix, future, {}) for suffix, future in runs[uuid]]
+        future = runs[uuid][0][1]
+        parent = future.result(raise_on_failure=False)
+        if not isinstance(parent, BlockResult):  # failed or skipped: its children follow its state
+            return [("", future, {})]
+        items, metadata = dynamic_items(parent)
+        return [
+            (str((metadata[i] if i < len(metadata) else {}).get("block_uuid", i)), DynamicItem(parent, i),
+             metadata[i] if i < len(metadata) else {})
+            for i in range(len(items))
+        ]
 
     run_pipeline.__signature__ = _flow_signature(pipeline)
     run_pipeline.__name__ = run_pipeline.__qualname__ = flow_name(pipeline).replace("-", "_")
@@ -101,33 +122,78 @@ def build_flow(
     )
 
 
-def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: int) -> Task:
-    code = compiled_block(block)
+def _run_name(block: Block, suffix: str) -> str:
+    return f"{block.run_name}:{suffix}" if suffix else block.run_name
 
-    def run_block(*upstream: BlockResult, context: RunContext) -> BlockResult:
-        outputs = execute_block(
-            block,
-            [result.take() for result in upstream],
-            context,
-            attempt=task_run.run_count or 1,
-            logger=get_run_logger(),
-            code=code,
-        )
-        keys = store.save(pipeline.uuid, context.pipeline_run_id, block.uuid, outputs)
+
+def _skipped(reason: str) -> State:
+    return Completed(name=SKIPPED, message=reason, data=Skip(reason))
+
+
+def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: int | None) -> Task:
+    code, _ = compiled_block_code(block)
+    delays = block.retry_config.delays()
+    conditionals = pipeline.add_ons("conditionals", block.uuid)
+    callbacks = pipeline.add_ons("callbacks", block.uuid)
+
+    def run_block(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> BlockResult | State:
+        skip = first_skip(upstream)
+        if skip is not None:
+            return _skipped(f"upstream skipped ({skip.reason})")
+        attempt = task_run.run_count or 1
+        try:
+            outputs = execute_block(
+                block,
+                [input_outputs(value) for value in upstream],
+                context,
+                attempt=attempt,
+                final_attempt=attempt > len(delays),
+                logger=get_run_logger(),
+                code=code,
+                conditionals=conditionals,
+                callbacks=callbacks,
+                extra_kwargs=extra_kwargs,
+            )
+        except ConditionFailed as exc:
+            return _skipped(str(exc))
+        keys = store.save(pipeline.uuid, context.pipeline_run_id, output_name, outputs)
         return BlockResult(outputs, keys, consumers, store)
 
-    run_block.__name__ = run_block.__qualname__ = f"block_{block.uuid}"
-    delays = block.retry_config.delays()
+    return _task(run_block, block, retries=len(delays), retry_delay_seconds=delays or 0)
+
+
+def _product_task(project: Project, block: Block, store: OutputStore) -> Task:
+    """A global data product: the product pipeline's latest outputs while fresh, else a run of it first."""
+    product = project.global_data_products.get(block.configuration["global_data_product"]["uuid"])
+
+    def run_product(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> BlockResult:
+        if product is None:
+            raise LookupError(f"global data product '{block.configuration['global_data_product']['uuid']}' "
+                              f"is not defined in global_data_products.yaml")
+        source = project.pipeline(product.object_uuid)
+        if not store.fresh(source.uuid, [b.uuid for b in source.blocks], product.max_age_seconds()):
+            get_run_logger().info(f"global data product {product.uuid} is outdated: running pipeline {source.uuid}")
+            state = build_flow(project, source.uuid, results=store.location)(return_state=True)
+            if not state.is_completed():
+                raise RuntimeError(f"pipeline {source.uuid} of global data product {product.uuid} failed: {state.message}")
+        outputs = [{b.uuid: store.load(source.uuid, b.uuid) for b in source.blocks if store.has(source.uuid, b.uuid)}]
+        keys = store.save(context.pipeline_uuid, context.pipeline_run_id, output_name, outputs)
+        return BlockResult(outputs, keys, None, store)
+
+    return _task(run_product, block)
+
+
+def _task(fn, block: Block, **options) -> Task:
+    fn.__name__ = fn.__qualname__ = f"block_{block.uuid}"
     return Task(
-        fn=run_block,
+        fn=fn,
         name=block.run_name,
         task_run_name=block.run_name,
         description=f"Mage {block.type} block {block.uuid} ({block.code_location})",
-        retries=len(delays),
-        retry_delay_seconds=delays or 0,
         persist_result=False,
         cache_policy=NO_CACHE,
         log_prints=True,
+        **options,
     )
 
 
@@ -137,6 +203,7 @@ def _flow_signature(pipeline: Pipeline) -> inspect.Signature:
     parameters = [inspect.Parameter(str(name), keyword, default=value) for name, value in pipeline.variables.items()]
     parameters.append(inspect.Parameter("execution_date", keyword, default=None, annotation=datetime | None))
     parameters.append(inspect.Parameter("runtime_variables", keyword, default=None, annotation=dict | None))
+    parameters.append(inspect.Parameter("skip_sensors", keyword, default=False, annotation=bool))
     return inspect.Signature(parameters, return_annotation=State)
 
 
@@ -144,6 +211,7 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
     parameters = dict(parameters)
     execution_date = parameters.pop("execution_date", None) or flow_run.scheduled_start_time
     runtime = parameters.pop("runtime_variables", None) or {}
+    skip_sensors = bool(parameters.pop("skip_sensors", False))
     variables = {**parameters, **runtime}
     from_deployment = deployment.id is not None
     return RunContext(
@@ -156,6 +224,8 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         event=variables.pop("event", None) or {},
         pipeline_run_id=str(flow_run.id),
         trigger_name=deployment.name if from_deployment else None,
+        sensor_interval=float(os.environ.get("MAGE_PREFECT_SENSOR_INTERVAL") or project.settings.get("sensor_interval") or 60),
+        skip_sensors=skip_sensors,
     )
 
 
@@ -177,7 +247,9 @@ def _final_state(futures: dict[str, Any]) -> State:
     summary = {name: {"state": state.name, "message": state.message or ""} for name, state in states.items()}
     failed = [name for name, state in states.items() if state.is_failed() or state.is_crashed()]
     if not failed:
-        return Completed(message=f"{len(states)} block(s) completed", data=summary)
+        skipped = sum(state.name == SKIPPED for state in states.values())
+        note = f", {skipped} skipped (condition failed)" if skipped else ""
+        return Completed(message=f"{len(states) - skipped} block run(s) completed{note}", data=summary)
     not_run = [name for name, state in states.items() if not state.is_final()]
     message = f"block(s) failed: {', '.join(failed)}"
     if not_run:
@@ -188,6 +260,7 @@ def _final_state(futures: dict[str, Any]) -> State:
 def _pipeline_version(pipeline: Pipeline) -> str:
     """Changes whenever the pipeline YAML or any block's code changes."""
     digest = hashlib.sha256(pipeline.source.file.read_bytes())
-    for block in pipeline.blocks:
-        digest.update(block_source(block)[0].encode())
+    for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
+        if block.file is not None or block.content is not None:
+            digest.update(block_source(block)[0].encode())
     return digest.hexdigest()[:12]

@@ -64,3 +64,18 @@ def render_mermaid(pipeline: Pipeline) -> str:
         for upstream in block.upstream_blocks:
             lines.append(f"    {ids[upstream]} --> {ids[block.uuid]}")
     return "\n".join(lines)
+
+
+def dynamic_children(pipeline: Pipeline) -> set[str]:
+    """Blocks that run once per item of a dynamic upstream (Mage's dynamic children).
+
+    A block is a dynamic child when an upstream is a dynamic parent, or a dynamic child whose
+    output is not reduced (`reduce_output: true` collapses the fan-out for its downstream).
+    """
+    children: set[str] = set()
+    for block in topological_order(pipeline):
+        for uuid in block.upstream_blocks:
+            upstream = pipeline.block(uuid)
+            if upstream.dynamic or (uuid in children and not upstream.reduce_output):
+                children.add(block.uuid)
+    return children

@@ -14,15 +14,19 @@ from pydantic import ValidationError
 from . import templating
 from .errors import Diagnostic, did_you_mean
 from .models import (
+    ADD_ON_TYPES,
+    EXECUTABLE_TYPES,
     KNOWN_TYPES,
     LANGUAGE_EXTENSIONS,
     RUNNABLE_TYPES,
     SKIPPED_TYPES,
     Block,
+    GlobalDataProduct,
     Pipeline,
     Project,
     RetryConfig,
     SourceRef,
+    clean_name,
     type_directory,
 )
 from .yamlfile import KeyPath, YamlDocument, read_yaml
@@ -68,7 +72,9 @@ class ProjectReader:
         sub_projects = self._read_platform_settings()
         repos = dict(sub_projects) if sub_projects else {self.root.name: self.root}
         pipelines: dict[str, Pipeline] = {}
+        products: dict[str, GlobalDataProduct] = {}
         for repo_path in repos.values():
+            products.update(self._read_global_data_products(repo_path / "global_data_products.yaml"))
             config = root_config if repo_path == self.root else (
                 self._read_mapping(repo_path / "metadata.yaml", rendered=True) or {}
             )
@@ -91,6 +97,7 @@ class ProjectReader:
             platform=bool(sub_projects),
             sub_projects=sub_projects,
             pipelines=pipelines,
+            global_data_products=products,
             settings=settings if isinstance(settings, dict) else {},
         )
 
@@ -127,6 +134,30 @@ class ProjectReader:
                 )
         return found
 
+    def _read_global_data_products(self, path: Path) -> dict[str, GlobalDataProduct]:
+        if not path.is_file():
+            return {}
+        doc = self._read_doc(path)
+        if doc is None or not isinstance(doc.data, dict):
+            return {}
+        products = {}
+        for uuid, raw in doc.data.items():
+            raw = raw if isinstance(raw, dict) else {}
+            if raw.get("object_type", "pipeline") != "pipeline" or not raw.get("object_uuid"):
+                self.diagnostics.append(doc.diagnostic((uuid,), f"global data product '{uuid}' must name a pipeline",
+                                                       "set object_type: pipeline and object_uuid: <pipeline uuid>"))
+                continue
+            try:
+                products[str(uuid)] = GlobalDataProduct(
+                    uuid=str(uuid), object_uuid=raw["object_uuid"], outdated_after=raw.get("outdated_after") or {},
+                    settings=raw.get("settings") or {})
+                products[str(uuid)].max_age_seconds()
+            except (ValidationError, KeyError) as exc:
+                self.diagnostics.append(doc.diagnostic((uuid, "outdated_after"), f"invalid outdated_after: {exc}",
+                                                       "use seconds, minutes, hours, days, weeks, months or years"))
+                products.pop(str(uuid), None)
+        return products
+
     # -- pipelines -----------------------------------------------------------------------------
     def _read_pipelines(self, repo_path: Path, project_retry: dict, platform: bool) -> list[Pipeline]:
         pipelines_dir = repo_path / "pipelines"
@@ -156,21 +187,24 @@ class ProjectReader:
                 doc.diagnostic(("type",), f"pipeline type '{pipeline_type}' is not supported; {NOT_YET}",
                                "only batch pipelines (type: python) run on Prefect for now")
             )
-        for addon in ("callbacks", "conditionals", "extensions"):
-            if data.get(addon):
-                self.diagnostics.append(
-                    doc.diagnostic((addon,), f"pipeline {addon} are not supported; {NOT_YET}",
-                                   f"remove '{addon}' to run this pipeline, or wait for support")
-                )
+        if data.get("extensions"):
+            self.diagnostics.append(
+                doc.diagnostic(("extensions",), f"pipeline extensions (Great Expectations) are not supported; {NOT_YET}",
+                               "remove 'extensions' to run this pipeline, or wait for support")
+            )
         variables = data.get("variables")
         if variables is not None and not isinstance(variables, dict):
             self.diagnostics.append(doc.diagnostic(("variables",), "'variables' must be a mapping of name: value"))
             variables = {}
-        raw_blocks = data.get("blocks") or []
-        if not isinstance(raw_blocks, list):
-            self.diagnostics.append(doc.diagnostic(("blocks",), "'blocks' must be a list"))
-            raw_blocks = []
-        blocks = self._read_blocks(doc, raw_blocks, repo_path, project_retry, platform)
+        sections = {}
+        for section in ("blocks", *ADD_ON_TYPES):
+            raw_blocks = data.get(section) or []
+            if not isinstance(raw_blocks, list):
+                self.diagnostics.append(doc.diagnostic((section,), f"'{section}' must be a list"))
+                raw_blocks = []
+            parents = {block.uuid for block in sections.get("blocks", ())}
+            sections[section] = self._read_blocks(doc, section, raw_blocks, repo_path, project_retry, platform,
+                                                  parents if section != "blocks" else None)
         line, column = doc.positions.get((), (None, None))
         concurrency = data.get("concurrency_config")
         return Pipeline(
@@ -178,7 +212,9 @@ class ProjectReader:
             name=data.get("name"),
             description=data.get("description"),
             type=str(pipeline_type),
-            blocks=tuple(blocks),
+            blocks=tuple(sections["blocks"]),
+            callbacks=tuple(sections["callbacks"]),
+            conditionals=tuple(sections["conditionals"]),
             variables=variables or {},
             concurrency_config=concurrency if isinstance(concurrency, dict) else {},
             repo_path=repo_path,
@@ -186,12 +222,13 @@ class ProjectReader:
         )
 
     # -- blocks --------------------------------------------------------------------------------
-    def _read_blocks(self, doc: YamlDocument, raw_blocks: list, repo_path: Path, project_retry: dict,
-                     platform: bool) -> list[Block]:
+    def _read_blocks(self, doc: YamlDocument, section: str, raw_blocks: list, repo_path: Path, project_retry: dict,
+                     platform: bool, parents: set[str] | None) -> list[Block]:
+        """One list of a pipeline: `blocks`, or the add-ons (`callbacks`, `conditionals`) of `parents`."""
         entries: list[tuple[int, dict]] = []
         seen: dict[str, int] = {}
         for index, raw in enumerate(raw_blocks):
-            key = ("blocks", index)
+            key = (section, index)
             if not isinstance(raw, dict) or not isinstance(raw.get("uuid"), str) or not raw.get("uuid"):
                 self.diagnostics.append(doc.diagnostic(key, "a block needs a 'uuid' string",
                                                        "give every block a unique 'uuid'"))
@@ -199,7 +236,7 @@ class ProjectReader:
             uuid = raw["uuid"]
             if uuid in seen:
                 self.diagnostics.append(
-                    doc.diagnostic(key + ("uuid",), f"duplicate block uuid '{uuid}' (first at blocks[{seen[uuid]}])",
+                    doc.diagnostic(key + ("uuid",), f"duplicate block uuid '{uuid}' (first at {section}[{seen[uuid]}])",
                                    "block uuids must be unique within a pipeline")
                 )
                 continue
@@ -216,11 +253,11 @@ class ProjectReader:
                 continue  # charts, markdown and scratchpads never run in Mage pipeline runs
             entries.append((index, raw))
 
-        runnable = {raw["uuid"] for _, raw in entries}
+        runnable = parents if parents is not None else {raw["uuid"] for _, raw in entries}
         files: dict[str, Path | None] = {}
         blocks: list[Block] = []
         for index, raw in sorted(entries, key=lambda entry: bool(entry[1].get("replicated_block"))):
-            block = self._read_block(doc, ("blocks", index), raw, repo_path, project_retry, platform, runnable, files)
+            block = self._read_block(doc, (section, index), raw, repo_path, project_retry, platform, runnable, files)
             if block is not None:
                 files[block.uuid] = block.file
                 blocks.append(block)
@@ -258,7 +295,7 @@ class ProjectReader:
         replicated = raw.get("replicated_block")
         file = None
         content = raw.get("content") if isinstance(raw.get("content"), str) and raw.get("content").strip() else None
-        if content is None:
+        if content is None and block_type != "global_data_product":
             if replicated:
                 if replicated not in files or files[replicated] is None:
                     self.diagnostics.append(
@@ -269,6 +306,16 @@ class ProjectReader:
                     file = files[replicated]
             else:
                 file = self._block_file(doc, key, uuid, block_type, language, configuration, repo_path, platform)
+        callback_file = None
+        if raw.get("has_callback"):
+            callback_file = self._block_file(doc, key + ("has_callback",), f"{clean_name(uuid)}_callback", "callback",
+                                             "python", {}, repo_path, platform)
+        if block_type == "global_data_product":
+            product = (configuration.get("global_data_product") or {}).get("uuid") if isinstance(
+                configuration.get("global_data_product"), dict) else None
+            if not product:
+                self.diagnostics.append(doc.diagnostic(key + ("configuration",), f"global data product block '{uuid}' names no product",
+                                                       "set configuration.global_data_product.uuid"))
         line, column = doc.positions.get(key, (None, None))
         return Block(
             uuid=uuid,
@@ -281,19 +328,20 @@ class ProjectReader:
             replicated_block=replicated or None,
             content=content,
             file=file,
+            callback_file=callback_file,
             source=SourceRef(file=doc.path, line=line, column=column),
         )
 
     def _unsupported_features(self, doc, key, raw, block_type, language, configuration) -> None:
+        section = key[0]
+        allowed = (ADD_ON_TYPES[section],) if section in ADD_ON_TYPES else EXECUTABLE_TYPES
         problems = []
-        if block_type not in RUNNABLE_TYPES:
-            problems.append((("type",), f"'{block_type}' blocks are not supported; {NOT_YET}"))
-        if language != "python":
+        if block_type not in allowed:
+            problems.append((("type",), f"'{block_type}' blocks are not supported in '{section}'; {NOT_YET}"))
+        if language != "python" and block_type != "global_data_product":
             problems.append((("language",), f"{language} blocks are not supported; {NOT_YET}"))
-        if configuration.get("dynamic"):
-            problems.append((("configuration", "dynamic"), f"dynamic blocks are not supported; {NOT_YET}"))
-        if raw.get("has_callback"):
-            problems.append((("has_callback",), f"block callbacks are not supported; {NOT_YET}"))
+        if isinstance(configuration.get("dynamic"), dict):
+            problems.append((("configuration", "dynamic"), f"dynamic blocks v2 (a mapping) are not supported; {NOT_YET}"))
         for sub_key, message in problems:
             self.diagnostics.append(doc.diagnostic(key + sub_key, message, "see the README's list of supported Mage features"))
 

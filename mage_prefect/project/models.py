@@ -12,6 +12,9 @@ from .errors import did_you_mean
 
 # Mage's block-type → folder rule: `<type>s`, except `custom` (constants.BLOCK_TYPE_DIRECTORY_NAME).
 RUNNABLE_TYPES = ("data_loader", "transformer", "data_exporter", "custom")
+# Blocks of the `blocks:` list that run in a pipeline run; add-ons live in their own lists.
+EXECUTABLE_TYPES = RUNNABLE_TYPES + ("sensor", "global_data_product")
+ADD_ON_TYPES = {"callbacks": "callback", "conditionals": "conditional"}
 SKIPPED_TYPES = ("chart", "markdown", "scratchpad")
 KNOWN_TYPES = RUNNABLE_TYPES + SKIPPED_TYPES + (
     "sensor", "dbt", "global_data_product", "extension", "callback", "conditional",
@@ -72,7 +75,17 @@ class Block(_Frozen):
     replicated_block: str | None = None
     content: str | None = None
     file: Path | None = None
+    callback_file: Path | None = None  # legacy `has_callback: true` → callbacks/<uuid>_callback.py
     source: SourceRef
+
+    @property
+    def dynamic(self) -> bool:
+        """A dynamic parent: its first output is a list of items, each fanning out its children."""
+        return self.configuration.get("dynamic") is True
+
+    @property
+    def reduce_output(self) -> bool:
+        return bool(self.configuration.get("reduce_output"))
 
     @property
     def run_name(self) -> str:
@@ -90,6 +103,8 @@ class Pipeline(_Frozen):
     description: str | None = None
     type: str = "python"
     blocks: tuple[Block, ...] = ()
+    callbacks: tuple[Block, ...] = ()
+    conditionals: tuple[Block, ...] = ()
     variables: dict[str, Any] = Field(default_factory=dict)
     concurrency_config: dict[str, Any] = Field(default_factory=dict)
     repo_path: Path
@@ -102,6 +117,26 @@ class Pipeline(_Frozen):
         hint = did_you_mean(uuid, [b.uuid for b in self.blocks]) or "run `mage-prefect graph` to list blocks"
         raise LookupError(f"no block '{uuid}' in pipeline '{self.uuid}'; {hint}")
 
+    def add_ons(self, kind: str, parent: str) -> tuple[Block, ...]:
+        """The callbacks or conditionals attached to block `parent`."""
+        return tuple(a for a in getattr(self, kind) if parent in a.upstream_blocks)
+
+
+class GlobalDataProduct(_Frozen):
+    """An entry of global_data_products.yaml: a pipeline whose latest outputs are reused while fresh."""
+
+    uuid: str
+    object_uuid: str
+    outdated_after: dict[str, float] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    def max_age_seconds(self) -> float | None:
+        units = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800,
+                 "months": 2592000, "years": 31536000}
+        if not self.outdated_after:
+            return None
+        return sum(float(value) * units[unit] for unit, value in self.outdated_after.items())
+
 
 class Project(_Frozen):
     """A Mage project: the root, and every pipeline of every (sub-)project."""
@@ -111,6 +146,7 @@ class Project(_Frozen):
     platform: bool = False
     sub_projects: dict[str, Path] = Field(default_factory=dict)
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    global_data_products: dict[str, GlobalDataProduct] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
 
     def pipeline(self, uuid: str) -> Pipeline:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import keyword
 from pathlib import Path
 
-from ..graph import find_cycle
+from ..graph import dynamic_children, find_cycle
 from ..runtime.block_code import arity_problem
+from ..runtime.compat import MODULES as SHIM_MODULES
 from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
 from .loader import read_project
 from .models import RUNNABLE_TYPES, Block, Pipeline, Project
 
+# The decorator that marks the function Mage runs, per block type (callbacks accept several).
+MAIN_DECORATORS = {"conditional": ("condition",), "callback": ("callback", "on_success", "on_failure", "on_cancelled")}
+
 # Flow parameters mage-prefect adds next to the pipeline variables, and Prefect's reserved names.
-RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "wait_for", "return_state")
+RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "skip_sensors", "wait_for", "return_state")
 
 
 def check_project(root: str | Path, pipeline: str | None = None) -> tuple[Project | None, list[Diagnostic]]:
@@ -63,8 +68,18 @@ def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
                            message=f"variable name '{name}' cannot be a flow parameter",
                            hint="use a Python identifier that is not one of " + ", ".join(RESERVED_PARAMETERS))
             )
+    children = set() if cycle else dynamic_children(pipeline)
     for block in pipeline.blocks:
-        if block.type in RUNNABLE_TYPES and block.language == "python":
+        if block.dynamic and block.uuid in children:
+            diagnostics.append(
+                Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
+                           key_path=f"blocks[{pipeline.blocks.index(block)}].configuration.dynamic",
+                           message=f"block '{block.uuid}' is both a dynamic parent and a dynamic child; "
+                                   "mage-prefect does not support nested dynamic blocks yet",
+                           hint="set reduce_output: true on the dynamic child above it, or remove dynamic: true")
+            )
+    for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
+        if block.type != "global_data_product" and block.language == "python":
             diagnostics.extend(check_block_code(block))
     return diagnostics
 
@@ -80,22 +95,44 @@ def check_block_code(block: Block) -> list[Diagnostic]:
     except SyntaxError as exc:
         return [Diagnostic(file=file, line=exc.lineno, column=exc.offset, message=f"syntax error: {exc.msg}",
                            hint=f"fix the code of block '{block.uuid}'")]
+    problems = _unavailable_mage_imports(tree, file, block)
     functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    decorated = [fn for fn in functions if block.type in _decorator_names(fn)]
+    wanted = set(MAIN_DECORATORS.get(block.type, (block.type,)))
+    decorated = [fn for fn in functions if wanted & _decorator_names(fn)]
     if not decorated:
         misdecorated = [fn for fn in functions if _decorator_names(fn) & set(RUNNABLE_TYPES)]
         where = min(misdecorated, key=lambda fn: fn.lineno) if misdecorated else None
         hint = (f"found @{sorted(_decorator_names(where) & set(RUNNABLE_TYPES))[0]}, but a {block.type} block "
                 f"runs only its @{block.type} function" if where else f"decorate the block's function with @{block.type}")
-        return [Diagnostic(file=file, line=where.lineno if where else 1, column=where.col_offset + 1 if where else 1,
-                           hint=hint, message=f"block '{block.uuid}' has no function decorated with @{block.type}")]
+        return problems + [Diagnostic(file=file, line=where.lineno if where else 1, column=where.col_offset + 1 if where else 1,
+                                      hint=hint, message=f"block '{block.uuid}' has no function decorated with @{block.type}")]
+    if block.type not in RUNNABLE_TYPES:
+        return problems  # sensors, conditionals and callbacks take their arguments flexibly
     function = sorted(decorated, key=lambda fn: fn.lineno)[0]
     positional = len(function.args.posonlyargs) + len(function.args.args)
     problem = arity_problem(block.uuid, positional, function.args.vararg is not None, len(block.upstream_blocks))
     if problem:
-        return [Diagnostic(file=file, line=function.lineno, column=function.col_offset + 1, message=problem,
-                           hint="match the function's parameters to upstream_blocks, or add *args")]
-    return []
+        problems.append(Diagnostic(file=file, line=function.lineno, column=function.col_offset + 1, message=problem,
+                                   hint="match the function's parameters to upstream_blocks, or add *args"))
+    return problems
+
+
+def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[Diagnostic]:
+    """`mage_ai` imports the compatibility shim cannot serve (only when mage-ai is not installed)."""
+    if importlib.machinery.PathFinder.find_spec("mage_ai") is not None:
+        return []  # the real mage-ai is installed and serves every import
+    problems = []
+    for node in ast.walk(tree):
+        modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                   else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+        for module in modules:
+            if (module == "mage_ai" or module.startswith("mage_ai.")) and module not in SHIM_MODULES and not any(
+                    known.startswith(module + ".") for known in SHIM_MODULES):
+                problems.append(Diagnostic(
+                    file=file, line=node.lineno, column=node.col_offset + 1,
+                    message=f"block '{block.uuid}' imports '{module}', which mage-prefect's mage_ai shim does not provide",
+                    hint="install mage-ai next to mage-prefect, or use a supported helper (see the README)"))
+    return problems
 
 
 def _decorator_names(function: ast.AST) -> set[str]:

@@ -11,6 +11,7 @@ Layout under the results location (default `<project>/.mage_prefect/results`):
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,29 @@ class OutputStore:
         keys = [self._write(f"{base}/output_{index}", value) for index, value in enumerate(outputs)]
         json_store = self._store(JSONSerializer())
         json_store.write(keys, key=f"{base}/outputs.json")
-        json_store.write({"run_id": run_id}, key=f"{pipeline}/{LATEST}/{clean_name(block_uuid)}.json")
+        json_store.write({"run_id": run_id, "saved_at": time.time()}, key=self._latest_key(pipeline, block_uuid))
         return keys
+
+    @staticmethod
+    def _latest_key(pipeline: str, block_uuid: str) -> str:
+        return f"{pipeline}/{LATEST}/{clean_name(block_uuid)}.json"
+
+    def _latest(self, pipeline: str, block_uuid: str) -> dict | None:
+        try:
+            return self.read(self._latest_key(pipeline, block_uuid))
+        except (OSError, ValueError):
+            return None
+
+    def has(self, pipeline: str, block_uuid: str) -> bool:
+        """Whether the block has any stored output."""
+        return self._latest(pipeline, block_uuid) is not None
+
+    def fresh(self, pipeline: str, blocks: list[str], max_age: float | None) -> bool:
+        """Every block has stored outputs, none older than `max_age` seconds (None: any age)."""
+        saved = [self._latest(pipeline, block) for block in blocks]
+        if not blocks or any(entry is None for entry in saved):
+            return False
+        return max_age is None or time.time() - min(entry.get("saved_at", 0) for entry in saved) <= max_age
 
     def _write(self, key: str, value: Any) -> str:
         serializer = serializer_for(value)
@@ -78,11 +100,11 @@ class OutputStore:
     def run_id(self, pipeline: str, block_uuid: str, run: str = LATEST) -> str:
         if run != LATEST:
             return run
-        try:
-            return self.read(f"{pipeline}/{LATEST}/{clean_name(block_uuid)}.json")["run_id"]
-        except (OSError, ValueError) as exc:
+        latest = self._latest(pipeline, block_uuid)
+        if latest is None:
             raise OutputNotFound(f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output in "
-                                 f"{self.location}; run the pipeline first") from exc
+                                 f"{self.location}; run the pipeline first")
+        return latest["run_id"]
 
     def load(self, pipeline: str, block_uuid: str, run: str = LATEST) -> list[Any]:
         """All outputs (output_0…) of a block in a run ('latest' = its most recent successful run)."""

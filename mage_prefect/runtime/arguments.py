@@ -64,6 +64,8 @@ class RunContext:
     event: dict[str, Any] = field(default_factory=dict)
     pipeline_run_id: str | None = None
     trigger_name: str | None = None
+    sensor_interval: float = 60.0
+    skip_sensors: bool = False
 
 
 def block_kwargs(block: Block, context: RunContext, attempt: int, logger: Any) -> dict[str, Any]:

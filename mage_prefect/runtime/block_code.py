@@ -28,6 +28,7 @@ class BlockCode:
     uuid: str
     filename: str
     decorated: dict[str, list[Callable]] = field(default_factory=lambda: defaultdict(list))
+    arguments: dict[int, tuple] = field(default_factory=dict)  # id(function) → `@name(...)` arguments
 
     def main_function(self, block_type: str) -> Callable:
         """Mage runs only the first function decorated with the block-type decorator."""
@@ -40,16 +41,17 @@ class BlockCode:
         return functions[0]
 
 
-def _collector(registry: dict[str, list[Callable]], name: str):
+def _collector(code: BlockCode, name: str):
     """A decorator that records the function; supports both `@name` and `@name(...)`."""
 
     def decorator(*args, **kwargs):
         if len(args) == 1 and callable(args[0]) and not kwargs:
-            registry[name].append(args[0])
+            code.decorated[name].append(args[0])
             return args[0]
 
         def register(function):
-            registry[name].append(function)
+            code.decorated[name].append(function)
+            code.arguments[id(function)] = args
             return function
 
         return register
@@ -64,11 +66,24 @@ def compile_block(source: str, filename: str):
     return compile(source, filename, "exec")
 
 
+def block_source(block) -> tuple[str, str]:
+    """The code Mage runs for a block (inline `content` first, else its file) and its filename."""
+    if block.content is not None:
+        return block.content, block.code_location
+    return block.file.read_text(encoding="utf-8"), str(block.file)
+
+
+def compiled_block_code(block) -> tuple[object, str]:
+    """The block's compiled code and the filename its tracebacks show."""
+    source, filename = block_source(block)
+    return compile_block(source, filename), filename
+
+
 def load_block_code(uuid: str, code, filename: str, extra_globals: dict[str, Any] | None = None) -> BlockCode:
     """Execute compiled block code in a fresh namespace and collect its decorated functions."""
     result = BlockCode(uuid=uuid, filename=filename)
     namespace: dict[str, Any] = {"__name__": f"mage_block_{uuid}", "__builtins__": __builtins__}
-    namespace.update({name: _collector(result.decorated, name) for name in DECORATOR_NAMES})
+    namespace.update({name: _collector(result, name) for name in DECORATOR_NAMES})
     namespace.update(extra_globals or {})
     exec(code, namespace)
     return result

@@ -1,20 +1,21 @@
-"""Run one block: load its code, shape its arguments, call it, split its outputs, run its tests."""
+"""Run one block: conditionals, code, arguments, call (or sensor polling), outputs, tests, callbacks."""
 
 from __future__ import annotations
 
 import contextvars
-import inspect
 import logging
 import sys
 import threading
+import time
 import traceback
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..project.models import Block
 from . import compat
+from .add_ons import conditions_hold, run_callbacks
 from .arguments import RunContext, block_kwargs, own_copy, shape_input, split_outputs
-from .block_code import BlockCodeError, arity_problem, compile_block, load_block_code
+from .block_code import BlockCodeError, arity_problem, compiled_block_code, load_block_code
+from .calling import accepts_kwargs, accepts_varargs, positional_count
 
 
 class BlockFailed(Exception):
@@ -25,16 +26,8 @@ class BlockTimeout(BlockFailed):
     pass
 
 
-def block_source(block: Block) -> tuple[str, str]:
-    """The code Mage runs for a block (inline `content` first, else its file) and its filename."""
-    if block.content is not None:
-        return block.content, block.code_location
-    return block.file.read_text(encoding="utf-8"), str(block.file)
-
-
-def compiled_block(block: Block):
-    source, filename = block_source(block)
-    return compile_block(source, filename)
+class ConditionFailed(Exception):
+    """A conditional of the block was false: the block and its descendants are skipped."""
 
 
 def execute_block(
@@ -43,33 +36,49 @@ def execute_block(
     context: RunContext,
     *,
     attempt: int = 1,
+    final_attempt: bool = True,
     logger: Any = None,
     code=None,
+    conditionals: Sequence[Block] = (),
+    callbacks: Sequence[Block] = (),
+    extra_kwargs: dict[str, Any] | None = None,
 ) -> list[Any]:
-    """Execute `block` with its upstreams' outputs (in `upstream_blocks` order); return its outputs."""
+    """Execute `block` with its upstreams' outputs (in `upstream_blocks` order); return its outputs.
+
+    `extra_kwargs` are merged last (a dynamic child's metadata and `dynamic_block_index`).
+    Raises ConditionFailed when a conditional is false, BlockFailed when the block fails.
+    """
     logger = logger or logging.getLogger(f"mage_prefect.block.{block.uuid}")
-    filename = block.code_location
+    code, filename = (code, block.code_location) if code is not None else compiled_block_code(block)
     _prepare_imports(context)
     token = compat.ACTIVE_REPO.set((context.repo_path, context.root_path))
+    kwargs = {**block_kwargs(block, context, attempt, logger), **(extra_kwargs or {})}
     try:
-        code = code or compiled_block(block)
+        if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
+            raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
         loaded = load_block_code(block.uuid, code, filename, _upstream_globals(block, inputs))
         function = loaded.main_function(block.type)
-        _check_arity(block, function)
         args = [own_copy(shape_input(outputs)) for outputs in inputs]
-        kwargs = block_kwargs(block, context, attempt, logger)
-        value = _call(function, args, kwargs, block.timeout, block.uuid)
-        outputs = split_outputs(value)
-        run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
-        return outputs
-    except BlockFailed:
+        if block.type == "sensor":
+            _poll_sensor(function, args, kwargs, block, context, logger)
+            outputs: list[Any] = []  # a sensor stores no output
+        else:
+            _check_arity(block, function)
+            outputs = split_outputs(_call(function, args, kwargs, block.timeout, block.uuid))
+            run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
+    except ConditionFailed:
         raise
-    except BlockCodeError as exc:
-        raise BlockFailed(f"Block '{block.uuid}' ({filename}): {exc}") from exc
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise BlockFailed(f"Block '{block.uuid}' failed at {_where(exc, filename)}: {type(exc).__name__}: {exc}") from exc
+        if final_attempt:
+            run_callbacks(callbacks, block, "failure", None, kwargs, logger, error=exc)
+        if isinstance(exc, BlockFailed):
+            raise
+        raise _block_failed(block, filename, exc) from exc
+    else:
+        run_callbacks(callbacks, block, "success", outputs, kwargs, logger)
+        return outputs
     finally:
         compat.ACTIVE_REPO.reset(token)
 
@@ -79,7 +88,7 @@ def run_tests(uuid: str, tests: list[Callable], outputs: list[Any], kwargs: dict
     failed = 0
     for test in tests:
         try:
-            test(*outputs, **(kwargs if _accepts_kwargs(test) else {}))
+            test(*outputs, **(kwargs if accepts_kwargs(test) else {}))
         except AssertionError:
             failed += 1
             logger.error(f"FAIL: {test.__name__} (block: {uuid})\n{traceback.format_exc()}")
@@ -89,9 +98,24 @@ def run_tests(uuid: str, tests: list[Callable], outputs: list[Any], kwargs: dict
         logger.info(f"{len(tests)} test(s) passed for block {uuid}")
 
 
+def _poll_sensor(function: Callable, args: list, kwargs: dict, block: Block, context: RunContext, logger) -> None:
+    """Call the sensor until it returns a truthy value, every `sensor_interval` s, within `timeout`."""
+    if context.skip_sensors:
+        logger.info(f"sensor {block.uuid} skipped (--skip-sensors)")
+        return
+    call_args = args if accepts_varargs(function) else []
+    call_kwargs = kwargs if accepts_kwargs(function) else {}
+    deadline = time.monotonic() + block.timeout if block.timeout else None
+    while not function(*call_args, **call_kwargs):
+        if deadline is not None and time.monotonic() + context.sensor_interval > deadline:
+            raise BlockTimeout(f"Sensor '{block.uuid}' was still false after its timeout of {block.timeout:g} s")
+        logger.info(f"Sensor sleeping for {context.sensor_interval:g} s...")
+        time.sleep(context.sensor_interval)
+
+
 def _call(function: Callable, args: list, kwargs: dict, timeout: float | None, uuid: str) -> Any:
     """Call the block function, passing kwargs only if it declares **kwargs (as Mage does)."""
-    call_kwargs = kwargs if _accepts_kwargs(function) else {}
+    call_kwargs = kwargs if accepts_kwargs(function) else {}
     if not timeout:
         return function(*args, **call_kwargs)
     # A thread cannot be killed: on timeout the block fails and its thread's result is discarded.
@@ -115,16 +139,15 @@ def _call(function: Callable, args: list, kwargs: dict, timeout: float | None, u
 
 
 def _check_arity(block: Block, function: Callable) -> None:
-    parameters = inspect.signature(function).parameters.values()
-    positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
-    has_varargs = any(p.kind == p.VAR_POSITIONAL for p in parameters)
-    problem = arity_problem(block.uuid, positional, has_varargs, len(block.upstream_blocks))
+    problem = arity_problem(block.uuid, positional_count(function), accepts_varargs(function), len(block.upstream_blocks))
     if problem:
         raise BlockCodeError(problem)
 
 
-def _accepts_kwargs(function: Callable) -> bool:
-    return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(function).parameters.values())
+def _block_failed(block: Block, filename: str, exc: BaseException) -> BlockFailed:
+    if isinstance(exc, BlockCodeError):
+        return BlockFailed(f"Block '{block.uuid}' ({filename}): {exc}")
+    return BlockFailed(f"Block '{block.uuid}' failed at {_where(exc, filename)}: {type(exc).__name__}: {exc}")
 
 
 def _upstream_globals(block: Block, inputs: list[list[Any]]) -> dict[str, Any]:

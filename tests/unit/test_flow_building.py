@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mage_prefect.flows import BlockResult, build_flow
+from mage_prefect.flows import build_flow
+from mage_prefect.handoff import BlockResult
 from mage_prefect.project.validate import load_project
 from mage_prefect.results.store import OutputStore
 

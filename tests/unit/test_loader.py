@@ -232,11 +232,6 @@ def unsupported():
         ("integration_pipeline", "type: integration", "type", "pipeline type 'integration' is not supported"),
         ("sql_and_r", "language: sql", "blocks[1].language", "sql blocks are not supported"),
         ("sql_and_r", "language: r", "blocks[2].language", "r blocks are not supported"),
-        ("dynamic_fan_out", "dynamic: true", "blocks[0].configuration.dynamic", "dynamic blocks are not supported"),
-        ("with_add_ons", "callbacks:", "callbacks", "pipeline callbacks are not supported"),
-        ("with_add_ons", "conditionals:", "conditionals", "pipeline conditionals are not supported"),
-        ("with_add_ons", "has_callback: true", "blocks[0].has_callback", "block callbacks are not supported"),
-        ("with_add_ons", "type: sensor", "blocks[1].type", "'sensor' blocks are not supported"),
     ],
 )
 def test_unsupported_features_are_refused_with_a_clear_diagnostic(unsupported, pipeline, text_on_line, key_path, message):
@@ -253,7 +248,18 @@ def test_unsupported_features_are_refused_with_a_clear_diagnostic(unsupported, p
 def test_every_refused_pipeline_has_an_error(unsupported):
     _, diagnostics = unsupported
     failing = {d.file.parent.name for d in diagnostics if d.severity == "error"}
-    assert failing == {"streaming_pipeline", "integration_pipeline", "sql_and_r", "dynamic_fan_out", "with_add_ons"}
+    assert failing == {"streaming_pipeline", "integration_pipeline", "sql_and_r"}
+
+
+def test_add_ons_sensors_and_dynamic_blocks_are_read(unsupported):
+    project, _ = unsupported
+    add_ons = project.pipelines["with_add_ons"]
+    assert [c.uuid for c in add_ons.callbacks] == ["notify"] and add_ons.callbacks[0].type == "callback"
+    assert add_ons.callbacks[0].file == UNSUPPORTED / "callbacks" / "notify.py"
+    assert [c.uuid for c in add_ons.add_ons("conditionals", "load_models")] == ["only_on_weekdays"]
+    assert add_ons.block("load_models").callback_file == UNSUPPORTED / "callbacks" / "load_models_callback.py"
+    assert add_ons.block("wait_for_file").file == UNSUPPORTED / "sensors" / "wait_for_file.py"
+    assert project.pipelines["dynamic_fan_out"].blocks[0].dynamic
 
 
 def _block_yaml(uuid: str) -> str:

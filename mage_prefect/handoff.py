@@ -1,0 +1,108 @@
+"""What block tasks hand each other: outputs in memory (released when no longer needed),
+one item of a dynamic parent, the reduced outputs of dynamic children, or a skip marker."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .results.store import OutputStore
+
+
+class BlockResult:
+    """A block task's return value: its outputs in memory and the keys they were persisted under.
+
+    Outputs are released once every downstream block has taken them (`consumers`; None keeps
+    them), so a long chain of large DataFrames holds only what is still needed; later reads (a
+    retry, another process) load the persisted copies. A plain class, not a dataclass, so Prefect
+    does not walk into the outputs.
+    """
+
+    def __init__(self, outputs: list[Any], keys: list[str], consumers: int | None, store: OutputStore):
+        self._outputs: list[Any] | None = outputs if consumers is None or consumers > 0 else None
+        self._remaining = consumers
+        self._lock = threading.Lock()
+        self.keys, self.store = keys, store
+
+    def peek(self) -> list[Any]:
+        """The outputs, without counting as a consumer."""
+        outputs = self._outputs
+        return outputs if outputs is not None else [self.store.read(key) for key in self.keys]
+
+    def take(self) -> list[Any]:
+        """The outputs, for one downstream block."""
+        with self._lock:
+            outputs = self._outputs
+            if self._remaining is not None:
+                self._remaining -= 1
+                if self._remaining <= 0:
+                    self._outputs = None
+        return outputs if outputs is not None else [self.store.read(key) for key in self.keys]
+
+    def __getstate__(self) -> dict:  # another process reads the persisted outputs
+        return {"keys": self.keys, "store": self.store}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__([], state["keys"], 0, state["store"])
+
+    def __repr__(self) -> str:
+        return f"BlockResult({', '.join(self.keys) or 'no outputs'})"
+
+
+class Skip:
+    """Data of a skipped block's state; every downstream block is skipped in turn."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Skip({self.reason!r})"
+
+
+class DynamicItem:
+    """Item `index` of a dynamic parent's first output: it replaces the parent's argument."""
+
+    def __init__(self, parent: BlockResult, index: int):
+        self.parent, self.index = parent, index
+
+    def __repr__(self) -> str:
+        return f"DynamicItem({self.index})"
+
+
+@dataclass
+class Reduced:
+    """The instances of a dynamic child with `reduce_output: true`; a dataclass, so Prefect
+    resolves the futures inside it (and draws the graph edges)."""
+
+    parts: list[Any]
+
+
+def dynamic_items(parent: BlockResult) -> tuple[list[Any], list[dict]]:
+    """Mage's `[items, metadata]` contract of a dynamic parent's outputs."""
+    outputs = parent.peek()
+    items = outputs[0] if outputs else []
+    if hasattr(items, "to_dict") and hasattr(items, "iterrows"):  # a DataFrame: one item per row
+        items = [row.to_dict() for _, row in items.iterrows()]
+    metadata = outputs[1] if len(outputs) > 1 and isinstance(outputs[1], list) else []
+    return list(items), [m if isinstance(m, dict) else {} for m in metadata]
+
+
+def first_skip(upstream: tuple) -> Skip | None:
+    for value in upstream:
+        parts = value.parts if isinstance(value, Reduced) else [value]
+        for part in parts:
+            if isinstance(part, Skip):
+                return part
+    return None
+
+
+def input_outputs(value: Any) -> list[Any]:
+    """One upstream as the outputs list the runtime shapes into an argument."""
+    if isinstance(value, BlockResult):
+        return value.take()
+    if isinstance(value, DynamicItem):
+        return [dynamic_items(value.parent)[0][value.index]]
+    if isinstance(value, Reduced):
+        return [[(part.take() or [None])[0] for part in value.parts]]
+    raise TypeError(f"unexpected upstream value {value!r}")

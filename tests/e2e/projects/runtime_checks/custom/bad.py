@@ -1,0 +1,3 @@
+@custom
+def bad(*args, **kwargs):
+    raise ValueError('bad block')

@@ -1,0 +1,3 @@
+@custom
+def good(*args, **kwargs):
+    return {'status': 'fine'}

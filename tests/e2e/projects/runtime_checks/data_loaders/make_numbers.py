@@ -1,0 +1,6 @@
+import time
+
+
+@data_loader
+def make(*args, **kwargs):
+    return [10, 20, time.time()]

@@ -1,0 +1,3 @@
+@transformer
+def add_one(values, *args, **kwargs):
+    return [[v + 1 for v in values]]

@@ -1,0 +1,3 @@
+@transformer
+def after(sensor_output, *args, **kwargs):
+    return {'sensor_output': sensor_output}

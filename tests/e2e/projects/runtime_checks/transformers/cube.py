@@ -1,0 +1,3 @@
+@transformer
+def cube(number, *args, **kwargs):
+    return number ** 3

@@ -1,0 +1,3 @@
+@transformer
+def describe(squared, *args, **kwargs):
+    return f"{squared['name']}={squared['square']}"

@@ -1,0 +1,3 @@
+@transformer
+def opened(values, *args, **kwargs):
+    return len(values)

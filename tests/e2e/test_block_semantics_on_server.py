@@ -1,0 +1,106 @@
+"""Mage's richer block semantics, run end to end on a real Prefect server."""
+
+from __future__ import annotations
+
+import pytest
+
+from mage_prefect import get_output, get_outputs, run_pipeline
+from mage_prefect.results.store import OutputStore
+
+from .conftest import task_runs
+
+pytestmark = pytest.mark.e2e
+
+
+def test_dynamic_children_fan_out_and_reduce(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "dynamic")
+
+    assert run.ok, run.state.message
+    assert get_output(checks_project, "dynamic", "total") == 36  # 1 + 8 + 27
+    names = ["numbers", "cube:one", "cube:two", "cube:three", "total", "square:one", "square:two",
+             "square:three", "describe:one", "describe:two", "describe:three"]
+    assert sorted(run.blocks) == sorted(names)
+    # metadata is merged into kwargs (block_uuid overwritten, as in Mage), with dynamic_block_index
+    assert get_output(checks_project, "dynamic", "square:two") == {"square": 4, "index": 1, "name": "two"}
+    assert get_output(checks_project, "dynamic", "describe:three") == "three=9"  # children of children follow
+    assert sorted(task_runs(run.flow_run_id, expected=len(names))) == sorted(names)
+
+
+def test_dynamic_fan_out_limit_is_a_clear_error(prefect_server, checks_project, monkeypatch):
+    monkeypatch.setenv("MAGE_PREFECT_MAX_DYNAMIC_CHILDREN", "2")
+
+    run = run_pipeline(checks_project, "dynamic")
+
+    assert run.state.is_failed()
+    assert "would fan out into 3 dynamic children, above the limit of 2" in run.state.message
+
+
+def test_false_condition_skips_block_and_descendants_but_not_siblings(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "gated")
+
+    assert run.ok and run.state.is_completed(), run.state.message
+    assert run.blocks["closed_gate"]["state"] == "Skipped"
+    assert "condition" in run.blocks["closed_gate"]["message"]
+    assert run.blocks["after_boom"]["state"] == "Skipped"
+    assert run.blocks["open_gate"]["state"] == "Completed"
+    assert get_output(checks_project, "gated", "open_gate") == 3
+    recorded = task_runs(run.flow_run_id, expected=4)
+    assert recorded["closed_gate"].state.name == "Skipped" and recorded["after_boom"].state.name == "Skipped"
+
+
+def test_callbacks_fire_on_success_and_only_failure_on_failure(prefect_server, checks_project):
+    log = checks_project / "callback_log"
+
+    run = run_pipeline(checks_project, "callbacks_check")
+
+    assert run.blocks["good"]["state"] == "Completed" and run.blocks["bad"]["state"] == "Failed"
+    assert (log / "good.success").read_text() == "{'status': 'fine'}"
+    assert (log / "good.legacy_success").read_text() == "good"
+    assert (log / "bad.failure").read_text() == "ValueError"  # after its last retry only
+    assert not (log / "bad.success").exists() and not (log / "good.failure").exists()
+
+
+def test_sensor_polls_until_true_and_stores_no_output(prefect_server, checks_project, monkeypatch):
+    monkeypatch.setenv("MAGE_PREFECT_SENSOR_INTERVAL", "0.1")
+
+    run = run_pipeline(checks_project, "sensing")
+
+    assert run.ok, run.state.message
+    assert get_outputs(checks_project, "sensing", "wait_for_third_call") == []
+    assert get_output(checks_project, "sensing", "after_sensor") == {"sensor_output": []}
+
+
+def test_sensor_timeout_and_skip_sensors(prefect_server, checks_project, monkeypatch, tmp_path):
+    monkeypatch.setenv("MAGE_PREFECT_SENSOR_INTERVAL", "0.4")
+    sensor = checks_project / "sensors" / "never_true.py"
+    sensor.write_text("@sensor\ndef check(*args, **kwargs):\n    return False\n")
+    pipeline = checks_project / "pipelines" / "never_sensing"
+    pipeline.mkdir()
+    (pipeline / "metadata.yaml").write_text("blocks:\n- {uuid: never_true, type: sensor, upstream_blocks: [], timeout: 1}\n")
+
+    timed_out = run_pipeline(checks_project, "never_sensing")
+    skipped = run_pipeline(checks_project, "never_sensing", skip_sensors=True)
+
+    assert "still false after its timeout of 1 s" in timed_out.blocks["never_true"]["message"]
+    assert skipped.ok
+
+
+def test_replicated_block_runs_the_replicated_file_with_its_own_upstreams(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "replicas")
+
+    assert run.ok, run.state.message
+    assert "add_one_again:add_one" in run.blocks  # Mage's run name for a replica
+    assert get_output(checks_project, "replicas", "add_one_again") == [3, 4, 5]
+
+
+def test_global_data_product_runs_its_pipeline_once_then_reuses_fresh_outputs(prefect_server, checks_project):
+    store = OutputStore(checks_project / ".mage_prefect" / "results")
+
+    first = run_pipeline(checks_project, "uses_product")
+    made = store.run_id("product_source", "make_numbers")
+    second = run_pipeline(checks_project, "uses_product")
+
+    assert first.ok and second.ok, (first.state.message, second.state.message)
+    assert store.run_id("product_source", "make_numbers") == made  # fresh: not run again
+    one, two = (get_output(checks_project, "uses_product", "use_product", run=r.flow_run_id) for r in (first, second))
+    assert one["sum"] == 30 and one == two
