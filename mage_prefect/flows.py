@@ -51,7 +51,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
                        or project.settings.get("max_dynamic_children") or 1000)
 
     def run_pipeline(**parameters: Any) -> State:
-        context = _run_context(project, pipeline, parameters)
+        context = _run_context(project, pipeline, parameters, store.location)
         runs: dict[str, list[tuple[str, Any]]] = {}  # block uuid → [(suffix, future)] of its runs
         for block in order:
             runs[block.uuid] = _submit(block, tasks[block.uuid], runs, context)
@@ -207,7 +207,7 @@ def _flow_signature(pipeline: Pipeline) -> inspect.Signature:
     return inspect.Signature(parameters, return_annotation=State)
 
 
-def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any]) -> RunContext:
+def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any], results: Path) -> RunContext:
     parameters = dict(parameters)
     execution_date = parameters.pop("execution_date", None) or flow_run.scheduled_start_time
     runtime = parameters.pop("runtime_variables", None) or {}
@@ -226,6 +226,7 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         trigger_name=deployment.name if from_deployment else None,
         sensor_interval=float(os.environ.get("MAGE_PREFECT_SENSOR_INTERVAL") or project.settings.get("sensor_interval") or 60),
         skip_sensors=skip_sensors,
+        results_location=results,
     )
 
 

@@ -64,6 +64,7 @@ class RunContext:
     event: dict[str, Any] = field(default_factory=dict)
     pipeline_run_id: str | None = None
     trigger_name: str | None = None
+    results_location: Path | None = None
     sensor_interval: float = 60.0
     skip_sensors: bool = False
 

@@ -51,7 +51,7 @@ def execute_block(
     logger = logger or logging.getLogger(f"mage_prefect.block.{block.uuid}")
     code, filename = (code, block.code_location) if code is not None else compiled_block_code(block)
     _prepare_imports(context)
-    token = compat.ACTIVE_REPO.set((context.repo_path, context.root_path))
+    token = compat.ACTIVE.set(context)
     kwargs = {**block_kwargs(block, context, attempt, logger), **(extra_kwargs or {})}
     try:
         if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
@@ -80,7 +80,7 @@ def execute_block(
         run_callbacks(callbacks, block, "success", outputs, kwargs, logger)
         return outputs
     finally:
-        compat.ACTIVE_REPO.reset(token)
+        compat.ACTIVE.reset(token)
 
 
 def run_tests(uuid: str, tests: list[Callable], outputs: list[Any], kwargs: dict, logger: Any) -> None:

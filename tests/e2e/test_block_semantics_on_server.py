@@ -104,3 +104,34 @@ def test_global_data_product_runs_its_pipeline_once_then_reuses_fresh_outputs(pr
     assert store.run_id("product_source", "make_numbers") == made  # fresh: not run again
     one, two = (get_output(checks_project, "uses_product", "use_product", run=r.flow_run_id) for r in (first, second))
     assert one["sum"] == 30 and one == two
+
+
+def test_mage_ai_helpers_block_code_calls_work_without_mage_ai(prefect_server, checks_project, monkeypatch):
+    monkeypatch.setenv("SHIM_TEST_SECRET", "s3cr3t")
+
+    run = run_pipeline(checks_project, "shim_check")
+
+    assert run.ok, run.state.message
+    assert get_output(checks_project, "shim_check", "use_mage_helpers") == {
+        "from_store": 2,  # start's output_1 in this run
+        "global": 7,      # written to the pipeline's metadata.yaml, then read back
+        "secret": "s3cr3t",
+        "types": {"n": "number", "price": "number_with_decimals", "ok": "true_or_false", "mail": "email"},
+        "triggered": "completed",
+        "replicas_done": True,
+    }
+    assert "last_seen: 7" in (checks_project / "pipelines" / "shim_check" / "metadata.yaml").read_text()
+
+
+def test_unknown_mage_ai_import_names_the_module_and_block(prefect_server, checks_project):
+    (checks_project / "custom" / "uses_unknown.py").write_text(
+        "from mage_ai.io.bigquery import BigQuery\n\n@custom\ndef f(*args, **kwargs):\n    return 1\n")
+    pipeline = checks_project / "pipelines" / "unknown_import"
+    pipeline.mkdir()
+    (pipeline / "metadata.yaml").write_text("blocks:\n- {uuid: uses_unknown, type: custom, upstream_blocks: []}\n")
+
+    from mage_prefect.project.validate import check_project
+
+    _, diagnostics = check_project(checks_project, "unknown_import")
+    assert [(d.line, d.severity) for d in diagnostics] == [(1, "error")]
+    assert "imports 'mage_ai.io.bigquery'" in diagnostics[0].message

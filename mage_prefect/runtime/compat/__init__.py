@@ -11,15 +11,22 @@ import importlib.machinery
 import sys
 import types
 from contextvars import ContextVar
-from pathlib import Path
+from typing import Any
 
-# (sub-project path, root project path) of the block being executed; read by get_repo_path.
-ACTIVE_REPO: ContextVar[tuple[Path, Path] | None] = ContextVar("mage_prefect_active_repo", default=None)
+# The RunContext of the block being executed: the shim's functions act on its project and run.
+ACTIVE: ContextVar[Any] = ContextVar("mage_prefect_active_run", default=None)
 
+_HERE = "mage_prefect.runtime.compat"
 MODULES = {
-    "mage_ai.data_preparation.decorators": "mage_prefect.runtime.compat.decorators",
-    "mage_ai.settings.repo": "mage_prefect.runtime.compat.repo",
-    "mage_ai.data_preparation.repo_manager": "mage_prefect.runtime.compat.repo",
+    "mage_ai.data_preparation.decorators": f"{_HERE}.decorators",
+    "mage_ai.settings.repo": f"{_HERE}.repo",
+    "mage_ai.data_preparation.repo_manager": f"{_HERE}.repo",
+    "mage_ai.data_preparation.variable_manager": f"{_HERE}.variables",
+    "mage_ai.data_preparation.shared.secrets": f"{_HERE}.secrets",
+    "mage_ai.orchestration.triggers.api": f"{_HERE}.orchestration",
+    "mage_ai.orchestration.run_status_checker": f"{_HERE}.orchestration",
+    "mage_ai.data_cleaner.column_types.column_type_detector": f"{_HERE}.column_types",
+    "mage_ai.data_cleaner.column_types.constants": f"{_HERE}.column_types",
 }
 PACKAGES = {name.rsplit(".", i)[0] for name in MODULES for i in range(1, name.count(".") + 1)}
 

@@ -1,0 +1,74 @@
+"""`mage_ai.data_preparation.variable_manager`: stored block outputs and pipeline variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import ACTIVE
+
+
+def _run():
+    run = ACTIVE.get()
+    if run is None:
+        raise RuntimeError("mage_ai variable helpers work inside a block run of mage-prefect")
+    return run
+
+
+def _metadata_path(pipeline_uuid: str, repo_path: str | None) -> Path:
+    path = Path(repo_path or _run().repo_path) / "pipelines" / pipeline_uuid / "metadata.yaml"
+    if not path.is_file():
+        raise LookupError(f"no pipeline '{pipeline_uuid}' at {path.parent}")
+    return path
+
+
+def get_variable(pipeline_uuid: str, block_uuid: str, key: str = "output_0", partition: str | None = None,
+                 variable_type: Any = None, **kwargs) -> Any:
+    """A stored block output (`key` = 'output_<i>').
+
+    Deviation: without `partition` (a flow run id) it reads the current run's output when the
+    block has one, else the block's latest — Mage reads its notebook location.
+    """
+    from ...api import get_outputs
+    from ...results.store import OutputNotFound
+
+    run = _run()
+    index = int(str(key).rsplit("_", 1)[-1]) if str(key).startswith("output_") else 0
+    options = {"results": run.results_location}
+    runs = [partition] if partition else [run.pipeline_run_id, "latest"]
+    for candidate in runs:
+        try:
+            return get_outputs(run.root_path, pipeline_uuid, block_uuid, run=candidate, **options)[index]
+        except OutputNotFound:
+            continue
+    raise OutputNotFound(f"no stored {key} for block '{block_uuid}' of pipeline '{pipeline_uuid}'")
+
+
+def get_global_variables(pipeline_uuid: str, pipeline=None, context_data=None, repo_path: str | None = None,
+                         variables_dir=None) -> dict:
+    data = yaml.safe_load(_metadata_path(pipeline_uuid, repo_path).read_text(encoding="utf-8")) or {}
+    return data.get("variables") or {}
+
+
+def get_global_variable(pipeline_uuid: str, key: str, repo_path: str | None = None) -> Any:
+    return get_global_variables(pipeline_uuid, repo_path=repo_path).get(key)
+
+
+def set_global_variable(pipeline_uuid: str, key: str, value: Any, repo_path: str | None = None) -> None:
+    """Persist a pipeline variable into the pipeline's metadata.yaml, as Mage does."""
+    _update_variables(pipeline_uuid, repo_path, lambda variables: variables.__setitem__(key, value))
+
+
+def delete_global_variable(pipeline_uuid: str, key: str, repo_path: str | None = None) -> None:
+    _update_variables(pipeline_uuid, repo_path, lambda variables: variables.pop(key, None))
+
+
+def _update_variables(pipeline_uuid: str, repo_path: str | None, change) -> None:
+    path = _metadata_path(pipeline_uuid, repo_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    variables = data.get("variables") or {}
+    change(variables)
+    data["variables"] = variables
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
