@@ -76,7 +76,7 @@ def run_pipeline(
 def get_outputs(project: Project | str | Path, pipeline: str, block: str, *, run: str = LATEST,
                 results: str | Path | None = None) -> list[Any]:
     """Every stored output (output_0…) of a block, from its latest run or run `run`."""
-    project = _as_project(project)
+    project = _as_project(project, pipeline)
     project.pipeline(pipeline).block(block.split(":")[0])  # a clear error for unknown names (`uuid:i`: a dynamic child)
     return OutputStore(results_location(project, results)).load(pipeline, block, run)
 

@@ -7,7 +7,13 @@ import pytest
 from mage_prefect import get_output, get_outputs, run_pipeline
 from mage_prefect.results.store import OutputStore
 
-from .conftest import task_runs
+from .conftest import HERE, copy_project, task_runs
+
+
+@pytest.fixture()
+def own_checks_project(tmp_path_factory):
+    """A private copy, for tests that add pipelines to the project."""
+    return copy_project(HERE / "projects" / "runtime_checks", tmp_path_factory)
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +76,8 @@ def test_sensor_polls_until_true_and_stores_no_output(prefect_server, checks_pro
     assert get_output(checks_project, "sensing", "after_sensor") == {"sensor_output": []}
 
 
-def test_sensor_timeout_and_skip_sensors(prefect_server, checks_project, monkeypatch, tmp_path):
+def test_sensor_timeout_and_skip_sensors(prefect_server, own_checks_project, monkeypatch):
+    checks_project = own_checks_project
     monkeypatch.setenv("MAGE_PREFECT_SENSOR_INTERVAL", "0.4")
     sensor = checks_project / "sensors" / "never_true.py"
     sensor.write_text("@sensor\ndef check(*args, **kwargs):\n    return False\n")
@@ -123,7 +130,8 @@ def test_mage_ai_helpers_block_code_calls_work_without_mage_ai(prefect_server, c
     assert "last_seen: 7" in (checks_project / "pipelines" / "shim_check" / "metadata.yaml").read_text()
 
 
-def test_unknown_mage_ai_import_names_the_module_and_block(prefect_server, checks_project):
+def test_unknown_mage_ai_import_names_the_module_and_block(own_checks_project):
+    checks_project = own_checks_project
     (checks_project / "custom" / "uses_unknown.py").write_text(
         "from mage_ai.io.bigquery import BigQuery\n\n@custom\ndef f(*args, **kwargs):\n    return 1\n")
     pipeline = checks_project / "pipelines" / "unknown_import"
