@@ -173,5 +173,109 @@ def graph(
     typer.echo(render_mermaid(item) if format is TextOrMermaid.mermaid else render_text(item))
 
 
+@app.command("compile")
+def compile_(
+    project: Path = ProjectArg,
+    out: Path = typer.Option(Path("deployments"), "--out", help="Where prefect.yaml and flows.py go."),
+    check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff if --out is stale."),
+    work_pool: Optional[str] = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
+    env: Optional[str] = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
+) -> None:
+    """Validate, then compile every pipeline's triggers into Prefect deployments (prefect.yaml)."""
+    compiled = _compile(project, out, work_pool, env)
+    from .deployments import stale, write
+
+    if check:
+        diff = stale(compiled, out)
+        if diff:
+            typer.echo(diff)
+            _fail(f"{out} is stale: run `mage-prefect compile {project} --out {out}` and commit the result")
+        typer.echo(f"{out} is up to date")
+        return
+    write(compiled, out)
+    names = ", ".join(sorted(compiled.files))
+    typer.echo(f"wrote {names} to {out}")
+
+
+def _compile(project: Path, out: Path, work_pool: str | None, env: str | None):
+    """Every diagnostic first (exit 1 on errors), then the compiled files."""
+    from .deployments import compile_project
+    from .project.validate import check_project
+
+    model, diagnostics = check_project(project)
+    if model is None or has_errors(diagnostics):
+        typer.echo(format_report(diagnostics, "text", relative_to=Path.cwd()), err=True)
+        raise typer.Exit(1)
+    compiled = compile_project(model, out, work_pool=work_pool, env=env)
+    warnings = diagnostics + compiled.diagnostics
+    if warnings:
+        typer.echo(format_report(warnings, "text", relative_to=Path.cwd()), err=True)
+    return compiled
+
+
+@app.command()
+def deploy(
+    project: Path = ProjectArg,
+    out: Path = typer.Option(Path("deployments"), "--out", help="Where prefect.yaml and flows.py go."),
+    plan_only: bool = typer.Option(False, "--plan", help="Only show what would be created, changed, deleted."),
+    prune: bool = typer.Option(False, "--prune", help="Delete this project's deployments whose trigger is gone."),
+    work_pool: Optional[str] = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
+    env: Optional[str] = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
+) -> None:
+    """Compile, then register what changed on the Prefect server in PREFECT_API_URL."""
+    from prefect.settings import PREFECT_API_URL
+
+    from . import deployments
+
+    if not PREFECT_API_URL.value():
+        _fail("deploy needs a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
+    compiled = _compile(project, out, work_pool, env)
+    from .project.validate import load_project
+
+    model = load_project(project)
+    changes = deployments.plan(model, compiled)
+    for change in changes:
+        kept = change.action != "delete" or prune or plan_only
+        typer.echo(f"{change}" + ("" if kept else "  (kept: pass --prune to delete)"))
+    if plan_only:
+        return
+    deployments.write(compiled, out)
+    try:
+        deployments.apply(changes, out, model, prune=prune, work_pools=deployments.work_pools(compiled))
+    except RuntimeError as exc:
+        _fail(str(exc))
+    counts = {action: sum(c.action == action for c in changes) for action in ("create", "update", "delete")}
+    typer.echo(f"deployed: {counts['create']} created, {counts['update']} updated, "
+               f"{counts['delete'] if prune else 0} deleted")
+
+
+@app.command()
+def emit(
+    project: Path = ProjectArg,
+    pipeline: str = typer.Argument(..., help="The pipeline uuid."),
+    trigger: Optional[str] = typer.Option(None, "--trigger", help="The event trigger (default: the only one)."),
+    var: list[str] = typer.Option([], "--var", help="A runtime variable as KEY=VALUE (repeatable)."),
+    payload: Optional[str] = typer.Option(None, "--payload", help="More event payload as a JSON object."),
+) -> None:
+    """Emit the Prefect event that starts a pipeline's event trigger."""
+    from .deployments import emit_trigger
+    from .project.validate import load_project
+
+    try:
+        item = load_project(project, pipeline).pipeline(pipeline)
+    except ProjectError as exc:
+        _report_project_error(exc)
+    except LookupError as exc:
+        _fail(str(exc))
+    names = [t.name for t in item.triggers if t.schedule_type == "event"]
+    if trigger is None and len(names) != 1:
+        _fail(f"pipeline '{pipeline}' has {len(names)} event triggers ({', '.join(names) or 'none'}); name one with --trigger")
+    if trigger is not None and trigger not in names:
+        _fail(f"pipeline '{pipeline}' has no event trigger '{trigger}' (event triggers: {', '.join(names) or 'none'})")
+    extra = json.loads(payload) if payload else {}
+    event = emit_trigger(pipeline, trigger or names[0], _parse_vars(var), extra)
+    typer.echo(f"emitted {event.event if event else 'event'} for {pipeline}/{trigger or names[0]}")
+
+
 def main() -> None:
     app()

@@ -27,15 +27,20 @@ from .runtime.arguments import RunContext
 from .runtime.block_code import block_source, compiled_block_code
 from .runtime.execute import ConditionFailed, execute_block
 
-BANNED_NAME_CHARACTERS = "/%&><"
 SKIPPED = "Skipped"  # Prefect has no skipped state: a named Completed state, propagated downstream
 
 
-def flow_name(pipeline: Pipeline) -> str:
-    return "".join("-" if char in BANNED_NAME_CHARACTERS else char for char in pipeline.uuid)
+def entrypoint_flow(project_dir: str | Path, pipeline_uuid: str, module: str, attribute: str,
+                    timeout_seconds: float | None = None) -> Flow:
+    """The flow of a compiled entrypoint module: loadable as `<module file>:<attribute>`."""
+    from .project.validate import load_project
+
+    return build_flow(load_project(project_dir, pipeline_uuid), pipeline_uuid, timeout_seconds=timeout_seconds,
+                      entrypoint=(module, attribute))
 
 
-def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | None = None) -> Flow:
+def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | None = None,
+               timeout_seconds: float | None = None, entrypoint: tuple[str, str] | None = None) -> Flow:
     """A Prefect flow that runs the pipeline's blocks as tasks, as a Mage trigger run would."""
     pipeline = project.pipeline(pipeline_uuid)
     store = OutputStore(results_location(project, results))
@@ -109,13 +114,16 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
         ]
 
     run_pipeline.__signature__ = _flow_signature(pipeline)
-    run_pipeline.__name__ = run_pipeline.__qualname__ = flow_name(pipeline).replace("-", "_")
+    run_pipeline.__name__ = run_pipeline.__qualname__ = pipeline.flow_name.replace("-", "_")
+    if entrypoint:  # factory-built flows otherwise get an unloadable `flows.py:build_flow.<locals>…` entrypoint
+        run_pipeline.__module__, run_pipeline.__qualname__ = entrypoint
     limit = pipeline.concurrency_config.get("block_run_limit")
     return Flow(
         fn=run_pipeline,
-        name=flow_name(pipeline),
+        name=pipeline.flow_name,
         description=pipeline.description or pipeline.name or f"Mage pipeline {pipeline.uuid}",
-        version=_pipeline_version(pipeline),
+        version=pipeline_version(pipeline),
+        timeout_seconds=timeout_seconds,
         task_runner=ThreadPoolTaskRunner(max_workers=limit if isinstance(limit, int) and limit > 0 else None),
         persist_result=False,
         validate_parameters=True,
@@ -210,9 +218,13 @@ def _flow_signature(pipeline: Pipeline) -> inspect.Signature:
 def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any], results: Path) -> RunContext:
     parameters = dict(parameters)
     execution_date = parameters.pop("execution_date", None) or flow_run.scheduled_start_time
-    runtime = parameters.pop("runtime_variables", None) or {}
+    runtime = dict(parameters.pop("runtime_variables", None) or {})
     skip_sensors = bool(parameters.pop("skip_sensors", False))
-    variables = {**parameters, **runtime}
+    event = runtime.pop("event", None) or {}
+    variables = {**parameters, **runtime, **(event.get("variables") or {})}
+    for name, value in event.items():  # Mage exposes other payload keys as kwargs where not already set
+        if name != "variables":
+            variables.setdefault(name, value)
     from_deployment = deployment.id is not None
     return RunContext(
         pipeline_uuid=pipeline.uuid,
@@ -221,7 +233,7 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         execution_date=_utc(execution_date),
         variables=variables,
         env="prod" if from_deployment else str(variables.get("env") or os.environ.get("ENV", "dev")),
-        event=variables.pop("event", None) or {},
+        event=event,
         pipeline_run_id=str(flow_run.id),
         trigger_name=deployment.name if from_deployment else None,
         sensor_interval=float(os.environ.get("MAGE_PREFECT_SENSOR_INTERVAL") or project.settings.get("sensor_interval") or 60),
@@ -258,7 +270,7 @@ def _final_state(futures: dict[str, Any]) -> State:
     return Failed(message=message, data=summary)
 
 
-def _pipeline_version(pipeline: Pipeline) -> str:
+def pipeline_version(pipeline: Pipeline) -> str:
     """Changes whenever the pipeline YAML or any block's code changes."""
     digest = hashlib.sha256(pipeline.source.file.read_bytes())
     for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):

@@ -26,6 +26,7 @@ from .models import (
     Project,
     RetryConfig,
     SourceRef,
+    Trigger,
     clean_name,
     type_directory,
 )
@@ -217,9 +218,74 @@ class ProjectReader:
             conditionals=tuple(sections["conditionals"]),
             variables=variables or {},
             concurrency_config=concurrency if isinstance(concurrency, dict) else {},
+            triggers=tuple(self._read_triggers(path.parent / "triggers.yaml")),
             repo_path=repo_path,
             source=SourceRef(file=path, line=line, column=column),
         )
+
+    def _read_triggers(self, path: Path) -> list[Trigger]:
+        """triggers.yaml: strict like Mage (unknown keys, bad types, bad cron are errors)."""
+        if not path.is_file():
+            return []
+        doc = self._read_doc(path)
+        if doc is None:
+            return []
+        raw_triggers = (doc.data or {}).get("triggers") if isinstance(doc.data, dict) else None
+        if not isinstance(raw_triggers, list):
+            self.diagnostics.append(doc.diagnostic(("triggers",), "triggers.yaml needs a 'triggers:' list"))
+            return []
+        triggers, names = [], set()
+        for index, raw in enumerate(raw_triggers):
+            key = ("triggers", index)
+            if not isinstance(raw, dict):
+                self.diagnostics.append(doc.diagnostic(key, "a trigger must be a mapping"))
+                continue
+            try:
+                trigger = Trigger(**{name: value for name, value in raw.items()})
+            except ValidationError as exc:
+                for error in exc.errors():
+                    self.diagnostics.append(self._trigger_error(doc, key, error))
+                continue
+            if trigger.name in names:
+                self.diagnostics.append(doc.diagnostic(key + ("name",), f"duplicate trigger name '{trigger.name}'",
+                                                       "trigger names must be unique per pipeline"))
+                continue
+            names.add(trigger.name)
+            self._check_schedule(doc, key, trigger)
+            triggers.append(trigger)
+        return triggers
+
+    @staticmethod
+    def _trigger_error(doc: YamlDocument, key: KeyPath, error: dict) -> Diagnostic:
+        loc = tuple(error["loc"])
+        name = ".".join(map(str, loc))
+        if error["type"] == "missing":
+            return doc.diagnostic(key, f"trigger is missing '{name}'", f"add '{name}:' (it may be null)")
+        if error["type"] == "extra_forbidden":
+            known = Trigger.model_fields if len(loc) == 1 else Trigger.model_fields["settings"].annotation.model_fields
+            return doc.diagnostic(key + loc, f"unknown trigger key '{name}' (Mage rejects the whole trigger)",
+                                  did_you_mean(str(loc[-1]), known) or "remove it")
+        return doc.diagnostic(key + loc, f"invalid trigger {name}: {error['msg']}", "see Mage's triggers.yaml format")
+
+    def _check_schedule(self, doc: YamlDocument, key: KeyPath, trigger: Trigger) -> None:
+        from croniter import croniter
+
+        interval = trigger.schedule_interval
+        where = key + ("schedule_interval",)
+        if trigger.schedule_type != "time":
+            return
+        if not interval:
+            self.diagnostics.append(doc.diagnostic(where, f"time trigger '{trigger.name}' has no schedule_interval",
+                                                   "use @hourly, @daily, @weekly, @monthly, @once or a cron string"))
+        elif interval == "@always_on":
+            self.diagnostics.append(doc.diagnostic(where, f"@always_on triggers are not supported; {NOT_YET}",
+                                                   "use a cron schedule such as '*/5 * * * *'"))
+        elif interval == "@once" and trigger.start_time is None:
+            self.diagnostics.append(doc.diagnostic(where, f"@once trigger '{trigger.name}' needs a start_time",
+                                                   "set start_time to when it should run"))
+        elif trigger.cron and not croniter.is_valid(trigger.cron):
+            self.diagnostics.append(doc.diagnostic(where, f"invalid cron expression '{interval}'",
+                                                   "use 5 fields (minute hour day month weekday) or a preset such as @daily"))
 
     # -- blocks --------------------------------------------------------------------------------
     def _read_blocks(self, doc: YamlDocument, section: str, raw_blocks: list, repo_path: Path, project_retry: dict,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,6 +98,45 @@ class Block(_Frozen):
         return str(self.file) if self.content is None else f"<inline content of block {self.uuid}>"
 
 
+# Mage's schedule presets as cron (mage-format.md §7.1); `@once` is a single run at start_time.
+SCHEDULE_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 1", "@monthly": "0 0 1 * *"}
+
+
+class TriggerSettings(_Frozen):
+    skip_if_previous_running: bool = False
+    allow_blocks_to_fail: bool = False
+    create_initial_pipeline_run: bool = False
+    landing_time_enabled: bool = False
+    pipeline_run_limit: int | None = None
+    timeout: int | None = None
+    timeout_status: str | None = None
+
+
+class Trigger(_Frozen):
+    """One entry of a pipeline's triggers.yaml (Mage's Trigger dataclass: unknown keys are errors)."""
+
+    name: str
+    schedule_type: Literal["time", "api", "event"]
+    schedule_interval: str | None
+    start_time: datetime | None
+    status: Literal["active", "inactive"] = "inactive"
+    variables: dict[str, Any] = Field(default_factory=dict)
+    sla: int | None = None
+    settings: TriggerSettings = TriggerSettings()
+    envs: list[str] = Field(default_factory=list)
+    description: str | None = None
+    token: str | None = None
+    last_enabled_at: datetime | None = None
+    repo_path: str | None = None
+    pipeline_uuid: str | None = None
+
+    @property
+    def cron(self) -> str | None:
+        """The cron of a time trigger (`@once` has none)."""
+        interval = self.schedule_interval
+        return SCHEDULE_PRESETS.get(interval, interval) if interval and interval != "@once" else None
+
+
 class Pipeline(_Frozen):
     uuid: str
     name: str | None = None
@@ -107,8 +147,14 @@ class Pipeline(_Frozen):
     conditionals: tuple[Block, ...] = ()
     variables: dict[str, Any] = Field(default_factory=dict)
     concurrency_config: dict[str, Any] = Field(default_factory=dict)
+    triggers: tuple[Trigger, ...] = ()
     repo_path: Path
     source: SourceRef
+
+    @property
+    def flow_name(self) -> str:
+        """The Prefect flow name: the uuid, without the characters Prefect bans in names."""
+        return "".join("-" if char in "/%&><" else char for char in self.uuid)
 
     def block(self, uuid: str) -> Block:
         for block in self.blocks:

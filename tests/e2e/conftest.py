@@ -48,7 +48,9 @@ def prefect_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-server-home")
     log = home / "server.log"
     port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_UI_ENABLED": "false"}
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_UI_ENABLED": "false",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1"}
     env.pop("PREFECT_API_URL", None)
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -107,7 +109,8 @@ def task_runs(flow_run_id: str, expected: int, timeout: float = 30) -> dict:
             time.sleep(0.3)
 
 
-def mage_prefect(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def mage_prefect(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None
+                 ) -> subprocess.CompletedProcess:
     """Run the installed `mage-prefect` command."""
     return subprocess.run([str(BIN / "mage-prefect"), *map(str, args)], capture_output=True, text=True,
-                          env=env or dict(os.environ), timeout=timeout)
+                          env=env or dict(os.environ), timeout=timeout, cwd=cwd)

@@ -1,0 +1,161 @@
+"""Triggers → deployments: compile, `prefect deploy`, a process worker, REST/event/cron runs, plan/prune."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from mage_prefect import get_output
+
+from .conftest import BIN, HERE, mage_prefect
+
+pytestmark = pytest.mark.e2e
+POOL = "mage-prefect-tests"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, prefect_server) -> Path:
+    """A checkout-like folder: the Mage project and, next to it, its compiled deployments."""
+    root = tmp_path_factory.mktemp("checkout")
+    shutil.copytree(HERE / "projects" / "scheduled", root / "scheduled")
+    compiled = mage_prefect("compile", "scheduled", "--out", "deployments", cwd=root)
+    assert compiled.returncode == 0, compiled.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def deployed(workdir, prefect_server) -> Path:
+    """`prefect deploy --all` on the compiled output, non-interactively, as CI would."""
+    env = dict(os.environ)
+    subprocess.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], env=env,
+                   capture_output=True, text=True, check=True)
+    folder = workdir / "deployments"  # as from a shell: `cd deployments && prefect --no-prompt deploy --all`
+    done = subprocess.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], cwd=folder,
+                          env={**env, "PWD": str(folder)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def worker(deployed):
+    """A process worker polling the pool every second, started where the pull step expects."""
+    env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
+    log = open(deployed / "worker.log", "wb")
+    process = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process"],
+                               cwd=deployed, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    log.close()
+
+
+def _client():
+    from prefect.client.orchestration import get_client
+
+    return get_client(sync_client=True)
+
+
+def _wait_final(flow_run_id, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    with _client() as client:
+        while time.monotonic() < deadline:
+            run = client.read_flow_run(flow_run_id)
+            if run.state and run.state.is_final():
+                return run
+            time.sleep(0.5)
+    raise AssertionError(f"flow run {flow_run_id} did not finish in {timeout} s")
+
+
+def test_every_trigger_became_a_deployment(deployed):
+    with _client() as client:
+        names = {d.name: d for d in client.read_deployments()}
+        assert {"every_minute", "nightly", "new_year", "on_demand", "on_event", "guarded", "api"} <= set(names)
+        assert client.read_flow(names["on_demand"].flow_id).name == "hello"
+        assert names["on_demand"].parameters == {"greeting": "hi", "runtime_variables": {"audience": "api callers"}}
+        assert [s.active for s in names["nightly"].schedules] == [False]  # status: inactive
+        assert names["guarded"].global_concurrency_limit.limit == 1
+        assert {"mage-prefect", "mage-prefect-project:scheduled", "team-data"} <= set(names["api"].tags)
+
+
+def test_cron_deployment_has_runs_scheduled_on_the_minute(deployed):
+    with _client() as client:
+        deployment = client.read_deployment_by_name("hello/every_minute")
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+        deadline, runs = time.monotonic() + 60, []
+        while time.monotonic() < deadline and len(runs) < 2:
+            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+            time.sleep(1)
+    starts = sorted(run.expected_start_time for run in runs)
+    assert len(starts) >= 2
+    assert all(start.second == 0 and start.microsecond == 0 for start in starts)
+    assert (starts[1] - starts[0]).total_seconds() == 60
+
+
+def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worker, prefect_server):
+    with _client() as client:
+        deployment = client.read_deployment_by_name("hello/on_demand")
+    response = httpx.post(f"{prefect_server}/deployments/{deployment.id}/create_flow_run",
+                          json={"parameters": {"greeting": "from rest"}})
+    assert response.status_code == 201, response.text
+
+    run = _wait_final(response.json()["id"])
+
+    assert run.state.is_completed(), run.state.message
+    output = get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
+    assert output == {"greeting": "from rest", "audience": "api callers", "env": "prod",
+                      "trigger_name": "on_demand", "event": {}, "source": None}
+
+
+def test_emitted_event_runs_the_event_trigger(deployed, worker):
+    emitted = mage_prefect("emit", "scheduled", "hello", "--var", "greeting=from an event",
+                           "--payload", '{"source": "sensor-42"}', cwd=deployed)
+    assert emitted.returncode == 0, emitted.stderr
+
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    deadline, runs = time.monotonic() + 60, []
+    with _client() as client:
+        deployment = client.read_deployment_by_name("hello/on_event")
+        while time.monotonic() < deadline and not runs:
+            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+            time.sleep(0.5)
+    assert runs, "the event did not start a run"
+    run = _wait_final(runs[0].id)
+    assert run.state.is_completed(), run.state.message
+    output = get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
+    assert output["greeting"] == "from an event" and output["source"] == "sensor-42"
+    assert output["event"] == {"source": "sensor-42", "variables": {"greeting": "from an event"}}
+    assert output["trigger_name"] == "on_event"
+
+
+def test_plan_then_prune_change_only_what_changed(deployed):
+    triggers = deployed / "scheduled" / "pipelines" / "hello" / "triggers.yaml"
+    config = yaml.safe_load(triggers.read_text())
+    config["triggers"] = [t for t in config["triggers"] if t["name"] != "guarded"]
+    next(t for t in config["triggers"] if t["name"] == "on_demand")["variables"]["greeting"] = "hey"
+    triggers.write_text(yaml.safe_dump(config))
+
+    planned = mage_prefect("deploy", "scheduled", "--out", "deployments", "--plan", cwd=deployed)
+    assert planned.returncode == 0, planned.stderr
+    assert "~ update hello/on_demand" in planned.stdout
+    assert "- delete hello/guarded" in planned.stdout
+    assert "= keep   hello/every_minute" in planned.stdout
+
+    applied = mage_prefect("deploy", "scheduled", "--out", "deployments", "--prune", cwd=deployed)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "1 created" not in applied.stdout and "1 updated, 1 deleted" in applied.stdout
+    with _client() as client:
+        names = {d.name: d for d in client.read_deployments()}
+    assert "guarded" not in names and names["on_demand"].parameters["greeting"] == "hey"
+
+    again = mage_prefect("deploy", "scheduled", "--out", "deployments", "--plan", cwd=deployed)
+    assert "update" not in again.stdout and "delete" not in again.stdout

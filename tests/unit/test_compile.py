@@ -1,0 +1,103 @@
+"""Triggers → prefect.yaml: golden files, determinism, `--check`, and trigger diagnostics."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from mage_prefect.cli import app
+from mage_prefect.deployments import compile_project
+from mage_prefect.project.validate import check_project, load_project
+
+from .conftest import line_of
+
+TESTS = Path(__file__).parents[1]
+SCHEDULED = TESTS / "e2e" / "projects" / "scheduled"
+GOLDEN = TESTS / "fixtures" / "golden" / "scheduled"
+BAD = TESTS / "fixtures" / "projects" / "bad_triggers"
+REPO = TESTS.parent
+
+
+def _compile(project: Path, out: Path):
+    return compile_project(load_project(project), out)
+
+
+def test_compiled_output_matches_the_golden_files(monkeypatch):
+    monkeypatch.chdir(REPO)
+    compiled = _compile(SCHEDULED, GOLDEN)
+
+    assert compiled.files == {name: (GOLDEN / name).read_text() for name in ("prefect.yaml", "flows.py")}
+    assert _compile(SCHEDULED, GOLDEN).files == compiled.files  # deterministic
+
+
+def test_every_trigger_form_is_mapped():
+    deployments = {d["name"]: d for d in yaml.safe_load((GOLDEN / "prefect.yaml").read_text())["deployments"]}
+
+    assert deployments["every_minute"]["schedules"] == [{"cron": "* * * * *", "timezone": "UTC", "active": True}]
+    assert deployments["nightly"]["schedules"] == [{"cron": "0 0 * * *", "timezone": "UTC", "active": False}]
+    assert deployments["nightly"]["parameters"] == {"greeting": "good night"}
+    assert deployments["new_year"]["schedules"][0]["rrule"] == "DTSTART:20310101T000000\nRRULE:FREQ=DAILY;COUNT=1"
+    assert deployments["on_demand"]["schedules"] == [] and deployments["on_demand"]["triggers"] == []
+    assert deployments["on_demand"]["parameters"] == {"greeting": "hi", "runtime_variables": {"audience": "api callers"}}
+    event = deployments["on_event"]["triggers"][0]
+    assert event["expect"] == ["mage_prefect.trigger"]
+    assert event["match"] == {"prefect.resource.id": "mage_prefect.pipeline.hello", "mage_prefect.trigger": "on_event"}
+    assert deployments["guarded"]["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    assert deployments["guarded"]["entrypoint"] == "flows.py:hello__timeout_600"
+    assert deployments["api"]["entrypoint"] == "flows.py:no_triggers"  # a pipeline without triggers
+    assert {d["work_pool"]["name"] for d in deployments.values()} == {"mage-prefect-tests"}
+    assert "hello__timeout_600 = entrypoint_flow(PROJECT, 'hello', __name__, 'hello__timeout_600', timeout_seconds=600)" \
+        in (GOLDEN / "flows.py").read_text()
+
+
+def test_unmapped_settings_are_warnings():
+    compiled = _compile(SCHEDULED, GOLDEN)
+    assert [(d.severity, d.key_path) for d in compiled.diagnostics] == [("warning", "sla")]
+
+
+def test_entrypoint_module_loads_as_prefect_loads_it(monkeypatch):
+    from prefect.flows import load_flow_from_entrypoint
+
+    flow = load_flow_from_entrypoint(f"{GOLDEN / 'flows.py'}:hello__timeout_600")
+    assert flow.name == "hello" and flow.timeout_seconds == 600
+    assert flow.fn.__qualname__ == "hello__timeout_600"
+
+
+def test_check_reports_a_stale_output(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    runner = CliRunner()
+    up_to_date = runner.invoke(app, ["compile", str(SCHEDULED), "--out", str(GOLDEN), "--check"])
+    assert up_to_date.exit_code == 0, up_to_date.output
+
+    project = Path(shutil.copytree(SCHEDULED, tmp_path / "scheduled"))
+    out = tmp_path / "deployments"
+    assert runner.invoke(app, ["compile", str(project), "--out", str(out)]).exit_code == 0
+    triggers = project / "pipelines" / "hello" / "triggers.yaml"
+    triggers.write_text(triggers.read_text().replace("greeting: hi", "greeting: hello there"))
+    stale = runner.invoke(app, ["compile", str(project), "--out", str(out), "--check"])
+    assert stale.exit_code == 1
+    assert "-    greeting: hi" in stale.output and "+    greeting: hello there" in stale.output
+
+
+def test_bad_triggers_are_diagnostics_with_lines():
+    _, diagnostics = check_project(BAD)
+    file = BAD / "pipelines" / "p" / "triggers.yaml"
+    found = {(d.line, d.message.split(" (")[0]) for d in diagnostics if d.file == file}
+    assert found == {
+        (line_of(file, "stauts: active"), "unknown trigger key 'stauts'"),
+        (line_of(file, "'61 * * * *'"), "invalid cron expression '61 * * * *'"),
+        (line_of(file, "schedule_type: webhook"), "invalid trigger schedule_type: Input should be 'time', 'api' or 'event'"),
+        (line_of(file, "'@always_on'"), "@always_on triggers are not supported; mage-prefect does not support this yet"),
+        (line_of(file, "- name: missing_interval"), "trigger is missing 'schedule_interval'"),
+    }
+    assert next(d for d in diagnostics if "stauts" in d.message).hint == "did you mean 'status'?"
+
+
+def test_compile_cli_refuses_a_broken_project_without_traceback(tmp_path):
+    result = CliRunner().invoke(app, ["compile", str(BAD), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "unknown trigger key 'stauts'" in result.output
+    assert not (tmp_path / "out").exists()
