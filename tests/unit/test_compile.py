@@ -101,3 +101,9 @@ def test_compile_cli_refuses_a_broken_project_without_traceback(tmp_path):
     assert result.exit_code == 1
     assert "Traceback" not in result.output and "unknown trigger key 'stauts'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_committed_demo_deployments_are_up_to_date(monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(app, ["compile", "pipelines/mlops_demo", "--out", "deployments", "--check"])
+    assert result.exit_code == 0, result.output
