@@ -6,6 +6,7 @@ import hashlib
 import inspect
 import os
 from collections import Counter
+from contextlib import contextmanager
 from itertools import product
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,9 +47,11 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
     store = OutputStore(results_location(project, results))
     order = topological_order(pipeline)
     consumers = Counter(uuid for block in order for uuid in block.upstream_blocks)
+    tracking = _mlflow_tracking(project, pipeline)
     tasks = {
         block.uuid: (_product_task(project, block, store) if block.type == "global_data_product"
-                     else _block_task(pipeline, block, store, None if block.dynamic else consumers[block.uuid]))
+                     else _block_task(pipeline, block, store, None if block.dynamic else consumers[block.uuid],
+                                      tracking if tracking and tracking.tracks(block.uuid) else None))
         for block in order
     }
     children = dynamic_children(pipeline)
@@ -57,6 +60,16 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
 
     def run_pipeline(**parameters: Any) -> State:
         context = _run_context(project, pipeline, parameters, store.location)
+        if tracking is None:
+            return _run_blocks(context)
+        from .mlflow import flow_run as mlflow_flow_run
+
+        with mlflow_flow_run(tracking, context.variables) as parent:
+            state = _run_blocks(context)
+            parent.failed = state.is_failed()
+            return state
+
+    def _run_blocks(context: RunContext) -> State:
         runs: dict[str, list[tuple[str, Any]]] = {}  # block uuid → [(suffix, future)] of its runs
         for block in order:
             runs[block.uuid] = _submit(block, tasks[block.uuid], runs, context)
@@ -138,7 +151,31 @@ def _skipped(reason: str) -> State:
     return Completed(name=SKIPPED, message=reason, data=Skip(reason))
 
 
-def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: int | None) -> Task:
+def _mlflow_tracking(project: Project, pipeline: Pipeline):
+    """MLflow tracking of the pipeline when the project's `mage_prefect.mlflow` turns it on."""
+    if not project.settings.get("mlflow"):
+        return None
+    from .mlflow import project_tracking
+
+    return project_tracking(project, pipeline)
+
+
+@contextmanager
+def _tracked_block(tracking, block: Block, context: RunContext, run_name: str):
+    """The block's nested MLflow run (params: its configuration and the pipeline variables)."""
+    if tracking is None:
+        yield None
+        return
+    from .mlflow import task_run as mlflow_task_run
+
+    params = {"configuration": block.configuration, "variables": context.variables}
+    tags = {"mage.pipeline_uuid": context.pipeline_uuid, "mage.block_uuid": block.uuid, "mage.block_type": block.type}
+    with mlflow_task_run(tracking, run_name, params, tags) as run:
+        yield run
+
+
+def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: int | None,
+                tracking=None) -> Task:
     code, _ = compiled_block_code(block)
     delays = block.retry_config.delays()
     conditionals = pipeline.add_ons("conditionals", block.uuid)
@@ -149,21 +186,26 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
         if skip is not None:
             return _skipped(f"upstream skipped ({skip.reason})")
         attempt = task_run.run_count or 1
-        try:
-            outputs = execute_block(
-                block,
-                [input_outputs(value) for value in upstream],
-                context,
-                attempt=attempt,
-                final_attempt=attempt > len(delays),
-                logger=get_run_logger(),
-                code=code,
-                conditionals=conditionals,
-                callbacks=callbacks,
-                extra_kwargs=extra_kwargs,
-            )
-        except ConditionFailed as exc:
-            return _skipped(str(exc))
+        with _tracked_block(tracking, block, context, str(task_run.name)) as run:
+            try:
+                outputs = execute_block(
+                    block,
+                    [input_outputs(value) for value in upstream],
+                    context,
+                    attempt=attempt,
+                    final_attempt=attempt > len(delays),
+                    logger=get_run_logger(),
+                    code=code,
+                    conditionals=conditionals,
+                    callbacks=callbacks,
+                    extra_kwargs=extra_kwargs,
+                )
+            except ConditionFailed as exc:
+                return _skipped(str(exc))
+            if run is not None and len(outputs) == 1:
+                from .mlflow import log_result_metrics
+
+                log_result_metrics(outputs[0], block.uuid)
         keys = store.save(pipeline.uuid, context.pipeline_run_id, output_name, outputs)
         return BlockResult(outputs, keys, consumers, store)
 

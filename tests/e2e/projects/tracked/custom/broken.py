@@ -1,0 +1,3 @@
+@custom
+def broken(**kwargs):
+    raise ValueError('broken on purpose')

@@ -1,0 +1,126 @@
+"""MLflow tracking of real pipeline runs, against a real `mlflow server` and Prefect server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import httpx
+import pytest
+
+from mage_prefect import get_output, run_pipeline
+
+from .conftest import BIN, HERE, _free_port, copy_project
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """`mlflow server` on 127.0.0.1 with a sqlite backend and a local artifact root."""
+    home = tmp_path_factory.mktemp("mlflow")
+    port = _free_port()
+    log = open(home / "server.log", "wb")
+    process = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}", "--artifacts-destination", str(home / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((home / "server.log").read_text()[-3000:])
+            time.sleep(0.3)
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = url
+    yield url
+    os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__("MLFLOW_TRACKING_URI", previous)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    return copy_project(HERE / "projects" / "tracked", tmp_path_factory)
+
+
+def _runs(url: str, flow_run_id: str):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(url)
+    experiment = client.get_experiment_by_name("tracked_tests")
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.`prefect.flow_run_id` = '{flow_run_id}'")
+    parent = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = {r.data.tags["mage.block_uuid"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert len(parent) == 1
+    return parent[0], children
+
+
+def test_pipeline_run_tree_params_metrics_tags_and_links(prefect_server, mlflow_server, tracked):
+    run = run_pipeline(tracked, "train")
+    assert run.ok, run.state.message
+
+    parent, children = _runs(mlflow_server, run.flow_run_id)
+    assert parent.info.status == "FINISHED" and parent.data.params == {"learning_rate": "0.1"}
+    assert sorted(children) == ["evaluate", "fit", "left", "right"]  # `points` is not in `blocks`
+    assert all(child.data.tags["mlflow.parentRunId"] == parent.info.run_id for child in children.values())
+    assert all(child.info.status == "FINISHED" for child in children.values())
+    fit = children["fit"]
+    assert fit.data.params["configuration.alpha"] == "0.5" and fit.data.params["variables.learning_rate"] == "0.1"
+    assert fit.data.params["alpha"] == "0.5"  # sklearn autolog, inside the block's own run
+    evaluate = children["evaluate"]
+    assert set(evaluate.data.metrics) == {"r2", "rows"} and evaluate.data.metrics["r2"] > 0.9
+    assert evaluate.data.tags["mage.pipeline_uuid"] == "train" and evaluate.data.tags["prefect.task_run_name"] == "evaluate"
+    # parallel blocks log to their own runs
+    assert children["left"].data.metrics == {"side": 1.0} and children["right"].data.metrics == {"side": 2.0}
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.flow_run_id])))
+    links = {a.data for a in artifacts if a.type == "markdown" or a.type == "link"}
+    assert any(parent.info.run_id in str(link) for link in links)
+    assert any(evaluate.info.run_id in str(link) for link in links)
+
+
+def test_failing_block_leaves_its_run_failed_and_the_parent_closed(prefect_server, mlflow_server, tracked):
+    run = run_pipeline(tracked, "fails")
+    assert run.state.is_failed()
+
+    parent, children = _runs(mlflow_server, run.flow_run_id)
+    assert children["broken"].info.status == "FAILED"
+    assert parent.info.status == "FAILED"
+
+
+def test_promotion_only_when_the_metric_improves(prefect_server, mlflow_server, tracked):
+    from mlflow.tracking import MlflowClient
+
+    outcomes = []
+    for score in (0.5, 0.4, 0.9):
+        run = run_pipeline(tracked, "promote", variables={"score": score})
+        assert run.ok, run.state.message
+        outcomes.append(get_output(tracked, "promote", "register", run=run.flow_run_id))
+
+    assert [o["promoted"] for o in outcomes] == [True, False, True]
+    champion = MlflowClient(mlflow_server).get_model_version_by_alias("tracked_model", "champion")
+    assert champion.version == outcomes[2]["version"]
+
+    deadline, events = time.monotonic() + 20, []
+    while time.monotonic() < deadline and len(events) < 2:
+        response = httpx.post(f"{prefect_server}/events/filter",
+                              json={"filter": {"event": {"name": ["mage_prefect.model.promoted"]}}})
+        events = response.json()["events"]
+        time.sleep(0.5)
+    assert sorted(e["payload"]["variables"]["model_version"] for e in events) == sorted(
+        [outcomes[0]["version"], outcomes[2]["version"]])
