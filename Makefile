@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,aws]'
 	touch $@
 
 demo: $(BIN)/.installed
@@ -20,6 +20,8 @@ demo: $(BIN)/.installed
 	$(BIN)/mage-prefect graph $(DEMO) train_model
 	$(BIN)/mage-prefect run $(DEMO) train_model
 	$(BIN)/mage-prefect output $(DEMO) train_model evaluate_model --format json
+	$(BIN)/mage-prefect run $(DEMO) predict
+	$(BIN)/mage-prefect output $(DEMO) predict export_predictions --format json
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
@@ -32,4 +34,4 @@ ui: $(BIN)/.installed
 	$(BIN)/prefect server start --host 127.0.0.1
 
 clean:
-	rm -rf $(VENV) .prefect $(DEMO)/.mage_prefect $(DEMO)/exports
+	rm -rf $(VENV) .prefect $(DEMO)/.mage_prefect $(DEMO)/exports mlruns

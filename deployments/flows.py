@@ -7,4 +7,5 @@ from mage_prefect.flows import entrypoint_flow
 
 PROJECT = (Path(__file__).parent / '../pipelines/mlops_demo').resolve()
 
+predict = entrypoint_flow(PROJECT, 'predict', __name__, 'predict')
 train_model = entrypoint_flow(PROJECT, 'train_model', __name__, 'train_model')

@@ -100,7 +100,7 @@ def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, a
                               **({"image": settings["image"]} if settings.get("image") else {})},
         },
         "schedules": _schedules(trigger),
-        "triggers": _event_triggers(pipeline, trigger),
+        "triggers": _event_triggers(pipeline, trigger, settings.get("event_triggers") or {}),
     }
     limit = _concurrency(trigger)
     if limit:
@@ -129,14 +129,18 @@ def _schedules(trigger: Trigger | None) -> list[dict[str, Any]]:
     return [{"cron": trigger.cron, "timezone": "UTC", "active": active}]
 
 
-def _event_triggers(pipeline: Pipeline, trigger: Trigger | None) -> list[dict[str, Any]]:
+def _event_triggers(pipeline: Pipeline, trigger: Trigger | None, custom: dict[str, Any]) -> list[dict[str, Any]]:
+    """A deployment trigger on `mage_prefect.trigger` events for this trigger, or on the event that
+    `mage_prefect.deployments.event_triggers["<pipeline>/<trigger>"]` names (expect / match)."""
     if trigger is None or trigger.schedule_type != "event":
         return []
+    event = custom.get(f"{pipeline.uuid}/{trigger.name}") or {}
     return [{
         "type": "event",
         "enabled": trigger.status == "active",
-        "match": {"prefect.resource.id": resource_id(pipeline.uuid), "mage_prefect.trigger": trigger.name},
-        "expect": [EVENT],
+        "match": event.get("match") or {"prefect.resource.id": resource_id(pipeline.uuid),
+                                         "mage_prefect.trigger": trigger.name},
+        "expect": event.get("expect") or [EVENT],
         "parameters": {
             **_parameters(pipeline, trigger.variables),
             # Mage's API body semantics: payload["variables"] are runtime variables, the rest the `event`

@@ -19,7 +19,7 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
 
     assert run.ok, run.state.message
     blocks = ["load_customers", "clean_features", "split_dataset", "feature_summary",
-              "training/logistic_regression", "evaluate_model", "export_report"]
+              "training/logistic_regression", "evaluate_model", "export_report", "register_champion"]
     assert list(run.blocks) == blocks
     assert all(outcome["state"] == "Completed" for outcome in run.blocks.values())
 
