@@ -17,10 +17,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment, flow_run, task_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed, Pending, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from .graph import dynamic_children, topological_order
+from .graph import dynamic_children, is_chain, topological_order
 from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
 from .project.models import Block, Pipeline, Project
 from .results.store import OutputStore, results_location
@@ -55,6 +55,8 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
         for block in order
     }
     children = dynamic_children(pipeline)
+    limit = pipeline.concurrency_config.get("block_run_limit")
+    sequential = not any(block.dynamic for block in order) and (limit == 1 or is_chain(pipeline))
     max_children = int(os.environ.get("MAGE_PREFECT_MAX_DYNAMIC_CHILDREN")
                        or project.settings.get("max_dynamic_children") or 1000)
 
@@ -70,12 +72,30 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             return state
 
     def _run_blocks(context: RunContext) -> State:
+        if sequential:
+            return _final_state(_run_in_order(context))
         runs: dict[str, list[tuple[str, Any]]] = {}  # block uuid → [(suffix, future)] of its runs
         for block in order:
             runs[block.uuid] = _submit(block, tasks[block.uuid], runs, context)
         futures = {_run_name(block, suffix): future for block in order for suffix, future in runs[block.uuid]}
         wait(list(futures.values()))
-        return _final_state(futures)
+        return _final_state({name: future.state for name, future in futures.items()})
+
+    def _run_in_order(context: RunContext) -> dict[str, State]:
+        """A pipeline with nothing to run in parallel: call each task in this thread, one after the
+        other (the thread pool would only add its hand-off cost to every block)."""
+        states: dict[str, State] = {}
+        results: dict[str, Any] = {}
+        for block in order:
+            if any(uuid not in results for uuid in block.upstream_blocks):
+                states[block.run_name] = Pending(name="NotReady", message="an upstream block did not complete")
+                continue
+            state = tasks[block.uuid](*(results[uuid] for uuid in block.upstream_blocks), context=context,
+                                      output_name=block.uuid, extra_kwargs={}, return_state=True)
+            states[block.run_name] = state
+            if state.is_completed():
+                results[block.uuid] = state.result()
+        return states
 
     def _submit(block: Block, task: Task, runs: dict, context: RunContext) -> list[tuple[str, Any]]:
         """Submit one run of the block, or one per item combination of its fanned-out upstreams."""
@@ -130,7 +150,6 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
     run_pipeline.__name__ = run_pipeline.__qualname__ = pipeline.flow_name.replace("-", "_")
     if entrypoint:  # factory-built flows otherwise get an unloadable `flows.py:build_flow.<locals>…` entrypoint
         run_pipeline.__module__, run_pipeline.__qualname__ = entrypoint
-    limit = pipeline.concurrency_config.get("block_run_limit")
     return Flow(
         fn=run_pipeline,
         name=pipeline.flow_name,
@@ -293,12 +312,11 @@ def _utc(value: Any) -> datetime:
     return value
 
 
-def _final_state(futures: dict[str, Any]) -> State:
+def _final_state(states: dict[str, State]) -> State:
     """Completed if every block completed, else Failed naming the failed and not-run blocks.
 
     The state's data maps each block's run name to its final state name and message.
     """
-    states = {name: future.state for name, future in futures.items()}
     summary = {name: {"state": state.name, "message": state.message or ""} for name, state in states.items()}
     failed = [name for name, state in states.items() if state.is_failed() or state.is_crashed()]
     if not failed:

@@ -79,3 +79,15 @@ def dynamic_children(pipeline: Pipeline) -> set[str]:
             if upstream.dynamic or (uuid in children and not upstream.reduce_output):
                 children.add(block.uuid)
     return children
+
+
+def is_chain(pipeline: Pipeline) -> bool:
+    """True when no two blocks can ever run at the same time (each is ready alone)."""
+    sorter = _sorter(pipeline)
+    sorter.prepare()
+    while sorter.is_active():
+        ready = sorter.get_ready()
+        if len(ready) > 1:
+            return False
+        sorter.done(*ready)
+    return True

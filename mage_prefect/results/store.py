@@ -3,13 +3,14 @@
 Layout under the results location (default `<project>/.mage_prefect/results`):
 
     <pipeline>/<flow run id>/<block>/output_<i>.<parquet|json|pickle>   the data
-    <pipeline>/<flow run id>/<block>/outputs.json                       the block's output keys
-    <pipeline>/latest/<block>.json                                      the block's latest run
+    <pipeline>/<flow run id>/<block>/outputs.json                       the block's output keys (JSON)
+    <pipeline>/latest/<block>.json                                      the block's latest run (JSON)
     .records/…                                                          Prefect's record metadata
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -53,9 +54,8 @@ class OutputStore:
         """Persist each output, then the block's manifest and latest-run pointer; returns the keys."""
         base = self.block_key(pipeline, run_id, block_uuid)
         keys = [self._write(f"{base}/output_{index}", value) for index, value in enumerate(outputs)]
-        json_store = self._store(JSONSerializer())
-        json_store.write(keys, key=f"{base}/outputs.json")
-        json_store.write({"run_id": run_id, "saved_at": time.time()}, key=self._latest_key(pipeline, block_uuid))
+        self._write_json(f"{base}/outputs.json", keys)
+        self._write_json(self._latest_key(pipeline, block_uuid), {"run_id": run_id, "saved_at": time.time()})
         return keys
 
     @staticmethod
@@ -64,7 +64,7 @@ class OutputStore:
 
     def _latest(self, pipeline: str, block_uuid: str) -> dict | None:
         try:
-            return self.read(self._latest_key(pipeline, block_uuid))
+            return self._read_json(self._latest_key(pipeline, block_uuid))
         except (OSError, ValueError):
             return None
 
@@ -94,7 +94,19 @@ class OutputStore:
         self._store(serializer).write(value, key=full_key)
         return full_key
 
+    def _write_json(self, key: str, value: Any) -> None:
+        """Bookkeeping (manifests, latest pointers): plain JSON files, written atomically."""
+        path = self.location / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(json.dumps(value), encoding="utf-8")
+        temporary.replace(path)
+
+    def _read_json(self, key: str) -> Any:
+        return json.loads((self.location / key).read_text(encoding="utf-8"))
+
     def read(self, key: str) -> Any:
+        """One output's value, from its Prefect result record."""
         return self._store(JSONSerializer()).read(key).result
 
     def run_id(self, pipeline: str, block_uuid: str, run: str = LATEST) -> str:
@@ -110,7 +122,7 @@ class OutputStore:
         """All outputs (output_0…) of a block in a run ('latest' = its most recent successful run)."""
         run_id = self.run_id(pipeline, block_uuid, run)
         try:
-            keys = self.read(f"{self.block_key(pipeline, run_id, block_uuid)}/outputs.json")
+            keys = self._read_json(f"{self.block_key(pipeline, run_id, block_uuid)}/outputs.json")
         except (OSError, ValueError) as exc:
             raise OutputNotFound(f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output for run "
                                  f"{run_id}; it may have failed or not run") from exc

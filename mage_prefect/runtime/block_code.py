@@ -29,6 +29,7 @@ class BlockCode:
     filename: str
     decorated: dict[str, list[Callable]] = field(default_factory=lambda: defaultdict(list))
     arguments: dict[int, tuple] = field(default_factory=dict)  # id(function) → `@name(...)` arguments
+    namespace: dict[str, Any] = field(default_factory=dict)  # the globals the block's code ran in
 
     def main_function(self, block_type: str) -> Callable:
         """Mage runs only the first function decorated with the block-type decorator."""
@@ -82,7 +83,8 @@ def compiled_block_code(block) -> tuple[object, str]:
 def load_block_code(uuid: str, code, filename: str, extra_globals: dict[str, Any] | None = None) -> BlockCode:
     """Execute compiled block code in a fresh namespace and collect its decorated functions."""
     result = BlockCode(uuid=uuid, filename=filename)
-    namespace: dict[str, Any] = {"__name__": f"mage_block_{uuid}", "__builtins__": __builtins__}
+    namespace = result.namespace
+    namespace.update({"__name__": f"mage_block_{uuid}", "__builtins__": __builtins__})
     namespace.update({name: _collector(result, name) for name in DECORATOR_NAMES})
     namespace.update(extra_globals or {})
     exec(code, namespace)

@@ -53,10 +53,12 @@ def execute_block(
     _prepare_imports(context)
     token = compat.ACTIVE.set(context)
     kwargs = {**block_kwargs(block, context, attempt, logger), **(extra_kwargs or {})}
+    injected = _upstream_globals(block, inputs)
+    loaded = None
     try:
         if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
             raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
-        loaded = load_block_code(block.uuid, code, filename, _upstream_globals(block, inputs))
+        loaded = load_block_code(block.uuid, code, filename, injected)
         function = loaded.main_function(block.type)
         args = [own_copy(shape_input(outputs)) for outputs in inputs]
         if block.type == "sensor":
@@ -81,6 +83,9 @@ def execute_block(
         return outputs
     finally:
         compat.ACTIVE.reset(token)
+        if loaded is not None:  # the block's functions reference these globals: free large inputs now
+            for name in injected:
+                loaded.namespace.pop(name, None)
 
 
 def run_tests(uuid: str, tests: list[Callable], outputs: list[Any], kwargs: dict, logger: Any) -> None:

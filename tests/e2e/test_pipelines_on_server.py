@@ -107,3 +107,14 @@ def test_kwargs_of_a_trigger_style_run(prefect_server, checks_project):
         "context": {}, "event": {}, "retry": {"attempts": 1}, "trigger_name": None,
         "execution_date": "2026-03-04T05:06:07+00:00", "repo_path": str(checks_project), "has_logger": True,
     }
+
+
+def test_a_chain_runs_in_order_and_stops_at_the_failing_block(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "chain_fails")
+
+    assert run.state.is_failed()
+    assert [(name, outcome["state"]) for name, outcome in run.blocks.items()] == [
+        ("start", "Completed"), ("boom", "Failed"), ("after_boom", "NotReady")]
+    recorded = task_runs(run.flow_run_id, expected=2)
+    assert recorded["start"].state.name == "Completed" and recorded["boom"].state.name == "Failed"
+    assert {ref.id for refs in recorded["boom"].task_inputs.values() for ref in refs} == {recorded["start"].id}

@@ -63,3 +63,12 @@ def test_block_result_is_released_after_its_last_consumer_and_reloads_from_the_s
     assert result._outputs is None                   # released after the last one
     again = result.take()                             # e.g. a retried consumer
     assert again[0] is not frame and again[0].equals(frame) and again[1] == 3
+
+
+def test_chains_run_in_order_and_branching_pipelines_do_not(demo):
+    from mage_prefect.graph import is_chain
+
+    project = load_project(demo)
+    assert not is_chain(project.pipeline("train_model"))  # split_dataset and feature_summary can run together
+    chain = project.pipeline("train_model").model_copy(update={"blocks": project.pipeline("train_model").blocks[:3]})
+    assert is_chain(chain)
