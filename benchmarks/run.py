@@ -140,7 +140,7 @@ def report(results: dict[tuple[str, str], list[dict]], repeat: int, heartbeat: b
         f"- Every case runs in a fresh subprocess against one local Prefect server "
         f"({'median of ' + str(repeat) + ' timed runs' if repeat > 1 else 'one timed run'} per case), after one "
         f"untimed warm-up run of the same mode on a tiny input ({tiny.warmup_blocks} blocks, {tiny.warmup_rows:,} rows).",
-        "- Time covers only the flow call (for mage-prefect `run_pipeline()`, which also loads the project); "
+        "- Time covers only the flow call (both flows are built beforehand: the hand-written one at import, mage-prefect's by `build_flow()`); "
         "per-block overhead = (time − direct time) / blocks.",
         "- Peak RSS is the subprocess's `ru_maxrss` right after the timed run, so it includes imports and the warm-up.",
         "- " + ("Prefect's flow-run heartbeat was on (its default), so every Prefect flow call ends on a whole second."

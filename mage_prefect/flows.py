@@ -73,13 +73,17 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
 
     def _run_blocks(context: RunContext) -> State:
         if sequential:
-            return _final_state(_run_in_order(context))
-        runs: dict[str, list[tuple[str, Any]]] = {}  # block uuid → [(suffix, future)] of its runs
-        for block in order:
-            runs[block.uuid] = _submit(block, tasks[block.uuid], runs, context)
-        futures = {_run_name(block, suffix): future for block in order for suffix, future in runs[block.uuid]}
-        wait(list(futures.values()))
-        return _final_state({name: future.state for name, future in futures.items()})
+            states = _run_in_order(context)
+        else:
+            runs: dict[str, list[tuple[str, Any]]] = {}  # block uuid → [(suffix, future)] of its runs
+            for block in order:
+                runs[block.uuid] = _submit(block, tasks[block.uuid], runs, context)
+            futures = {_run_name(block, suffix): future for block in order for suffix, future in runs[block.uuid]}
+            wait(list(futures.values()))
+            states = {name: future.state for name, future in futures.items()}
+        results = [state.result() for state in states.values() if state.is_completed()]
+        store.publish(pipeline.uuid, context.pipeline_run_id, [r.name for r in results if isinstance(r, BlockResult)])
+        return _final_state(states)
 
     def _run_in_order(context: RunContext) -> dict[str, State]:
         """A pipeline with nothing to run in parallel: call each task in this thread, one after the
@@ -225,8 +229,8 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
                 from .mlflow import log_result_metrics
 
                 log_result_metrics(outputs[0], block.uuid)
-        keys = store.save(pipeline.uuid, context.pipeline_run_id, output_name, outputs)
-        return BlockResult(outputs, keys, consumers, store)
+        keys = store.save(pipeline.uuid, context.pipeline_run_id, output_name, outputs, publish=False)
+        return BlockResult(output_name, outputs, keys, consumers, store)
 
     return _task(run_block, block, retries=len(delays), retry_delay_seconds=delays or 0)
 
@@ -246,8 +250,8 @@ def _product_task(project: Project, block: Block, store: OutputStore) -> Task:
             if not state.is_completed():
                 raise RuntimeError(f"pipeline {source.uuid} of global data product {product.uuid} failed: {state.message}")
         outputs = [{b.uuid: store.load(source.uuid, b.uuid) for b in source.blocks if store.has(source.uuid, b.uuid)}]
-        keys = store.save(context.pipeline_uuid, context.pipeline_run_id, output_name, outputs)
-        return BlockResult(outputs, keys, None, store)
+        keys = store.save(context.pipeline_uuid, context.pipeline_run_id, output_name, outputs, publish=False)
+        return BlockResult(output_name, outputs, keys, None, store)
 
     return _task(run_product, block)
 

@@ -19,11 +19,11 @@ class BlockResult:
     does not walk into the outputs.
     """
 
-    def __init__(self, outputs: list[Any], keys: list[str], consumers: int | None, store: OutputStore):
+    def __init__(self, name: str, outputs: list[Any], keys: list[str], consumers: int | None, store: OutputStore):
         self._outputs: list[Any] | None = outputs if consumers is None or consumers > 0 else None
         self._remaining = consumers
         self._lock = threading.Lock()
-        self.keys, self.store = keys, store
+        self.name, self.keys, self.store = name, keys, store
 
     def peek(self) -> list[Any]:
         """The outputs, without counting as a consumer."""
@@ -41,10 +41,10 @@ class BlockResult:
         return outputs if outputs is not None else [self.store.read(key) for key in self.keys]
 
     def __getstate__(self) -> dict:  # another process reads the persisted outputs
-        return {"keys": self.keys, "store": self.store}
+        return {"name": self.name, "keys": self.keys, "store": self.store}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__([], state["keys"], 0, state["store"])
+        self.__init__(state["name"], [], state["keys"], 0, state["store"])
 
     def __repr__(self) -> str:
         return f"BlockResult({', '.join(self.keys) or 'no outputs'})"

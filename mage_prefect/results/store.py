@@ -4,14 +4,15 @@ Layout under the results location (default `<project>/.mage_prefect/results`):
 
     <pipeline>/<flow run id>/<block>/output_<i>.<parquet|json|pickle>   the data
     <pipeline>/<flow run id>/<block>/outputs.json                       the block's output keys (JSON)
-    <pipeline>/latest/<block>.json                                      the block's latest run (JSON)
-    .records/…                                                          Prefect's record metadata
+    <pipeline>/latest.json                                              each block's latest run (JSON)
+    .records/…                                                          Prefect's metadata records of parquet and JSON outputs
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from ..project.models import clean_name
 from .serializers import extension, serializer_for
 
 LATEST = "latest"
+_PUBLISH_LOCK = threading.Lock()
 
 
 class OutputNotFound(LookupError):
@@ -39,9 +41,11 @@ class OutputStore:
         self._metadata = LocalFileSystem(basepath=str(self.location / ".records"))
 
     def _store(self, serializer: Serializer) -> ResultStore:
+        """Parquet and JSON data files stay plain (their metadata record is separate); a pickle,
+        unreadable anyway, travels inside one Prefect record file."""
         return ResultStore(
             result_storage=self._storage,
-            metadata_storage=self._metadata,
+            metadata_storage=None if isinstance(serializer, PickleSerializer) else self._metadata,
             serializer=serializer,
             cache_result_in_memory=False,
         )
@@ -50,23 +54,32 @@ class OutputStore:
     def block_key(pipeline: str, run_id: str, block_uuid: str) -> str:
         return f"{pipeline}/{run_id}/{clean_name(block_uuid)}"
 
-    def save(self, pipeline: str, run_id: str, block_uuid: str, outputs: list[Any]) -> list[str]:
-        """Persist each output, then the block's manifest and latest-run pointer; returns the keys."""
+    def save(self, pipeline: str, run_id: str, block_uuid: str, outputs: list[Any], publish: bool = True) -> list[str]:
+        """Persist each output, then the block's manifest; returns the keys. With `publish`, the
+        outputs also become the block's latest (a flow publishes all its blocks once, at its end)."""
         base = self.block_key(pipeline, run_id, block_uuid)
         keys = [self._write(f"{base}/output_{index}", value) for index, value in enumerate(outputs)]
         self._write_json(f"{base}/outputs.json", keys)
-        self._write_json(self._latest_key(pipeline, block_uuid), {"run_id": run_id, "saved_at": time.time()})
+        if publish:
+            self.publish(pipeline, run_id, [block_uuid])
         return keys
 
-    @staticmethod
-    def _latest_key(pipeline: str, block_uuid: str) -> str:
-        return f"{pipeline}/{LATEST}/{clean_name(block_uuid)}.json"
+    def publish(self, pipeline: str, run_id: str, blocks: list[str]) -> None:
+        """Make these blocks' outputs of run `run_id` their latest (one file per pipeline)."""
+        with _PUBLISH_LOCK:
+            latest = self._latest_all(pipeline)
+            saved_at = time.time()
+            latest.update({clean_name(block): {"run_id": run_id, "saved_at": saved_at} for block in blocks})
+            self._write_json(f"{pipeline}/{LATEST}.json", latest)
+
+    def _latest_all(self, pipeline: str) -> dict[str, dict]:
+        try:
+            return self._read_json(f"{pipeline}/{LATEST}.json")
+        except (OSError, ValueError):
+            return {}
 
     def _latest(self, pipeline: str, block_uuid: str) -> dict | None:
-        try:
-            return self._read_json(self._latest_key(pipeline, block_uuid))
-        except (OSError, ValueError):
-            return None
+        return self._latest_all(pipeline).get(clean_name(block_uuid))
 
     def has(self, pipeline: str, block_uuid: str) -> bool:
         """Whether the block has any stored output."""
@@ -107,7 +120,8 @@ class OutputStore:
 
     def read(self, key: str) -> Any:
         """One output's value, from its Prefect result record."""
-        return self._store(JSONSerializer()).read(key).result
+        serializer = PickleSerializer() if key.endswith(".pickle") else JSONSerializer()
+        return self._store(serializer).read(key).result
 
     def run_id(self, pipeline: str, block_uuid: str, run: str = LATEST) -> str:
         if run != LATEST:

@@ -56,7 +56,7 @@ def test_block_result_is_released_after_its_last_consumer_and_reloads_from_the_s
     store = OutputStore(tmp_path)
     frame = pd.DataFrame({"x": [1, 2]})
     keys = store.save("p", "run", "b", [frame, 3])
-    result = BlockResult([frame, 3], keys, consumers=2, store=store)
+    result = BlockResult("b", [frame, 3], keys, consumers=2, store=store)
 
     first, second = result.take(), result.take()
     assert first[0] is frame and second[0] is frame  # in memory while consumers remain
