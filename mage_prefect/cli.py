@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from contextlib import contextmanager
 from enum import Enum
 from typing import Any, Optional
 
@@ -84,13 +85,9 @@ def run(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from .api import run_pipeline
 
-    try:
+    with _user_errors():
         outcome = run_pipeline(project, pipeline, variables=_parse_vars(var), runtime_variables=runtime,
                                execution_date=execution_date, results=results, skip_sensors=skip_sensors)
-    except ProjectError as exc:
-        _report_project_error(exc)
-    except LookupError as exc:
-        _fail(str(exc))
     _print_summary(outcome)
     raise typer.Exit(0 if outcome.ok else 1)
 
@@ -105,9 +102,24 @@ def _print_summary(outcome) -> None:
         typer.secho(outcome.state.message or "", fg=typer.colors.RED)
 
 
-def _report_project_error(exc: ProjectError) -> None:
-    typer.echo(format_report(exc.diagnostics, "text", relative_to=Path.cwd()), err=True)
-    raise typer.Exit(1)
+@contextmanager
+def _user_errors():
+    """A user's mistake (a broken project, an unknown name, a missing output) ends the command
+    with a clear message and exit 1, never a traceback."""
+    try:
+        yield
+    except ProjectError as exc:
+        typer.echo(format_report(exc.diagnostics, "text", relative_to=Path.cwd()), err=True)
+        raise typer.Exit(1)
+    except (LookupError, ValueError) as exc:  # OutputNotFound and IndexError are LookupErrors
+        _fail(str(exc))
+
+
+def _load_pipeline(project: Path, pipeline: str):
+    from .project.validate import load_project
+
+    with _user_errors():
+        return load_project(project, pipeline).pipeline(pipeline)
 
 
 @app.command()
@@ -122,14 +134,9 @@ def output(
 ) -> None:
     """Print a block's stored output as a downstream block would receive it."""
     from .api import get_output
-    from .results.store import OutputNotFound
 
-    try:
+    with _user_errors():
         value = get_output(project, pipeline, block, run=run, index=index, results=results)
-    except ProjectError as exc:
-        _report_project_error(exc)
-    except (LookupError, OutputNotFound, IndexError) as exc:
-        _fail(str(exc))
     typer.echo(_to_json(value) if format is TextOrJson.json else _to_text(value))
 
 
@@ -162,14 +169,8 @@ def graph(
 ) -> None:
     """Print a pipeline's block graph."""
     from .graph import render_mermaid, render_text
-    from .project.validate import load_project
 
-    try:
-        item = load_project(project, pipeline).pipeline(pipeline)
-    except ProjectError as exc:
-        _report_project_error(exc)
-    except LookupError as exc:
-        _fail(str(exc))
+    item = _load_pipeline(project, pipeline)
     typer.echo(render_mermaid(item) if format is TextOrMermaid.mermaid else render_text(item))
 
 
@@ -182,7 +183,7 @@ def compile_(
     env: Optional[str] = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
 ) -> None:
     """Validate, then compile every pipeline's triggers into Prefect deployments (prefect.yaml)."""
-    compiled = _compile(project, out, work_pool, env)
+    _, compiled = _compile(project, out, work_pool, env)
     from .deployments import stale, write
 
     if check:
@@ -198,7 +199,7 @@ def compile_(
 
 
 def _compile(project: Path, out: Path, work_pool: str | None, env: str | None):
-    """Every diagnostic first (exit 1 on errors), then the compiled files."""
+    """Every diagnostic first (exit 1 on errors), then the project and its compiled files."""
     from .deployments import compile_project
     from .project.validate import check_project
 
@@ -210,7 +211,7 @@ def _compile(project: Path, out: Path, work_pool: str | None, env: str | None):
     warnings = diagnostics + compiled.diagnostics
     if warnings:
         typer.echo(format_report(warnings, "text", relative_to=Path.cwd()), err=True)
-    return compiled
+    return model, compiled
 
 
 @app.command()
@@ -229,10 +230,7 @@ def deploy(
 
     if not PREFECT_API_URL.value():
         _fail("deploy needs a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
-    compiled = _compile(project, out, work_pool, env)
-    from .project.validate import load_project
-
-    model = load_project(project)
+    model, compiled = _compile(project, out, work_pool, env)
     changes = deployments.plan(model, compiled)
     for change in changes:
         kept = change.action != "delete" or prune or plan_only
@@ -259,20 +257,17 @@ def emit(
 ) -> None:
     """Emit the Prefect event that starts a pipeline's event trigger."""
     from .deployments import emit_trigger
-    from .project.validate import load_project
 
-    try:
-        item = load_project(project, pipeline).pipeline(pipeline)
-    except ProjectError as exc:
-        _report_project_error(exc)
-    except LookupError as exc:
-        _fail(str(exc))
+    item = _load_pipeline(project, pipeline)
     names = [t.name for t in item.triggers if t.schedule_type == "event"]
     if trigger is None and len(names) != 1:
         _fail(f"pipeline '{pipeline}' has {len(names)} event triggers ({', '.join(names) or 'none'}); name one with --trigger")
     if trigger is not None and trigger not in names:
         _fail(f"pipeline '{pipeline}' has no event trigger '{trigger}' (event triggers: {', '.join(names) or 'none'})")
-    extra = json.loads(payload) if payload else {}
+    try:
+        extra = json.loads(payload) if payload else {}
+    except ValueError as exc:
+        _fail(f"--payload is not valid JSON: {exc}", 2)
     event = emit_trigger(pipeline, trigger or names[0], _parse_vars(var), extra)
     typer.echo(f"emitted {event.event if event else 'event'} for {pipeline}/{trigger or names[0]}")
 
