@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import numbers
 import threading
 from contextlib import contextmanager
@@ -232,6 +233,27 @@ class mlflow_task:
             for path in self.artifacts:
                 mlflow.log_artifact(str(path))
         return context.__exit__(*exc_info)
+
+
+def mlflow_flow(fn: Callable | None = None, *, experiment: str | None = None, tracking_uri: str | None = None,
+                log_params: bool = True):
+    """`@flow` over `@mlflow_flow(experiment=...)`: the flow run's parent MLflow run, opened for the
+    whole flow and ended FINISHED, or FAILED when the flow raises or returns a Failed state."""
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            tracking = Tracking(tracking_uri=tracking_uri or _environment_uri(), experiment=experiment)
+            bound = inspect.signature(function).bind(*args, **kwargs)
+            bound.apply_defaults()
+            with flow_run(tracking, dict(bound.arguments) if log_params else None) as parent:
+                result = function(*args, **kwargs)
+                parent.failed = bool(getattr(result, "is_failed", lambda: False)())
+                return result
+
+        return wrapper
+
+    return decorate(fn) if fn is not None else decorate
 
 
 # -- model registry -----------------------------------------------------------------------------------

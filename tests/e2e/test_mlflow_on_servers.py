@@ -124,3 +124,54 @@ def test_promotion_only_when_the_metric_improves(prefect_server, mlflow_server, 
         time.sleep(0.5)
     assert sorted(e["payload"]["variables"]["model_version"] for e in events) == sorted(
         [outcomes[0]["version"], outcomes[2]["version"]])
+
+
+def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from prefect import flow, task
+
+    from mage_prefect.mlflow import mlflow_flow, mlflow_task
+
+    @task
+    @mlflow_task(experiment="hand_written")
+    def evaluate(scale: float) -> dict:
+        return {"score": 0.5 * scale, "name": "not a metric"}
+
+    @task
+    def train(rows: int) -> int:
+        with mlflow_task(experiment="hand_written", name="train"):
+            mlflow.log_param("rows", rows)
+            return rows
+
+    @task
+    @mlflow_task(experiment="hand_written")
+    def explode() -> None:
+        raise RuntimeError("boom")
+
+    @flow
+    @mlflow_flow(experiment="hand_written")
+    def pipeline(scale: float = 2.0, fail: bool = False):
+        train(10)
+        evaluate(scale)
+        if fail:
+            explode()
+
+    pipeline()
+    with pytest.raises(RuntimeError):
+        pipeline(fail=True)
+
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("hand_written")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert [p.info.status for p in parents] == ["FINISHED", "FAILED"]
+    assert parents[0].data.params == {"scale": "2.0", "fail": "False"}
+    # nested runs are named after their Prefect task runs (`evaluate-3e8`), or the name given
+    children = {(r.data.tags["mlflow.parentRunId"], r.info.run_name.split("-")[0]): r
+                for r in runs if "mlflow.parentRunId" in r.data.tags}
+    first, second = (p.info.run_id for p in parents)
+    assert children[(first, "evaluate")].data.metrics == {"score": 1.0}
+    assert children[(first, "train")].data.params == {"rows": "10"}
+    assert children[(second, "explode")].info.status == "FAILED"
+    assert children[(first, "train")].data.tags["prefect.flow_run_id"] == parents[0].data.tags["prefect.flow_run_id"]

@@ -72,3 +72,12 @@ def test_chains_run_in_order_and_branching_pipelines_do_not(demo):
     assert not is_chain(project.pipeline("train_model"))  # split_dataset and feature_summary can run together
     chain = project.pipeline("train_model").model_copy(update={"blocks": project.pipeline("train_model").blocks[:3]})
     assert is_chain(chain)
+
+
+def test_importing_mage_prefect_and_running_untracked_pipelines_does_not_import_mlflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, mage_prefect, mage_prefect.flows, mage_prefect.api, mage_prefect.cli; "
+            "print('mlflow' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
