@@ -126,15 +126,18 @@ def test_promotion_only_when_the_metric_improves(prefect_server, mlflow_server, 
         [outcomes[0]["version"], outcomes[2]["version"]])
 
 
-def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server):
+def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server, tmp_path):
     import mlflow
     from mlflow.tracking import MlflowClient
     from prefect import flow, task
 
     from mage_prefect.mlflow import mlflow_flow, mlflow_task
 
+    report = tmp_path / "report.txt"
+    report.write_text("all good")
+
     @task
-    @mlflow_task(experiment="hand_written")
+    @mlflow_task(experiment="hand_written", artifacts=[report])
     def evaluate(scale: float) -> dict:
         return {"score": 0.5 * scale, "name": "not a metric"}
 
@@ -172,6 +175,7 @@ def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server):
                 for r in runs if "mlflow.parentRunId" in r.data.tags}
     first, second = (p.info.run_id for p in parents)
     assert children[(first, "evaluate")].data.metrics == {"score": 1.0}
+    assert [a.path for a in client.list_artifacts(children[(first, "evaluate")].info.run_id)] == ["report.txt"]
     assert children[(first, "train")].data.params == {"rows": "10"}
     assert children[(second, "explode")].info.status == "FAILED"
     assert children[(first, "train")].data.tags["prefect.flow_run_id"] == parents[0].data.tags["prefect.flow_run_id"]
