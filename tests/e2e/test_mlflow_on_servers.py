@@ -179,3 +179,38 @@ def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server, 
     assert children[(first, "train")].data.params == {"rows": "10"}
     assert children[(second, "explode")].info.status == "FAILED"
     assert children[(first, "train")].data.tags["prefect.flow_run_id"] == parents[0].data.tags["prefect.flow_run_id"]
+
+
+def test_a_promotion_starts_the_deployed_inference_pipeline(prefect_server, mlflow_server, tmp_path_factory):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from .conftest import mage_prefect
+
+    project = copy_project(HERE / "projects" / "tracked", tmp_path_factory)
+    deployed = mage_prefect("deploy", project, "--out", project.parent / "deployments", cwd=project.parent)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    worker = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", "mage-prefect-ml", "--type", "process"],
+        cwd=project.parent, env={**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        promoted = run_pipeline(project, "promote", variables={"score": 0.99})
+        assert promoted.ok and get_output(project, "promote", "register")["promoted"]
+        version = get_output(project, "promote", "register")["version"]
+
+        deadline, runs = time.monotonic() + 90, []
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name("infer/on_new_model")
+            while time.monotonic() < deadline:
+                runs = client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+                if runs and runs[0].state and runs[0].state.is_final():
+                    break
+                time.sleep(1)
+        assert runs and runs[0].state.is_completed(), runs and runs[0].state
+        assert get_output(project, "infer", "use_new_model", run=str(runs[0].id)) == {
+            "model_version": version, "prediction": 0.5}
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
