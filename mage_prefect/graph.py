@@ -36,15 +36,6 @@ def topological_order(pipeline: Pipeline) -> list[Block]:
     return [pipeline.block(uuid) for uuid in ordered]
 
 
-def downstream_map(pipeline: Pipeline) -> dict[str, list[str]]:
-    """Each block's direct downstream blocks, rebuilt from `upstream_blocks` (as Mage's trigger runs do)."""
-    children: dict[str, list[str]] = {block.uuid: [] for block in pipeline.blocks}
-    for block in pipeline.blocks:
-        for upstream in block.upstream_blocks:
-            children[upstream].append(block.uuid)
-    return children
-
-
 def render_text(pipeline: Pipeline) -> str:
     """One line per block in run order: `uuid (type) <- upstreams`."""
     lines = [f"pipeline {pipeline.uuid}"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mage_prefect.graph import downstream_map, find_cycle, render_mermaid, render_text, topological_order
+from mage_prefect.graph import find_cycle, render_mermaid, render_text, topological_order
 from mage_prefect.project.models import Block, Pipeline, SourceRef
 
 SOURCE = SourceRef(file=Path("pipelines/p/metadata.yaml"))
@@ -64,10 +64,6 @@ def test_find_cycle_returns_the_cycle_with_its_first_block_repeated():
 
 def test_a_block_depending_on_itself_is_a_cycle():
     assert find_cycle(pipeline(("a", "transformer", ["a"]))) == ["a", "a"]
-
-
-def test_downstream_map_is_rebuilt_from_upstream_blocks():
-    assert downstream_map(FAN) == {"join": [], "zeta": ["join"], "start": ["zeta", "alpha"], "alpha": ["mid"], "mid": ["join"]}
 
 
 def test_render_text_lists_blocks_in_run_order_with_their_upstreams():
