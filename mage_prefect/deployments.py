@@ -248,6 +248,22 @@ def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, wo
                               env={**os.environ, "PWD": str(out.resolve())})
         if done.returncode:
             raise RuntimeError(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    _clear_dropped_schedules(changes, out)
+
+
+def _clear_dropped_schedules(changes: list[Change], out: Path) -> None:
+    """`prefect deploy` keeps a deployment's old schedules when prefect.yaml lists none: remove them
+    from updated deployments whose trigger no longer has a schedule (e.g. time → api)."""
+    from prefect.client.orchestration import get_client
+
+    config = yaml.safe_load((out / "prefect.yaml").read_text(encoding="utf-8"))
+    unscheduled = {d["name"] for d in config["deployments"] if not d["schedules"]}
+    with get_client(sync_client=True) as client:
+        for change in changes:
+            if change.action == "update" and change.deployment in unscheduled:
+                deployment = client.read_deployment_by_name(f"{change.flow}/{change.deployment}")
+                for schedule in client.read_deployment_schedules(deployment.id):
+                    client.delete_deployment_schedule(deployment.id, schedule.id)
 
 
 def work_pools(compiled: Compiled) -> set[str]:

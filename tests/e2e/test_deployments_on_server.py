@@ -142,20 +142,23 @@ def test_plan_then_prune_change_only_what_changed(deployed):
     config = yaml.safe_load(triggers.read_text())
     config["triggers"] = [t for t in config["triggers"] if t["name"] != "guarded"]
     next(t for t in config["triggers"] if t["name"] == "on_demand")["variables"]["greeting"] = "hey"
+    nightly = next(t for t in config["triggers"] if t["name"] == "nightly")
+    nightly.update(schedule_type="api", schedule_interval=None)  # no longer scheduled
     triggers.write_text(yaml.safe_dump(config))
 
     planned = mage_prefect("deploy", "scheduled", "--out", "deployments", "--plan", cwd=deployed)
     assert planned.returncode == 0, planned.stderr
-    assert "~ update hello/on_demand" in planned.stdout
+    assert "~ update hello/on_demand" in planned.stdout and "~ update hello/nightly" in planned.stdout
     assert "- delete hello/guarded" in planned.stdout
     assert "= keep   hello/every_minute" in planned.stdout
 
     applied = mage_prefect("deploy", "scheduled", "--out", "deployments", "--prune", cwd=deployed)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "1 created" not in applied.stdout and "1 updated, 1 deleted" in applied.stdout
+    assert "0 created, 2 updated, 1 deleted" in applied.stdout
     with _client() as client:
         names = {d.name: d for d in client.read_deployments()}
     assert "guarded" not in names and names["on_demand"].parameters["greeting"] == "hey"
+    assert names["nightly"].schedules == []  # prefect deploy alone would have kept the old schedule
 
     again = mage_prefect("deploy", "scheduled", "--out", "deployments", "--plan", cwd=deployed)
     assert "update" not in again.stdout and "delete" not in again.stdout
