@@ -157,14 +157,18 @@ def flow_run(tracking: Tracking, params: dict[str, Any] | None = None) -> Iterat
 # -- one nested run per task ------------------------------------------------------------------------
 @contextmanager
 def task_run(tracking: Tracking, name: str, params: dict[str, Any] | None = None,
-             tags: dict[str, str] | None = None) -> Iterator[Any]:
-    """A nested MLflow run, active in this thread for the body; FAILED if the body raises."""
-    parent = parent_run_id(tracking, opened_by_task=True)
+             tags: dict[str, str] | None = None, nested: bool = True) -> Iterator[Any]:
+    """The task's MLflow run, nested under the flow run's (unless `nested=False`), active in this
+    thread for the body; FAILED if the body raises."""
+    from prefect.runtime import flow_run as prefect_flow_run
+
     client = tracking.client()
-    experiment_id = client.get_run(parent).info.experiment_id
+    parent = parent_run_id(tracking, opened_by_task=True) if nested else None
+    experiment_id = (client.get_run(parent).info.experiment_id if parent
+                     else tracking.experiment_id(str(prefect_flow_run.flow_name or "tasks")))
     if tracking.tracking_uri:
         mlflow.set_tracking_uri(tracking.tracking_uri)
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=name, parent_run_id=parent, nested=True,
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=name, parent_run_id=parent, nested=bool(parent),
                            tags={**_prefect_tags("task"), **(tags or {})})
     try:
         if tracking.autolog:
@@ -222,7 +226,7 @@ class mlflow_task:
         from prefect.runtime import task_run as prefect_task_run
 
         name = self.name or str(prefect_task_run.name or "task")
-        context = task_run(self.tracking, name, self.params)
+        context = task_run(self.tracking, name, self.params, nested=self.nested)
         run = context.__enter__()
         self._runs.append(context)
         return run

@@ -148,6 +148,11 @@ def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server, 
             return rows
 
     @task
+    @mlflow_task(experiment="hand_written", name="standalone", nested=False)
+    def standalone() -> int:
+        return 1
+
+    @task
     @mlflow_task(experiment="hand_written")
     def explode() -> None:
         raise RuntimeError("boom")
@@ -156,6 +161,7 @@ def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server, 
     @mlflow_flow(experiment="hand_written")
     def pipeline(scale: float = 2.0, fail: bool = False):
         train(10)
+        standalone()
         evaluate(scale)
         if fail:
             explode()
@@ -167,7 +173,8 @@ def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server, 
     client = MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name("hand_written")
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags and r.info.run_name != "standalone"]
+    assert [r.data.metrics for r in runs if r.info.run_name == "standalone"] == [{"standalone": 1.0}] * 2
     assert [p.info.status for p in parents] == ["FINISHED", "FAILED"]
     assert parents[0].data.params == {"scale": "2.0", "fail": "False"}
     # nested runs are named after their Prefect task runs (`evaluate-3e8`), or the name given
