@@ -20,7 +20,7 @@ from prefect.runtime import deployment, flow_run, task_run
 from prefect.states import Completed, Failed, Pending, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from .graph import dynamic_children, is_chain, topological_order
+from .graph import dynamic_children, fanned_upstreams, is_chain, topological_order
 from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
 from .project.models import Block, Pipeline, Project
 from .results.store import OutputStore, results_location
@@ -103,8 +103,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
 
     def _submit(block: Block, task: Task, runs: dict, context: RunContext) -> list[tuple[str, Any]]:
         """Submit one run of the block, or one per item combination of its fanned-out upstreams."""
-        fanned = [u for u in dict.fromkeys(block.upstream_blocks)
-                  if pipeline.block(u).dynamic or (u in children and not pipeline.block(u).reduce_output)]
+        fanned = fanned_upstreams(pipeline, block, children)
         axes = [_axis(u, runs) for u in fanned]
         combinations = list(product(*axes))
         if len(combinations) > max_children:
@@ -144,11 +143,8 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
         if not isinstance(parent, BlockResult):  # failed or skipped: its children follow its state
             return [("", future, {})]
         items, metadata = dynamic_items(parent)
-        return [
-            (str((metadata[i] if i < len(metadata) else {}).get("block_uuid", i)), DynamicItem(parent, i),
-             metadata[i] if i < len(metadata) else {})
-            for i in range(len(items))
-        ]
+        return [(str(meta.get("block_uuid", i)), DynamicItem(item, i), meta)
+                for i, (item, meta) in enumerate(zip(items, metadata))]
 
     run_pipeline.__signature__ = _flow_signature(pipeline)
     run_pipeline.__name__ = run_pipeline.__qualname__ = pipeline.flow_name.replace("-", "_")

@@ -65,11 +65,17 @@ def dynamic_children(pipeline: Pipeline) -> set[str]:
     """
     children: set[str] = set()
     for block in topological_order(pipeline):
-        for uuid in block.upstream_blocks:
-            upstream = pipeline.block(uuid)
-            if upstream.dynamic or (uuid in children and not upstream.reduce_output):
-                children.add(block.uuid)
+        if fanned_upstreams(pipeline, block, children):
+            children.add(block.uuid)
     return children
+
+
+def fanned_upstreams(pipeline: Pipeline, block: Block, children: set[str]) -> list[str]:
+    """The upstreams `block` runs once per item of: dynamic parents and unreduced dynamic children."""
+    return [
+        uuid for uuid in dict.fromkeys(block.upstream_blocks)
+        if pipeline.block(uuid).dynamic or (uuid in children and not pipeline.block(uuid).reduce_output)
+    ]
 
 
 def is_chain(pipeline: Pipeline) -> bool:

@@ -61,10 +61,11 @@ class Skip:
 
 
 class DynamicItem:
-    """Item `index` of a dynamic parent's first output: it replaces the parent's argument."""
+    """Item `index` of a dynamic parent's first output: it replaces the parent's argument.
+    A plain class, so Prefect does not walk into the item."""
 
-    def __init__(self, parent: BlockResult, index: int):
-        self.parent, self.index = parent, index
+    def __init__(self, item: Any, index: int):
+        self.item, self.index = item, index
 
     def __repr__(self) -> str:
         return f"DynamicItem({self.index})"
@@ -79,13 +80,15 @@ class Reduced:
 
 
 def dynamic_items(parent: BlockResult) -> tuple[list[Any], list[dict]]:
-    """Mage's `[items, metadata]` contract of a dynamic parent's outputs."""
+    """Mage's `[items, metadata]` contract of a dynamic parent's outputs; one metadata dict per
+    item (`{}` where the parent gave none)."""
     outputs = parent.peek()
     items = outputs[0] if outputs else []
     if hasattr(items, "to_dict") and hasattr(items, "iterrows"):  # a DataFrame: one item per row
         items = [row.to_dict() for _, row in items.iterrows()]
-    metadata = outputs[1] if len(outputs) > 1 and isinstance(outputs[1], list) else []
-    return list(items), [m if isinstance(m, dict) else {} for m in metadata]
+    given = outputs[1] if len(outputs) > 1 and isinstance(outputs[1], list) else []
+    metadata = [m if isinstance(m, dict) else {} for m in given] + [{}] * max(0, len(items) - len(given))
+    return list(items), metadata[:len(items)]
 
 
 def first_skip(upstream: tuple) -> Skip | None:
@@ -102,7 +105,7 @@ def input_outputs(value: Any) -> list[Any]:
     if isinstance(value, BlockResult):
         return value.take()
     if isinstance(value, DynamicItem):
-        return [dynamic_items(value.parent)[0][value.index]]
+        return [value.item]
     if isinstance(value, Reduced):
         return [[(part.take() or [None])[0] for part in value.parts]]
     raise TypeError(f"unexpected upstream value {value!r}")

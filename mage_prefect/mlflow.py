@@ -13,6 +13,8 @@ import atexit
 import functools
 import inspect
 import numbers
+import os
+import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,8 +78,6 @@ def project_tracking(project, pipeline) -> Tracking | None:
 
 
 def _environment_uri() -> str | None:
-    import os
-
     return os.environ.get("MLFLOW_TRACKING_URI")
 
 
@@ -333,8 +333,6 @@ def _is_number(value: Any) -> bool:
 
 
 def _metric_name(name: str) -> str:
-    import re
-
     return re.sub(r"[^\w\-. /]", "_", name)
 
 
