@@ -87,7 +87,8 @@ class OutputStore:
 
     def fresh(self, pipeline: str, blocks: list[str], max_age: float | None) -> bool:
         """Every block has stored outputs, none older than `max_age` seconds (None: any age)."""
-        saved = [self._latest(pipeline, block) for block in blocks]
+        latest = self._latest_all(pipeline)
+        saved = [latest.get(clean_name(block)) for block in blocks]
         if not blocks or any(entry is None for entry in saved):
             return False
         return max_age is None or time.time() - min(entry.get("saved_at", 0) for entry in saved) <= max_age
