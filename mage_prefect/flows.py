@@ -14,11 +14,14 @@ from typing import Any
 
 from prefect import Flow, Task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.futures import wait
 from prefect.logging import get_run_logger
+from prefect.results import ResultRecord
 from prefect.runtime import deployment, flow_run, task_run
 from prefect.states import Completed, Failed, Pending, State
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from .graph import dynamic_children, fanned_upstreams, is_chain, topological_order
 from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
@@ -81,7 +84,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             futures = {_run_name(block, suffix): future for block in order for suffix, future in runs[block.uuid]}
             wait(list(futures.values()))
             states = {name: future.state for name, future in futures.items()}
-        results = [state.result() for state in states.values() if state.is_completed()]
+        results = [_value(state) for state in states.values() if state.is_completed()]
         store.publish(pipeline.uuid, context.pipeline_run_id, [r.name for r in results if isinstance(r, BlockResult)])
         return _final_state(states)
 
@@ -94,11 +97,11 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             if any(uuid not in results for uuid in block.upstream_blocks):
                 states[block.run_name] = Pending(name="NotReady", message="an upstream block did not complete")
                 continue
-            state = tasks[block.uuid](*(results[uuid] for uuid in block.upstream_blocks), context=context,
-                                      output_name=block.uuid, extra_kwargs={}, return_state=True)
+            state = tasks[block.uuid](*(results[uuid] for uuid in block.upstream_blocks), context=quote(context),
+                                      output_name=block.uuid, extra_kwargs=quote({}), return_state=True)
             states[block.run_name] = state
             if state.is_completed():
-                results[block.uuid] = state.result()
+                results[block.uuid] = _value(state)
         return states
 
     def _submit(block: Block, task: Task, runs: dict, context: RunContext) -> list[tuple[str, Any]]:
@@ -129,8 +132,8 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
                 extra["dynamic_block_index"] = index
             options = {"task_run_name": _run_name(block, suffix)} if suffix else {}
             submitted.append((suffix, task.with_options(**options).submit(
-                *args, context=context, output_name=f"{block.uuid}:{suffix}" if suffix else block.uuid,
-                extra_kwargs=extra)))
+                *args, context=quote(context), output_name=f"{block.uuid}:{suffix}" if suffix else block.uuid,
+                extra_kwargs=quote(extra))))
         return submitted
 
     def _axis(uuid: str, runs: dict) -> list[tuple[str, Any, dict]]:
@@ -164,6 +167,12 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
 
 def _run_name(block: Block, suffix: str) -> str:
     return f"{block.run_name}:{suffix}" if suffix else block.run_name
+
+
+def _value(state: State) -> Any:
+    """A completed task's return value. Tasks keep results in memory, so read the record directly:
+    `State.result()` runs a coroutine to get there."""
+    return state.data.result if isinstance(state.data, ResultRecord) else state.result()
 
 
 def _skipped(reason: str) -> State:
@@ -286,7 +295,7 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
     for name, value in event.items():  # Mage exposes other payload keys as kwargs where not already set
         if name != "variables":
             variables.setdefault(name, value)
-    from_deployment = deployment.id is not None
+    from_deployment = current_deployment_id() is not None
     return RunContext(
         pipeline_uuid=pipeline.uuid,
         repo_path=pipeline.repo_path,
@@ -301,6 +310,14 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         skip_sensors=skip_sensors,
         results_location=results,
     )
+
+
+def current_deployment_id() -> str | None:
+    """The deployment of the current flow run, from the run context (`prefect.runtime.deployment.id`
+    asks the API for the flow run on every call)."""
+    context = FlowRunContext.get()
+    deployment_id = context.flow_run.deployment_id if context and context.flow_run else None
+    return str(deployment_id) if deployment_id else None
 
 
 def _utc(value: Any) -> datetime:

@@ -88,13 +88,15 @@ _OPENED_BY_TASKS: dict[str, Tracking] = {}  # parents no flow wrapper will end: 
 
 
 def _prefect_tags(kind: str) -> dict[str, str]:
-    from prefect.runtime import deployment, flow_run, task_run
+    from prefect.runtime import flow_run, task_run
+
+    from .flows import current_deployment_id
 
     tags = {
         "prefect.flow_run_id": str(flow_run.id),
         "prefect.flow_run_name": str(flow_run.name),
         "prefect.flow_name": str(flow_run.flow_name),
-        "prefect.deployment_id": str(deployment.id),
+        "prefect.deployment_id": str(current_deployment_id()),
     }
     if kind == "task":
         tags.update({"prefect.task_run_id": str(task_run.id), "prefect.task_run_name": str(task_run.name),
