@@ -85,7 +85,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             wait(list(futures.values()))
             states = {name: future.state for name, future in futures.items()}
         results = [_value(state) for state in states.values() if state.is_completed()]
-        store.publish(pipeline.uuid, context.pipeline_run_id, [r.name for r in results if isinstance(r, BlockResult)])
+        store.publish(pipeline.uuid, context.pipeline_run_id, {r.name: r.keys for r in results if isinstance(r, BlockResult)})
         return _final_state(states)
 
     def _run_in_order(context: RunContext) -> dict[str, State]:

@@ -3,9 +3,9 @@
 Layout under the results location (default `<project>/.mage_prefect/results`):
 
     <pipeline>/<flow run id>/<block>/output_<i>.<parquet|json|pickle>   the data
-    <pipeline>/<flow run id>/<block>/outputs.json                       the block's output keys (JSON)
+    <pipeline>/<flow run id>/outputs.json                               each block's output keys in the run (JSON)
     <pipeline>/latest.json                                              each block's latest run (JSON)
-    .records/…                                                          Prefect's metadata records of parquet and JSON outputs
+    .records/…                                                          Prefect's metadata records of parquet outputs
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from typing import Any
 
 from prefect.filesystems import LocalFileSystem
 from prefect.results import ResultStore
-from prefect.serializers import JSONSerializer, PickleSerializer, Serializer
+from prefect.serializers import PickleSerializer, Serializer
 
 from ..project.models import clean_name
-from .serializers import extension, serializer_for
+from .serializers import ParquetSerializer, extension, serializer_for
 
 LATEST = "latest"
+MANIFEST = "outputs.json"
 _PUBLISH_LOCK = threading.Lock()
 
 
@@ -41,11 +42,11 @@ class OutputStore:
         self._metadata = LocalFileSystem(basepath=str(self.location / ".records"))
 
     def _store(self, serializer: Serializer) -> ResultStore:
-        """Parquet and JSON data files stay plain (their metadata record is separate); a pickle,
-        unreadable anyway, travels inside one Prefect record file."""
+        """A parquet file stays plain parquet, its metadata record kept apart; JSON and pickles are
+        one Prefect record file each (one file write per output: block overhead is mostly I/O)."""
         return ResultStore(
             result_storage=self._storage,
-            metadata_storage=None if isinstance(serializer, PickleSerializer) else self._metadata,
+            metadata_storage=self._metadata if isinstance(serializer, ParquetSerializer) else None,
             serializer=serializer,
             cache_result_in_memory=False,
         )
@@ -55,28 +56,27 @@ class OutputStore:
         return f"{pipeline}/{run_id}/{clean_name(block_uuid)}"
 
     def save(self, pipeline: str, run_id: str, block_uuid: str, outputs: list[Any], publish: bool = True) -> list[str]:
-        """Persist each output, then the block's manifest; returns the keys. With `publish`, the
-        outputs also become the block's latest (a flow publishes all its blocks once, at its end)."""
+        """Persist each output and return the keys. With `publish`, they are recorded at once (a flow
+        publishes all its blocks together, when it ends: one bookkeeping write per run, not per block)."""
         base = self.block_key(pipeline, run_id, block_uuid)
         keys = [self._write(f"{base}/output_{index}", value) for index, value in enumerate(outputs)]
-        self._write_json(f"{base}/outputs.json", keys)
         if publish:
-            self.publish(pipeline, run_id, [block_uuid])
+            self.publish(pipeline, run_id, {block_uuid: keys})
         return keys
 
-    def publish(self, pipeline: str, run_id: str, blocks: list[str]) -> None:
-        """Make these blocks' outputs of run `run_id` their latest (one file per pipeline)."""
+    def publish(self, pipeline: str, run_id: str, saved: dict[str, list[str]]) -> None:
+        """Record which keys each block saved in run `run_id`, and make them the blocks' latest."""
         with _PUBLISH_LOCK:
+            manifest = self._read_json_or_empty(f"{pipeline}/{run_id}/{MANIFEST}")
+            manifest.update({clean_name(block): keys for block, keys in saved.items()})
+            self._write_json(f"{pipeline}/{run_id}/{MANIFEST}", manifest)
             latest = self._latest_all(pipeline)
             saved_at = time.time()
-            latest.update({clean_name(block): {"run_id": run_id, "saved_at": saved_at} for block in blocks})
+            latest.update({clean_name(block): {"run_id": run_id, "saved_at": saved_at} for block in saved})
             self._write_json(f"{pipeline}/{LATEST}.json", latest)
 
     def _latest_all(self, pipeline: str) -> dict[str, dict]:
-        try:
-            return self._read_json(f"{pipeline}/{LATEST}.json")
-        except (OSError, ValueError):
-            return {}
+        return self._read_json_or_empty(f"{pipeline}/{LATEST}.json")
 
     def _latest(self, pipeline: str, block_uuid: str) -> dict | None:
         return self._latest_all(pipeline).get(clean_name(block_uuid))
@@ -92,6 +92,16 @@ class OutputStore:
         if not blocks or any(entry is None for entry in saved):
             return False
         return max_age is None or time.time() - min(entry.get("saved_at", 0) for entry in saved) <= max_age
+
+    def _keys(self, pipeline: str, run_id: str, block_uuid: str) -> list[str] | None:
+        """The block's output keys in the run: from the run's manifest, or, while the run is still
+        going (`get_variable` in a later block), from the files the block has saved so far."""
+        keys = self._read_json_or_empty(f"{pipeline}/{run_id}/{MANIFEST}").get(clean_name(block_uuid))
+        if keys is not None:
+            return keys
+        base = self.block_key(pipeline, run_id, block_uuid)
+        saved = sorted((self.location / base).glob("output_*.*"), key=lambda path: int(path.stem.split("_")[1]))
+        return [f"{base}/{path.name}" for path in saved] or None
 
     def _write(self, key: str, value: Any) -> str:
         serializer = serializer_for(value)
@@ -116,13 +126,16 @@ class OutputStore:
         temporary.write_text(json.dumps(value), encoding="utf-8")
         temporary.replace(path)
 
-    def _read_json(self, key: str) -> Any:
-        return json.loads((self.location / key).read_text(encoding="utf-8"))
+    def _read_json_or_empty(self, key: str) -> dict:
+        try:
+            return json.loads((self.location / key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
 
     def read(self, key: str) -> Any:
         """One output's value, from its Prefect result record."""
-        serializer = PickleSerializer() if key.endswith(".pickle") else JSONSerializer()
-        return self._store(serializer).read(key).result
+        serializer = ParquetSerializer() if key.endswith(".parquet") else PickleSerializer()
+        return self._store(serializer).read(key).result  # the record names its serializer
 
     def run_id(self, pipeline: str, block_uuid: str, run: str = LATEST) -> str:
         if run != LATEST:
@@ -136,11 +149,10 @@ class OutputStore:
     def load(self, pipeline: str, block_uuid: str, run: str = LATEST) -> list[Any]:
         """All outputs (output_0…) of a block in a run ('latest' = its most recent successful run)."""
         run_id = self.run_id(pipeline, block_uuid, run)
-        try:
-            keys = self._read_json(f"{self.block_key(pipeline, run_id, block_uuid)}/outputs.json")
-        except (OSError, ValueError) as exc:
+        keys = self._keys(pipeline, run_id, block_uuid)
+        if keys is None:
             raise OutputNotFound(f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output for run "
-                                 f"{run_id}; it may have failed or not run") from exc
+                                 f"{run_id}; it may have failed or not run")
         return [self.read(key) for key in keys]
 
 

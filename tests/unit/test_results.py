@@ -44,7 +44,9 @@ def test_dataframe_is_written_as_parquet_that_pandas_reads_directly(store):
 def test_json_able_values_are_stored_as_json(store, value):
     keys, [loaded] = round_trip(store, value)
     assert keys == ["pipe/run-1/block/output_0.json"]
-    assert json.loads((store.location / keys[0]).read_text()) == value
+    record = json.loads((store.location / keys[0]).read_text())  # one Prefect result record, all JSON
+    assert record["metadata"]["serializer"]["type"] == "json"
+    assert json.loads(record["result"]) == value
     assert loaded == value and type(loaded) is type(value)
 
 
@@ -143,6 +145,17 @@ def test_missing_block_raises_output_not_found(store):
         store.load("pipe", "other")
     with pytest.raises(OutputNotFound):
         store.load("other_pipe", "block")
+
+
+def test_a_runs_outputs_are_recorded_in_one_manifest_when_published(store):
+    keys = store.save("pipe", "run-1", "a", [1, {"k": 2}], publish=False)
+    assert not (store.location / "pipe/run-1/outputs.json").exists()
+    assert store.load("pipe", "a", run="run-1") == [1, {"k": 2}]  # a run still going: read from its files
+    with pytest.raises(OutputNotFound):  # not the latest before the run has ended
+        store.load("pipe", "a")
+    store.publish("pipe", "run-1", {"a": keys, "group/b": []})
+    assert json.loads((store.location / "pipe/run-1/outputs.json").read_text()) == {"a": keys, "group_b": []}
+    assert store.load("pipe", "a") == [1, {"k": 2}] and store.load("pipe", "group/b") == []
 
 
 def test_missing_run_raises_output_not_found(store):
