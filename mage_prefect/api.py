@@ -47,11 +47,13 @@ def run_pipeline(
     execution_date: datetime | str | None = None,
     results: str | Path | None = None,
     skip_sensors: bool = False,
+    allow_blocks_to_fail: bool = False,
 ) -> PipelineRun:
     """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server).
 
     `variables` override the pipeline's variables; names it does not declare become runtime
-    variables, as `mage run --runtime-vars` does.
+    variables, as `mage run --runtime-vars` does. Unless `allow_blocks_to_fail`, the first block
+    that fails stops the blocks that have not started, as in Mage.
     """
     project = _as_project(project, pipeline)
     declared = project.pipeline(pipeline).variables
@@ -62,6 +64,7 @@ def run_pipeline(
         execution_date=execution_date,
         runtime_variables={**extra, **(runtime_variables or {})} or None,
         skip_sensors=skip_sensors,
+        allow_blocks_to_fail=allow_blocks_to_fail,
         return_state=True,
     )
     summary = state.result(raise_on_failure=False) if (state.is_completed() or state.is_failed()) else None

@@ -72,6 +72,8 @@ def run(
     execution_date: Optional[str] = typer.Option(None, "--execution-date", help="ISO date-time (default: now, UTC)."),
     results: Optional[str] = typer.Option(None, "--results", help="Where block outputs are stored."),
     skip_sensors: bool = typer.Option(False, "--skip-sensors", help="Do not wait for sensor blocks."),
+    allow_blocks_to_fail: bool = typer.Option(
+        False, "--allow-blocks-to-fail", help="Keep running independent blocks after a block fails."),
 ) -> None:
     """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
     runtime: dict = {}
@@ -87,7 +89,8 @@ def run(
 
     with _user_errors():
         outcome = run_pipeline(project, pipeline, variables=_parse_vars(var), runtime_variables=runtime,
-                               execution_date=execution_date, results=results, skip_sensors=skip_sensors)
+                               execution_date=execution_date, results=results, skip_sensors=skip_sensors,
+                               allow_blocks_to_fail=allow_blocks_to_fail)
     _print_summary(outcome)
     raise typer.Exit(0 if outcome.ok else 1)
 

@@ -91,7 +91,7 @@ def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, a
                                                               if trigger else "runs on demand (no triggers.yaml)")),
         "tags": [OWNER_TAG, project_tag(project), *settings.get("tags", [])],
         "entrypoint": f"{ENTRYPOINT_MODULE}:{attribute}",
-        "parameters": _parameters(pipeline, trigger.variables if trigger else {}),
+        "parameters": _parameters(pipeline, trigger),
         "enforce_parameter_schema": True,
         "work_pool": {
             "name": work_pool or settings.get("work_pool") or DEFAULT_WORK_POOL,
@@ -112,11 +112,14 @@ def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, a
     return config
 
 
-def _parameters(pipeline: Pipeline, variables: dict[str, Any]) -> dict[str, Any]:
-    """Trigger variables: declared pipeline variables as parameters, the rest as runtime variables."""
+def _parameters(pipeline: Pipeline, trigger: Trigger | None) -> dict[str, Any]:
+    """Trigger variables: declared pipeline variables as parameters, the rest as runtime variables;
+    the trigger's `allow_blocks_to_fail` setting when it is on."""
+    variables = trigger.variables if trigger else {}
     declared = {name: value for name, value in variables.items() if name in pipeline.variables}
     extra = {name: value for name, value in variables.items() if name not in pipeline.variables}
-    return {**declared, **({"runtime_variables": extra} if extra else {})}
+    allow = {"allow_blocks_to_fail": True} if trigger and trigger.settings.allow_blocks_to_fail else {}
+    return {**declared, **({"runtime_variables": extra} if extra else {}), **allow}
 
 
 def _schedules(trigger: Trigger | None) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from itertools import product
@@ -19,7 +20,7 @@ from prefect.futures import wait
 from prefect.logging import get_run_logger
 from prefect.results import ResultRecord
 from prefect.runtime import deployment, flow_run, task_run
-from prefect.states import Completed, Failed, Pending, State
+from prefect.states import Cancelled, Completed, Failed, Pending, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -175,6 +176,25 @@ def _value(state: State) -> Any:
     return state.data.result if isinstance(state.data, ResultRecord) else state.result()
 
 
+def _halted(context: RunContext) -> bool:
+    return context.halt is not None and context.halt.is_set()
+
+
+def _cancelled() -> State:
+    return Cancelled(message="not run: a block failed and the run does not allow blocks to fail")
+
+
+@contextmanager
+def _halts_on_failure(context: RunContext, final: bool):
+    """A block failing for good (no retries left) stops the run's blocks that have not started."""
+    try:
+        yield
+    except Exception:
+        if final and context.halt is not None:
+            context.halt.set()
+        raise
+
+
 def _skipped(reason: str) -> State:
     return Completed(name=SKIPPED, message=reason, data=Skip(reason))
 
@@ -213,8 +233,11 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
         skip = first_skip(upstream)
         if skip is not None:
             return _skipped(f"upstream skipped ({skip.reason})")
+        if _halted(context):
+            return _cancelled()
         attempt = task_run.run_count or 1
-        with _tracked_block(tracking, block, context, str(task_run.name)) as run:
+        with _halts_on_failure(context, final=attempt > len(delays)), \
+                _tracked_block(tracking, block, context, str(task_run.name)) as run:
             try:
                 outputs = execute_block(
                     block,
@@ -234,7 +257,7 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
                 from .mlflow import log_result_metrics
 
                 log_result_metrics(outputs[0], block.uuid)
-        keys = store.save(pipeline.uuid, context.pipeline_run_id, output_name, outputs, publish=False)
+            keys = store.save(pipeline.uuid, context.pipeline_run_id, output_name, outputs, publish=False)
         return BlockResult(output_name, outputs, keys, consumers, store)
 
     return _task(run_block, block, retries=len(delays), retry_delay_seconds=delays or 0)
@@ -244,7 +267,13 @@ def _product_task(project: Project, block: Block, store: OutputStore) -> Task:
     """A global data product: the product pipeline's latest outputs while fresh, else a run of it first."""
     product = project.global_data_products.get(block.configuration["global_data_product"]["uuid"])
 
-    def run_product(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> BlockResult:
+    def run_product(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> BlockResult | State:
+        if _halted(context):
+            return _cancelled()
+        with _halts_on_failure(context, final=True):
+            return _product_outputs(context, output_name)
+
+    def _product_outputs(context: RunContext, output_name: str) -> BlockResult:
         if product is None:
             raise LookupError(f"global data product '{block.configuration['global_data_product']['uuid']}' "
                               f"is not defined in global_data_products.yaml")
@@ -282,6 +311,7 @@ def _flow_signature(pipeline: Pipeline) -> inspect.Signature:
     parameters.append(inspect.Parameter("execution_date", keyword, default=None, annotation=datetime | None))
     parameters.append(inspect.Parameter("runtime_variables", keyword, default=None, annotation=dict | None))
     parameters.append(inspect.Parameter("skip_sensors", keyword, default=False, annotation=bool))
+    parameters.append(inspect.Parameter("allow_blocks_to_fail", keyword, default=False, annotation=bool))
     return inspect.Signature(parameters, return_annotation=State)
 
 
@@ -290,6 +320,7 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
     execution_date = parameters.pop("execution_date", None) or flow_run.scheduled_start_time
     runtime = dict(parameters.pop("runtime_variables", None) or {})
     skip_sensors = bool(parameters.pop("skip_sensors", False))
+    allow_blocks_to_fail = bool(parameters.pop("allow_blocks_to_fail", False))
     event = runtime.pop("event", None) or {}
     variables = {**parameters, **runtime, **(event.get("variables") or {})}
     for name, value in event.items():  # Mage exposes other payload keys as kwargs where not already set
@@ -309,6 +340,7 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         sensor_interval=float(os.environ.get("MAGE_PREFECT_SENSOR_INTERVAL") or project.settings.get("sensor_interval") or 60),
         skip_sensors=skip_sensors,
         results_location=results,
+        halt=None if allow_blocks_to_fail else threading.Event(),
     )
 
 
@@ -330,7 +362,7 @@ def _utc(value: Any) -> datetime:
 
 
 def _final_state(states: dict[str, State]) -> State:
-    """Completed if every block completed, else Failed naming the failed and not-run blocks.
+    """Completed if every block completed, else Failed naming the failed, not-run and not-started blocks.
 
     The state's data maps each block's run name to its final state name and message.
     """
@@ -341,9 +373,12 @@ def _final_state(states: dict[str, State]) -> State:
         note = f", {skipped} skipped (condition failed)" if skipped else ""
         return Completed(message=f"{len(states) - skipped} block run(s) completed{note}", data=summary)
     not_run = [name for name, state in states.items() if not state.is_final()]
+    cancelled = [name for name, state in states.items() if state.is_cancelled()]
     message = f"block(s) failed: {', '.join(failed)}"
     if not_run:
         message += f"; not run (upstream failed): {', '.join(not_run)}"
+    if cancelled:
+        message += f"; not started (allow_blocks_to_fail is false): {', '.join(cancelled)}"
     return Failed(message=message, data=summary)
 
 

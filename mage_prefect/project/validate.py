@@ -18,7 +18,8 @@ from .models import RUNNABLE_TYPES, Block, Pipeline, Project
 MAIN_DECORATORS = {"conditional": ("condition",), "callback": ("callback", "on_success", "on_failure", "on_cancelled")}
 
 # Flow parameters mage-prefect adds next to the pipeline variables, and Prefect's reserved names.
-RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "skip_sensors", "wait_for", "return_state")
+RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "skip_sensors", "allow_blocks_to_fail", "wait_for",
+                       "return_state")
 
 
 def check_project(root: str | Path, pipeline: str | None = None) -> tuple[Project | None, list[Diagnostic]]:

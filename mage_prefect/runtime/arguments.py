@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -67,6 +68,9 @@ class RunContext:
     results_location: Path | None = None
     sensor_interval: float = 60.0
     skip_sensors: bool = False
+    # Set by the first block that fails for good, unless the run allows blocks to fail (then None):
+    # blocks that have not started yet do not start, as in Mage.
+    halt: threading.Event | None = None
 
 
 def block_kwargs(block: Block, context: RunContext, attempt: int, logger: Any) -> dict[str, Any]:

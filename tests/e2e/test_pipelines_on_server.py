@@ -47,7 +47,7 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
 
 
 def test_failing_block_fails_its_task_and_skips_descendants(prefect_server, checks_project):
-    run = run_pipeline(checks_project, "fails")
+    run = run_pipeline(checks_project, "fails", allow_blocks_to_fail=True)
 
     assert not run.ok and run.state.is_failed()
     assert run.blocks["boom"]["state"] == "Failed"
@@ -62,8 +62,25 @@ def test_failing_block_fails_its_task_and_skips_descendants(prefect_server, chec
     assert "after_boom" not in recorded or recorded["after_boom"].state.name == "NotReady"
 
 
+def test_a_failed_block_stops_the_blocks_that_have_not_started(prefect_server, checks_project):
+    run = run_pipeline(checks_project, "halts")  # Mage's default: allow_blocks_to_fail is false
+
+    assert run.state.is_failed()
+    assert run.blocks["fail_while_paused"]["state"] == "Failed"
+    assert run.blocks["pause"]["state"] == "Completed"  # already running when the other block failed
+    assert run.blocks["sibling"]["state"] == "Cancelled"  # due to start after it failed
+    assert "not started (allow_blocks_to_fail is false): sibling" in run.state.message
+    assert task_runs(run.flow_run_id, expected=4)["sibling"].state.name == "Cancelled"
+
+    in_order = run_pipeline(checks_project, "halts_in_order")  # block_run_limit 1: one block at a time
+    assert [in_order.blocks[b]["state"] for b in ("start", "boom", "sibling")] == ["Completed", "Failed", "Cancelled"]
+
+    allowed = run_pipeline(checks_project, "halts", allow_blocks_to_fail=True)
+    assert allowed.state.is_failed() and allowed.blocks["sibling"]["state"] == "Completed"
+
+
 def test_cli_reports_the_failing_block_file_and_line(prefect_server, checks_project):
-    result = mage_prefect("run", checks_project, "fails")
+    result = mage_prefect("run", checks_project, "fails", "--allow-blocks-to-fail")
 
     assert result.returncode == 1
     output = result.stdout + result.stderr

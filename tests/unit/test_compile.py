@@ -46,6 +46,7 @@ def test_every_trigger_form_is_mapped():
     assert event["expect"] == ["mage_prefect.trigger"]
     assert event["match"] == {"prefect.resource.id": "mage_prefect.pipeline.hello", "mage_prefect.trigger": "on_event"}
     assert deployments["guarded"]["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    assert deployments["guarded"]["parameters"] == {"allow_blocks_to_fail": True}  # a trigger setting
     assert deployments["guarded"]["entrypoint"] == "flows.py:hello__timeout_600"
     assert deployments["api"]["entrypoint"] == "flows.py:no_triggers"  # a pipeline without triggers
     assert {d["work_pool"]["name"] for d in deployments.values()} == {"mage-prefect-tests"}
