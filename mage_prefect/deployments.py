@@ -85,7 +85,7 @@ def compile_project(project: Project, out: Path, *, work_pool: str | None = None
 def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, attribute: str, settings: dict,
                 work_pool: str | None, result: Compiled) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "name": _name(trigger.name) if trigger else "api",
+        "name": trigger.deployment_name if trigger else "api",
         "description": (trigger.description if trigger and trigger.description else
                         f"Mage pipeline {pipeline.uuid}: " + (f"{trigger.schedule_type} trigger {trigger.name}"
                                                               if trigger else "runs on demand (no triggers.yaml)")),
@@ -310,10 +310,6 @@ def _entrypoint_module(project: Project, relative_root: str, entrypoints: dict[s
 def _identifier(uuid: str) -> str:
     name = re.sub(r"\W", "_", uuid)
     return f"pipeline_{name}" if name[:1].isdigit() else name
-
-
-def _name(name: str) -> str:
-    return re.sub(r"[/%&><]", "-", name)
 
 
 def _prefect_version() -> str:

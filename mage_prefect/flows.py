@@ -327,6 +327,8 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         if name != "variables":
             variables.setdefault(name, value)
     from_deployment = current_deployment_id() is not None
+    trigger_name = deployment.name if from_deployment else None
+    trigger = pipeline.trigger_of_deployment(trigger_name) if trigger_name else None
     return RunContext(
         pipeline_uuid=pipeline.uuid,
         repo_path=pipeline.repo_path,
@@ -336,7 +338,8 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         env="prod" if from_deployment else str(variables.get("env") or os.environ.get("ENV", "dev")),
         event=event,
         pipeline_run_id=str(flow_run.id),
-        trigger_name=deployment.name if from_deployment else None,
+        trigger_name=trigger_name,
+        schedule_interval=trigger.schedule_interval if trigger and trigger.schedule_type == "time" else None,
         sensor_interval=float(os.environ.get("MAGE_PREFECT_SENSOR_INTERVAL") or project.settings.get("sensor_interval") or 60),
         skip_sensors=skip_sensors,
         results_location=results,

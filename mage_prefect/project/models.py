@@ -98,6 +98,11 @@ class Block(_Frozen):
         return str(self.file) if self.content is None else f"<inline content of block {self.uuid}>"
 
 
+def prefect_name(name: str) -> str:
+    """A flow or deployment name: the characters Prefect refuses in names become '-'."""
+    return re.sub(r"[/%&><]", "-", name)
+
+
 # Mage's schedule presets as cron (mage-format.md §7.1); `@once` is a single run at start_time.
 SCHEDULE_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 1", "@monthly": "0 0 1 * *"}
 
@@ -131,6 +136,10 @@ class Trigger(_Frozen):
     pipeline_uuid: str | None = None
 
     @property
+    def deployment_name(self) -> str:
+        return prefect_name(self.name)
+
+    @property
     def cron(self) -> str | None:
         """The cron of a time trigger (`@once` has none)."""
         interval = self.schedule_interval
@@ -153,8 +162,7 @@ class Pipeline(_Frozen):
 
     @property
     def flow_name(self) -> str:
-        """The Prefect flow name: the uuid, without the characters Prefect bans in names."""
-        return "".join("-" if char in "/%&><" else char for char in self.uuid)
+        return prefect_name(self.uuid)
 
     def block(self, uuid: str) -> Block:
         for block in self.blocks:
@@ -166,6 +174,9 @@ class Pipeline(_Frozen):
     def add_ons(self, kind: str, parent: str) -> tuple[Block, ...]:
         """The callbacks or conditionals attached to block `parent`."""
         return tuple(a for a in getattr(self, kind) if parent in a.upstream_blocks)
+
+    def trigger_of_deployment(self, name: str) -> Trigger | None:
+        return next((trigger for trigger in self.triggers if trigger.deployment_name == name), None)
 
 
 class GlobalDataProduct(_Frozen):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..project.models import Block
+from .intervals import interval_kwargs
 
 IMMUTABLE = (str, bytes, int, float, complex, bool, type(None), frozenset)
 
@@ -68,6 +69,7 @@ class RunContext:
     results_location: Path | None = None
     sensor_interval: float = 60.0
     skip_sensors: bool = False
+    schedule_interval: str | None = None  # of the time trigger whose deployment started the run
     # Set by the first block that fails for good, unless the run allows blocks to fail (then None):
     # blocks that have not started yet do not start, as in Mage.
     halt: threading.Event | None = None
@@ -86,9 +88,7 @@ def block_kwargs(block: Block, context: RunContext, attempt: int, logger: Any) -
         pipeline_run_id=context.pipeline_run_id,
         trigger_name=context.trigger_name,
     )
-    kwargs.setdefault("interval_start_datetime", execution_date)
-    for name in ("interval_end_datetime", "interval_seconds", "interval_start_datetime_previous"):
-        kwargs.setdefault(name, None)
+    kwargs.update(interval_kwargs(context.variables, execution_date, context.schedule_interval))
     kwargs["retry"] = {"attempts": attempt}
     kwargs["configuration"] = copy.deepcopy(block.configuration)
     kwargs.setdefault("context", {})

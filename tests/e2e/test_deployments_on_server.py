@@ -112,7 +112,22 @@ def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worke
     assert run.state.is_completed(), run.state.message
     output = get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
     assert output == {"greeting": "from rest", "audience": "api callers", "env": "prod",
-                      "trigger_name": "on_demand", "event": {}, "source": None}
+                      "trigger_name": "on_demand", "event": {}, "source": None,
+                      "interval_seconds": None, "interval_span": None}  # not a time trigger
+
+
+def test_a_time_trigger_run_gets_its_schedule_interval(deployed, worker, prefect_server):
+    with _client() as client:
+        deployment = client.read_deployment_by_name("hello/nightly")  # @daily
+    response = httpx.post(f"{prefect_server}/deployments/{deployment.id}/create_flow_run", json={})
+    assert response.status_code == 201, response.text
+
+    run = _wait_final(response.json()["id"])
+
+    assert run.state.is_completed(), run.state.message
+    output = get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
+    assert output["trigger_name"] == "nightly" and output["greeting"] == "good night"
+    assert output["interval_seconds"] == 86400 and output["interval_span"] == 2 * 86400
 
 
 def test_emitted_event_runs_the_event_trigger(deployed, worker):
