@@ -66,6 +66,9 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
 
     def run_pipeline(**parameters: Any) -> State:
         context = _run_context(project, pipeline, parameters, store.location)
+        early = _before_trigger_start(pipeline, context)
+        if early is not None:
+            return early
         if tracking is None:
             return _run_blocks(context)
         from .mlflow import flow_run as mlflow_flow_run
@@ -345,6 +348,20 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
         results_location=results,
         halt=None if allow_blocks_to_fail else threading.Event(),
     )
+
+
+def _before_trigger_start(pipeline: Pipeline, context: RunContext) -> State | None:
+    """Mage schedules nothing before a time trigger's `start_time`; Prefect's cron schedules have no
+    start, so a run its scheduler created for an earlier time ends Skipped without running a block."""
+    trigger = pipeline.trigger_of_deployment(context.trigger_name) if context.trigger_name else None
+    run = FlowRunContext.get().flow_run
+    if trigger is None or trigger.schedule_type != "time" or trigger.start_time is None or not run.auto_scheduled:
+        return None
+    start = _utc(trigger.start_time)
+    if context.execution_date >= start:
+        return None
+    return Completed(name=SKIPPED, message=f"scheduled for {context.execution_date:%Y-%m-%d %H:%M} UTC, before the "
+                                           f"start_time of trigger '{trigger.name}' ({start:%Y-%m-%d %H:%M} UTC)")
 
 
 def current_deployment_id() -> str | None:

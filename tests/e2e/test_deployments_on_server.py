@@ -152,6 +152,24 @@ def test_emitted_event_runs_the_event_trigger(deployed, worker):
     assert output["trigger_name"] == "on_event"
 
 
+def test_scheduled_runs_before_the_triggers_start_time_run_no_block(deployed, worker):
+    with _client() as client:
+        deployment = client.read_deployment_by_name("hello/not_yet")  # every minute, from 2099 on
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+        deadline, finished = time.monotonic() + 150, []
+        while time.monotonic() < deadline and not finished:
+            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+            finished = [run for run in runs if run.state and run.state.is_final()]
+            time.sleep(1)
+    assert finished, "the scheduler's first run did not finish"
+    run = finished[0]
+    assert run.state.is_completed() and run.state.name == "Skipped"
+    assert "before the start_time of trigger 'not_yet' (2099-01-01 00:00 UTC)" in run.state.message
+    with pytest.raises(LookupError):  # no block ran
+        get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
+
+
 def test_plan_then_prune_change_only_what_changed(deployed):
     triggers = deployed / "scheduled" / "pipelines" / "hello" / "triggers.yaml"
     config = yaml.safe_load(triggers.read_text())
