@@ -30,7 +30,7 @@ from .project.models import Block, Pipeline, Project
 from .results.store import OutputStore, results_location
 from .runtime.arguments import RunContext
 from .runtime.block_code import block_source, compiled_block_code
-from .runtime.execute import ConditionFailed, execute_block
+from .runtime.execute import ConditionFailed, execute_block, run_cancelled_callbacks
 
 SKIPPED = "Skipped"  # Prefect has no skipped state: a named Completed state, propagated downstream
 
@@ -237,6 +237,7 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
         if skip is not None:
             return _skipped(f"upstream skipped ({skip.reason})")
         if _halted(context):
+            run_cancelled_callbacks(block, context, callbacks, get_run_logger())
             return _cancelled()
         attempt = task_run.run_count or 1
         with _halts_on_failure(context, final=attempt > len(delays)), \

@@ -88,6 +88,16 @@ def execute_block(
                 loaded.namespace.pop(name, None)
 
 
+def run_cancelled_callbacks(block: Block, context: RunContext, callbacks: Sequence[Block], logger: Any) -> None:
+    """Mage runs a block's `@callback('cancelled')` functions when its block run is cancelled."""
+    _prepare_imports(context)
+    token = compat.ACTIVE.set(context)
+    try:
+        run_callbacks(callbacks, block, "cancelled", None, block_kwargs(block, context, 1, logger), logger)
+    finally:
+        compat.ACTIVE.reset(token)
+
+
 def run_tests(uuid: str, tests: list[Callable], outputs: list[Any], kwargs: dict, logger: Any) -> None:
     """Mage's @test semantics: every test runs; AssertionErrors are collected, then the block fails."""
     failed = 0

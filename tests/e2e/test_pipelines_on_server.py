@@ -71,6 +71,7 @@ def test_a_failed_block_stops_the_blocks_that_have_not_started(prefect_server, c
     assert run.blocks["sibling"]["state"] == "Cancelled"  # due to start after it failed
     assert "not started (allow_blocks_to_fail is false): sibling" in run.state.message
     assert task_runs(run.flow_run_id, expected=4)["sibling"].state.name == "Cancelled"
+    assert (checks_project / "callback_log" / "sibling.cancelled").read_text() == "record"  # @callback('cancelled')
 
     in_order = run_pipeline(checks_project, "halts_in_order")  # block_run_limit 1: one block at a time
     assert [in_order.blocks[b]["state"] for b in ("start", "boom", "sibling")] == ["Completed", "Failed", "Cancelled"]

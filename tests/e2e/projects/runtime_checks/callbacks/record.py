@@ -22,3 +22,8 @@ def on_success(parent_output, **kwargs):
 def on_failure(*args, **kwargs):
     _record(f"{kwargs['parent_block_uuid']}.failure", type(kwargs['__error']).__name__)
     raise RuntimeError('errors in callbacks are logged and swallowed')
+
+
+@callback('cancelled')
+def on_cancelled(**kwargs):
+    _record(f"{kwargs['parent_block_uuid']}.cancelled", kwargs['block_uuid'])
