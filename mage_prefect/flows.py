@@ -319,7 +319,7 @@ def _flow_signature(pipeline: Pipeline) -> inspect.Signature:
     return inspect.Signature(parameters, return_annotation=State)
 
 
-def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any], results: Path) -> RunContext:
+def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any], results: str | Path) -> RunContext:
     parameters = dict(parameters)
     execution_date = parameters.pop("execution_date", None) or flow_run.scheduled_start_time
     runtime = dict(parameters.pop("runtime_variables", None) or {})

@@ -1,6 +1,7 @@
 """Where block outputs live: one Prefect result record per output, with stable readable keys.
 
-Layout under the results location (default `<project>/.mage_prefect/results`):
+Layout under the results location (a folder, by default `<project>/.mage_prefect/results`, or an
+`s3://bucket/prefix`; see locations.py):
 
     <pipeline>/<flow run id>/<block>/output_<i>.<parquet|json|pickle>   the data
     <pipeline>/<flow run id>/outputs.json                               each block's output keys in the run (JSON)
@@ -12,19 +13,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from prefect.filesystems import LocalFileSystem
 from prefect.results import ResultStore
 from prefect.serializers import PickleSerializer, Serializer
 
 from ..project.models import clean_name
+from .locations import S3_SCHEME, open_location
 from .serializers import ParquetSerializer, extension, serializer_for
 
 LATEST = "latest"
+OUTPUT_FILE = re.compile(r"output_(\d+)\.\w+")
 MANIFEST = "outputs.json"
 _PUBLISH_LOCK = threading.Lock()
 
@@ -37,16 +40,15 @@ class OutputStore:
     """Saves and loads block outputs through Prefect result stores."""
 
     def __init__(self, location: str | Path):
-        self.location = Path(location).expanduser().resolve()
-        self._storage = LocalFileSystem(basepath=str(self.location))
-        self._metadata = LocalFileSystem(basepath=str(self.location / ".records"))
+        self._where = open_location(location)
+        self.location = self._where.url  # a Path, or an s3:// URL
 
     def _store(self, serializer: Serializer) -> ResultStore:
         """A parquet file stays plain parquet, its metadata record kept apart; JSON and pickles are
         one Prefect record file each (one file write per output: block overhead is mostly I/O)."""
         return ResultStore(
-            result_storage=self._storage,
-            metadata_storage=self._metadata if isinstance(serializer, ParquetSerializer) else None,
+            result_storage=self._where.storage,
+            metadata_storage=self._where.records if isinstance(serializer, ParquetSerializer) else None,
             serializer=serializer,
             cache_result_in_memory=False,
         )
@@ -100,8 +102,9 @@ class OutputStore:
         if keys is not None:
             return keys
         base = self.block_key(pipeline, run_id, block_uuid)
-        saved = sorted((self.location / base).glob("output_*.*"), key=lambda path: int(path.stem.split("_")[1]))
-        return [f"{base}/{path.name}" for path in saved] or None
+        saved = sorted((name for name in self._where.names(base) if OUTPUT_FILE.fullmatch(name)),
+                       key=lambda name: int(OUTPUT_FILE.fullmatch(name)[1]))
+        return [f"{base}/{name}" for name in saved] or None
 
     def _write(self, key: str, value: Any) -> str:
         serializer = serializer_for(value)
@@ -119,17 +122,14 @@ class OutputStore:
         return full_key
 
     def _write_json(self, key: str, value: Any) -> None:
-        """Bookkeeping (manifests, latest pointers): plain JSON files, written atomically."""
-        path = self.location / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(value), encoding="utf-8")
-        temporary.replace(path)
+        """Bookkeeping (manifests, latest pointers): plain JSON, replaced atomically."""
+        self._where.write_bytes(key, json.dumps(value).encode())
 
     def _read_json_or_empty(self, key: str) -> dict:
+        data = self._where.read_bytes(key)
         try:
-            return json.loads((self.location / key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return json.loads(data) if data is not None else {}
+        except ValueError:
             return {}
 
     def read(self, key: str) -> Any:
@@ -156,10 +156,13 @@ class OutputStore:
         return [self.read(key) for key in keys]
 
 
-def results_location(project, override: str | Path | None = None) -> Path:
+def results_location(project, override: str | Path | None = None) -> str | Path:
     """Where outputs go: the argument, else $MAGE_PREFECT_RESULTS, else the project's
-    `mage_prefect.results` setting, else `<project>/.mage_prefect/results`."""
+    `mage_prefect.results` setting, else `<project>/.mage_prefect/results`. An `s3://bucket/prefix`
+    URL stays a URL; a relative path is relative to the project."""
     configured = override or os.environ.get("MAGE_PREFECT_RESULTS") or project.settings.get("results")
+    if isinstance(configured, str) and configured.startswith(S3_SCHEME):
+        return configured
     if configured:
         path = Path(str(configured)).expanduser()
         return path if path.is_absolute() else project.root / path

@@ -66,7 +66,7 @@ class RunContext:
     event: dict[str, Any] = field(default_factory=dict)
     pipeline_run_id: str | None = None
     trigger_name: str | None = None
-    results_location: Path | None = None
+    results_location: str | Path | None = None  # a folder or an s3:// URL
     sensor_interval: float = 60.0
     skip_sensors: bool = False
     schedule_interval: str | None = None  # of the time trigger whose deployment started the run

@@ -1,0 +1,90 @@
+"""Where results live: a local folder or an S3 prefix, as Prefect filesystems plus plain bookkeeping I/O.
+
+Each location gives the output store two Prefect filesystems (data files, and the metadata records
+of parquet outputs under `.records/`) and small-file access for its JSON bookkeeping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect.filesystems import LocalFileSystem, WritableFileSystem
+
+S3_SCHEME = "s3://"
+
+
+class LocalLocation:
+    """A folder; bookkeeping files are replaced atomically (other processes read them)."""
+
+    def __init__(self, root: Path):
+        self.root = root.expanduser().resolve()
+        self.url: str | Path = self.root
+        self.storage: WritableFileSystem = LocalFileSystem(basepath=str(self.root))
+        self.records: WritableFileSystem = LocalFileSystem(basepath=str(self.root / ".records"))
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_bytes(data)
+        temporary.replace(path)
+
+    def read_bytes(self, key: str) -> bytes | None:
+        try:
+            return (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def names(self, folder: str) -> list[str]:
+        """The file names directly in `folder`."""
+        path = self.root / folder
+        return [child.name for child in path.iterdir() if child.is_file()] if path.is_dir() else []
+
+
+class S3Location:
+    """`s3://bucket/prefix` through prefect-aws's S3Bucket; boto3 takes credentials, region and
+    endpoint (`AWS_ENDPOINT_URL`) from its usual environment variables and config files."""
+
+    def __init__(self, url: str):
+        try:
+            from prefect_aws import S3Bucket
+        except ImportError as exc:
+            raise ImportError(f"results in {url} need prefect-aws: pip install 'mage-prefect[aws]'") from exc
+
+        bucket, _, prefix = url[len(S3_SCHEME):].partition("/")
+        self.prefix = prefix.strip("/")
+        self.url = f"{S3_SCHEME}{bucket}/{self.prefix}".rstrip("/")
+        self.storage = S3Bucket(bucket_name=bucket, bucket_folder=self.prefix)
+        self.records = S3Bucket(bucket_name=bucket, bucket_folder=self._key(".records"))
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self.storage.write_path(key, data)  # an S3 PUT replaces the object atomically
+
+    def read_bytes(self, key: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.storage.read_path(key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def names(self, folder: str) -> list[str]:
+        folder = folder.rstrip("/") + "/"  # the objects in the folder, not the folder itself
+        prefix = self._key(folder)
+        objects = self.storage.list_objects(folder=folder, delimiter="/")
+        return [obj["Key"][len(prefix):] for obj in objects if obj["Key"].startswith(prefix)]
+
+
+Location = LocalLocation | S3Location
+
+
+def open_location(where: str | Path) -> Location:
+    """An `s3://bucket/prefix` URL, or a local folder."""
+    if isinstance(where, str) and where.startswith(S3_SCHEME):
+        return S3Location(where)
+    return LocalLocation(Path(where))

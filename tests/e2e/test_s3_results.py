@@ -1,0 +1,93 @@
+"""Block outputs in S3: a real S3 API (moto's server mode) behind `results="s3://bucket/prefix"`."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from mage_prefect import get_output, get_outputs, run_pipeline
+from mage_prefect.results.store import OutputStore
+
+from .conftest import BIN, _free_port, mage_prefect
+
+pytestmark = pytest.mark.e2e
+BUCKET = "team-results"
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """`moto_server` on 127.0.0.1 with one bucket; boto3 (and so prefect-aws) reaches it through
+    AWS_ENDPOINT_URL, here and in subprocesses. Yields a boto3 client."""
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "server.log", "wb")
+    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.2)
+    previous = {key: os.environ.get(key) for key in (*AWS_ENV, "AWS_ENDPOINT_URL")}
+    os.environ.update(AWS_ENV, AWS_ENDPOINT_URL=url)
+    import boto3
+
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    for key, value in previous.items():
+        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=15)
+    log.close()
+
+
+def _object(s3, key: str) -> bytes:
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def test_a_pipeline_run_persists_every_output_to_s3(prefect_server, s3, demo_project):
+    results = f"s3://{BUCKET}/mage"
+    run = run_pipeline(demo_project, "train_model", variables={"n_rows": 1000}, results=results)
+
+    assert run.ok, run.state.message
+    base = f"mage/train_model/{run.flow_run_id}"
+    loaded = pd.read_parquet(io.BytesIO(_object(s3, f"{base}/load_customers/output_0.parquet")))
+    assert len(loaded) == 1000  # parquet data files stay plain parquet
+    manifest = json.loads(_object(s3, f"{base}/outputs.json"))
+    split_keys = [f"train_model/{run.flow_run_id}/split_dataset/output_{i}" for i in range(4)]
+    assert manifest["split_dataset"] == [f"{key}.{kind}" for key, kind in zip(split_keys, ["parquet"] * 2 + ["pickle"] * 2)]
+    assert json.loads(_object(s3, "mage/train_model/latest.json"))["evaluate_model"]["run_id"] == run.flow_run_id
+    assert not (demo_project / ".mage_prefect" / "results" / "train_model" / run.flow_run_id).exists()
+
+    assert [len(part) for part in get_outputs(demo_project, "train_model", "split_dataset", results=results)] == \
+        [750, 250, 750, 250]
+    metrics = get_output(demo_project, "train_model", "evaluate_model", results=results)
+    assert metrics["test_rows"] == 250
+
+    printed = mage_prefect("output", demo_project, "train_model", "evaluate_model", "--results", results,
+                           "--format", "json")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == metrics
+
+
+def test_outputs_of_a_run_still_going_are_listed_from_s3(s3):
+    store = OutputStore(f"s3://{BUCKET}/listing")
+    store.save("pipe", "run-1", "block", [{"a": 1}, (1, 2)], publish=False)
+
+    assert store.load("pipe", "block", run="run-1") == [{"a": 1}, (1, 2)]  # no manifest yet: listed
+    store.publish("pipe", "run-1", {"block": store.save("pipe", "run-1", "block", ["final"], publish=False)})
+    assert store.load("pipe", "block") == ["final"]
