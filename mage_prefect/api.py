@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .graph import lineage, selected_blocks
 from .project.models import Project
 from .project.validate import load_project
 from .results.store import LATEST, OutputStore, results_location
@@ -48,18 +49,29 @@ def run_pipeline(
     results: str | Path | None = None,
     skip_sensors: bool = False,
     allow_blocks_to_fail: bool = False,
+    block: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    resume: str | None = None,
 ) -> PipelineRun:
     """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server).
 
     `variables` override the pipeline's variables; names it does not declare become runtime
     variables, as `mage run --runtime-vars` does. Unless `allow_blocks_to_fail`, the first block
     that fails stops the blocks that have not started, as in Mage.
+
+    A partial run executes `block` alone, or the blocks from `start` down and/or up to `end`; the
+    upstreams they need hand over their latest stored outputs. `resume` (a flow run id) executes
+    only what that run did not finish, reusing the outputs it stored.
     """
     project = _as_project(project, pipeline)
     declared = project.pipeline(pipeline).variables
     variables = variables or {}
     extra = {name: value for name, value in variables.items() if name not in declared}
-    state = build_flow(project, pipeline, results=results)(
+    execute, reuse_run = _partial_run(project, pipeline, results, block, start, end, resume)
+    flow = build_flow(project, pipeline, results=results, execute=execute, reuse_run=reuse_run,
+                      reuse_all=resume is not None)  # a resumed run records the whole pipeline
+    state = flow(
         **{name: value for name, value in variables.items() if name in declared},
         execution_date=execution_date,
         runtime_variables={**extra, **(runtime_variables or {})} or None,
@@ -74,6 +86,21 @@ def run_pipeline(
         state=state,
         blocks=summary if isinstance(summary, dict) else {},
     )
+
+
+def _partial_run(project: Project, pipeline: str, results, block: str | None, start: str | None, end: str | None,
+                 resume: str | None) -> tuple[set[str] | None, str]:
+    """The blocks to execute (None: all) and the run whose stored outputs the others hand over."""
+    model = project.pipeline(pipeline)
+    execute = selected_blocks(model, block=block, start=start, end=end) if block or start or end else None
+    if resume is None:
+        return execute, LATEST
+    uuids = [b.uuid for b in model.blocks]
+    finished = OutputStore(results_location(project, results)).saved(pipeline, resume, uuids)
+    if not finished:
+        raise LookupError(f"run {resume} of pipeline '{pipeline}' stored no outputs: nothing to resume from")
+    unfinished = set().union(*(lineage(model, uuid, "down") for uuid in uuids if uuid not in finished))
+    return (unfinished if execute is None else unfinished & execute), resume
 
 
 def get_outputs(project: Project | str | Path, pipeline: str, block: str, *, run: str = LATEST,

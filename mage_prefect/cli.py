@@ -74,6 +74,10 @@ def run(
     skip_sensors: bool = typer.Option(False, "--skip-sensors", help="Do not wait for sensor blocks."),
     allow_blocks_to_fail: bool = typer.Option(
         False, "--allow-blocks-to-fail", help="Keep running independent blocks after a block fails."),
+    block: Optional[str] = typer.Option(None, "--block", help="Run this block alone, on its upstreams' stored outputs."),
+    start: Optional[str] = typer.Option(None, "--from", help="Run this block and everything below it."),
+    end: Optional[str] = typer.Option(None, "--to", help="Run this block and everything above it."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="A flow run id: run only what it did not finish."),
 ) -> None:
     """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
     runtime: dict = {}
@@ -90,7 +94,8 @@ def run(
     with _user_errors():
         outcome = run_pipeline(project, pipeline, variables=_parse_vars(var), runtime_variables=runtime,
                                execution_date=execution_date, results=results, skip_sensors=skip_sensors,
-                               allow_blocks_to_fail=allow_blocks_to_fail)
+                               allow_blocks_to_fail=allow_blocks_to_fail, block=block, start=start, end=end,
+                               resume=resume)
     _print_summary(outcome)
     raise typer.Exit(0 if outcome.ok else 1)
 
@@ -98,7 +103,7 @@ def run(
 def _print_summary(outcome) -> None:
     typer.echo(f"\nPipeline '{outcome.pipeline}' (flow run {outcome.flow_run_id}): {outcome.state.name}")
     for block, outcome_of_block in outcome.blocks.items():
-        ok = outcome_of_block["state"] == "Completed"
+        ok = outcome_of_block["state"] in ("Completed", "Cached")
         typer.secho(f"  {'✓' if ok else '✗'} {outcome_of_block['state']:<10} {block}",
                     fg=typer.colors.GREEN if ok else typer.colors.RED)
     if not outcome.ok:

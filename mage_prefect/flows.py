@@ -27,12 +27,13 @@ from prefect.utilities.annotations import quote
 from .graph import dynamic_children, fanned_upstreams, is_chain, topological_order
 from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
 from .project.models import Block, Pipeline, Project
-from .results.store import OutputStore, results_location
+from .results.store import LATEST, OutputStore, results_location
 from .runtime.arguments import RunContext
 from .runtime.block_code import block_source, compiled_block_code
 from .runtime.execute import ConditionFailed, execute_block, run_cancelled_callbacks
 
 SKIPPED = "Skipped"  # Prefect has no skipped state: a named Completed state, propagated downstream
+CACHED = "Cached"  # Prefect's name for a completed state whose result was not computed again
 
 
 def entrypoint_flow(project_dir: str | Path, pipeline_uuid: str, module: str, attribute: str,
@@ -45,15 +46,25 @@ def entrypoint_flow(project_dir: str | Path, pipeline_uuid: str, module: str, at
 
 
 def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | None = None,
-               timeout_seconds: float | None = None, entrypoint: tuple[str, str] | None = None) -> Flow:
-    """A Prefect flow that runs the pipeline's blocks as tasks, as a Mage trigger run would."""
+               timeout_seconds: float | None = None, entrypoint: tuple[str, str] | None = None,
+               execute: set[str] | None = None, reuse_run: str = LATEST, reuse_all: bool = False) -> Flow:
+    """A Prefect flow that runs the pipeline's blocks as tasks, as a Mage trigger run would.
+
+    With `execute`, only those blocks run; the upstreams they need (with `reuse_all`, every other
+    block) are not run but hand over their stored outputs of run `reuse_run` (default: each block's
+    latest), as Cached task runs.
+    """
     pipeline = project.pipeline(pipeline_uuid)
+    reused: set[str] = set()
+    if execute is not None:
+        pipeline, reused = _partial(pipeline, execute, reuse_all)
     store = OutputStore(results_location(project, results))
     order = topological_order(pipeline)
     consumers = Counter(uuid for block in order for uuid in block.upstream_blocks)
     tracking = _mlflow_tracking(project, pipeline)
     tasks = {
-        block.uuid: (_product_task(project, block, store) if block.type == "global_data_product"
+        block.uuid: (_reused_task(pipeline, block, store, reuse_run) if block.uuid in reused
+                     else _product_task(project, block, store) if block.type == "global_data_product"
                      else _block_task(pipeline, block, store, None if block.dynamic else consumers[block.uuid],
                                       tracking if tracking and tracking.tracks(block.uuid) else None))
         for block in order
@@ -171,6 +182,35 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
 
 def _run_name(block: Block, suffix: str) -> str:
     return f"{block.run_name}:{suffix}" if suffix else block.run_name
+
+
+def _partial(pipeline: Pipeline, execute: set[str], reuse_all: bool) -> tuple[Pipeline, set[str]]:
+    """The pipeline cut down to the blocks to execute plus the blocks whose stored outputs are
+    reused: the upstreams they need, or with `reuse_all` all others. Reused blocks lose their own
+    upstreams (they are not run). Returns the cut pipeline and the reused blocks."""
+    if reuse_all:
+        reused = {block.uuid for block in pipeline.blocks} - execute
+    else:
+        reused = {uuid for block in pipeline.blocks if block.uuid in execute for uuid in block.upstream_blocks} - execute
+    unusable = sorted(reused & dynamic_children(pipeline))
+    if unusable:
+        raise ValueError(f"block(s) {', '.join(unusable)} of pipeline '{pipeline.uuid}' are dynamic children, whose "
+                         f"stored outputs cannot be reused: run their dynamic parent too")
+    blocks = tuple(block if block.uuid in execute else block.model_copy(update={"upstream_blocks": ()})
+                   for block in pipeline.blocks if block.uuid in execute | reused)
+    return pipeline.model_copy(update={"blocks": blocks}), reused
+
+
+def _reused_task(pipeline: Pipeline, block: Block, store: OutputStore, run: str) -> Task:
+    """A block this run does not execute: its stored outputs of run `run`, as a Cached state."""
+
+    def reuse_outputs(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> State:
+        run_id = store.run_id(pipeline.uuid, block.uuid, run)
+        keys = store.keys(pipeline.uuid, block.uuid, run_id)
+        return Completed(name=CACHED, message=f"outputs of run {run_id} reused",
+                         data=BlockResult(block.uuid, [], keys, 0, store))
+
+    return _task(reuse_outputs, block)
 
 
 def _value(state: State) -> Any:
@@ -391,7 +431,9 @@ def _final_state(states: dict[str, State]) -> State:
     failed = [name for name, state in states.items() if state.is_failed() or state.is_crashed()]
     if not failed:
         skipped = sum(state.name == SKIPPED for state in states.values())
-        note = f", {skipped} skipped (condition failed)" if skipped else ""
+        reused = sum(state.name == CACHED for state in states.values())
+        note = (f", {skipped} skipped (condition failed)" if skipped else "") + (
+            f", {reused} reused (stored outputs)" if reused else "")
         return Completed(message=f"{len(states) - skipped} block run(s) completed{note}", data=summary)
     not_run = [name for name, state in states.items() if not state.is_final()]
     cancelled = [name for name, state in states.items() if state.is_cancelled()]

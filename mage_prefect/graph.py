@@ -88,3 +88,35 @@ def is_chain(pipeline: Pipeline) -> bool:
             return False
         sorter.done(*ready)
     return True
+
+
+def lineage(pipeline: Pipeline, uuid: str, direction: str) -> set[str]:
+    """`uuid` and every block above it (`direction="up"`) or below it (`"down"`)."""
+    pipeline.block(uuid)  # a clear error for an unknown uuid
+    edges: dict[str, set[str]] = {block.uuid: set() for block in pipeline.blocks}
+    for block in pipeline.blocks:
+        for upstream in block.upstream_blocks:
+            if direction == "up":
+                edges[block.uuid].add(upstream)
+            else:
+                edges[upstream].add(block.uuid)
+    found, pending = {uuid}, [uuid]
+    while pending:
+        for neighbour in edges[pending.pop()] - found:
+            found.add(neighbour)
+            pending.append(neighbour)
+    return found
+
+
+def selected_blocks(pipeline: Pipeline, *, block: str | None = None, start: str | None = None,
+                    end: str | None = None) -> set[str]:
+    """The blocks a partial run executes: `block` alone; or `start` and everything below it, up to
+    `end` and everything above it (both: the blocks between)."""
+    if block is not None:
+        return lineage(pipeline, block, "up") & lineage(pipeline, block, "down")
+    selected = {b.uuid for b in pipeline.blocks}
+    if start is not None:
+        selected &= lineage(pipeline, start, "down")
+    if end is not None:
+        selected &= lineage(pipeline, end, "up")
+    return selected

@@ -148,12 +148,20 @@ class OutputStore:
 
     def load(self, pipeline: str, block_uuid: str, run: str = LATEST) -> list[Any]:
         """All outputs (output_0…) of a block in a run ('latest' = its most recent successful run)."""
+        return [self.read(key) for key in self.keys(pipeline, block_uuid, run)]
+
+    def keys(self, pipeline: str, block_uuid: str, run: str = LATEST) -> list[str]:
+        """The keys of a block's outputs in a run ('latest' = its most recent successful run)."""
         run_id = self.run_id(pipeline, block_uuid, run)
         keys = self._keys(pipeline, run_id, block_uuid)
         if keys is None:
             raise OutputNotFound(f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output for run "
                                  f"{run_id}; it may have failed or not run")
-        return [self.read(key) for key in keys]
+        return keys
+
+    def saved(self, pipeline: str, run_id: str, blocks: list[str]) -> list[str]:
+        """Those of `blocks` whose outputs run `run_id` stored (recorded when it ended, else found)."""
+        return [block for block in blocks if self._keys(pipeline, run_id, block) is not None]
 
 
 def results_location(project, override: str | Path | None = None) -> str | Path:

@@ -7,7 +7,7 @@ import pytest
 from mage_prefect import get_output, get_outputs, run_pipeline
 from mage_prefect.results.store import OutputStore
 
-from .conftest import HERE, copy_project, task_runs
+from .conftest import HERE, copy_project, mage_prefect, task_runs
 
 
 @pytest.fixture()
@@ -143,3 +143,45 @@ def test_unknown_mage_ai_import_names_the_module_and_block(own_checks_project):
     _, diagnostics = check_project(checks_project, "unknown_import")
     assert [(d.line, d.severity) for d in diagnostics] == [(1, "error")]
     assert "imports 'mage_ai.io.bigquery'" in diagnostics[0].message
+
+
+def test_resume_runs_only_what_failed_and_reuses_the_stored_outputs(prefect_server, own_checks_project):
+    project = own_checks_project
+    shaky = project / "transformers" / "shaky.py"
+    shaky.write_text("@transformer\ndef shaky(values, *args, **kwargs):\n    raise RuntimeError('not yet')\n")
+    pipeline = project / "pipelines" / "resumable"
+    pipeline.mkdir()
+    (pipeline / "metadata.yaml").write_text(
+        "blocks:\n- {uuid: start, type: data_loader, upstream_blocks: []}\n"
+        "- {uuid: sibling, type: transformer, upstream_blocks: [start]}\n"
+        "- {uuid: shaky, type: transformer, upstream_blocks: [start]}\n"
+        "- {uuid: total, type: transformer, upstream_blocks: [shaky]}\n")
+    failed = run_pipeline(project, "resumable", allow_blocks_to_fail=True)
+    assert failed.blocks["shaky"]["state"] == "Failed" and failed.blocks["sibling"]["state"] == "Completed"
+
+    shaky.write_text("@transformer\ndef shaky(values, *args, **kwargs):\n    return [v * 10 for v in values]\n")
+    resumed = run_pipeline(project, "resumable", resume=failed.flow_run_id)
+
+    assert resumed.ok, resumed.state.message
+    assert {name: outcome["state"] for name, outcome in resumed.blocks.items()} == {
+        "start": "Cached", "sibling": "Cached", "shaky": "Completed", "total": "Completed"}
+    assert get_output(project, "resumable", "total") == 60
+    # the resumed run is complete: its manifest points at the outputs it reused
+    assert get_output(project, "resumable", "sibling", run=resumed.flow_run_id) == [2, 3, 4]
+
+
+def test_a_single_block_runs_on_its_upstreams_stored_outputs(prefect_server, own_checks_project):
+    project = own_checks_project
+    assert run_pipeline(project, "fails", allow_blocks_to_fail=True).blocks["sibling"]["state"] == "Completed"
+    (project / "transformers" / "sibling.py").write_text(
+        "@transformer\ndef add_two(values, *args, **kwargs):\n    return [v + 2 for v in values]\n")
+
+    result = mage_prefect("run", project, "fails", "--block", "sibling")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Cached     start" in result.stdout and "Completed  sibling" in result.stdout
+    assert "boom" not in result.stdout.split("Pipeline 'fails'")[-1]  # not part of the run
+    assert get_output(project, "fails", "sibling") == [3, 4, 5]
+
+    unknown = mage_prefect("run", project, "fails", "--from", "sibblings")
+    assert unknown.returncode == 1 and "no block 'sibblings'" in unknown.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mage_prefect.graph import find_cycle, render_mermaid, render_text, topological_order
+from mage_prefect.graph import find_cycle, lineage, render_mermaid, render_text, selected_blocks, topological_order
 from mage_prefect.project.models import Block, Pipeline, SourceRef
 
 SOURCE = SourceRef(file=Path("pipelines/p/metadata.yaml"))
@@ -93,3 +93,17 @@ def test_render_mermaid_has_a_node_per_block_and_an_edge_per_upstream():
         '    b1["load<br/><i>data_loader</i>"]',
         "    b1 --> b0",
     ])
+
+
+def test_lineage_goes_up_or_down_the_dag():
+    # FAN: start -> zeta -> join, start -> alpha -> mid -> join
+    assert lineage(FAN, "alpha", "up") == {"alpha", "start"}
+    assert lineage(FAN, "alpha", "down") == {"alpha", "mid", "join"}
+
+
+def test_partial_runs_select_a_block_a_tail_a_head_or_the_blocks_between():
+    assert selected_blocks(FAN, block="mid") == {"mid"}
+    assert selected_blocks(FAN, start="alpha") == {"alpha", "mid", "join"}
+    assert selected_blocks(FAN, end="mid") == {"start", "alpha", "mid"}
+    assert selected_blocks(FAN, start="alpha", end="join") == {"alpha", "mid", "join"}
+    assert selected_blocks(FAN, start="zeta", end="mid") == set()  # mid is not below zeta
