@@ -99,8 +99,12 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             futures = {_run_name(block, suffix): future for block in order for suffix, future in runs[block.uuid]}
             wait(list(futures.values()))
             states = {name: future.state for name, future in futures.items()}
-        results = [_value(state) for state in states.values() if state.is_completed()]
-        store.publish(pipeline.uuid, context.pipeline_run_id, {r.name: r.keys for r in results if isinstance(r, BlockResult)})
+        saved_keys: dict[str, list[str]] = {}
+        reused_keys: dict[str, list[str]] = {}
+        for state in states.values():
+            if state.is_completed() and isinstance(result := _value(state), BlockResult):
+                (reused_keys if state.name == CACHED else saved_keys)[result.name] = result.keys
+        store.publish(pipeline.uuid, context.pipeline_run_id, saved_keys, reused_keys)
         return _final_state(states)
 
     def _run_in_order(context: RunContext) -> dict[str, State]:
@@ -406,11 +410,16 @@ def _before_trigger_start(pipeline: Pipeline, context: RunContext) -> State | No
 
 
 def current_deployment_id() -> str | None:
-    """The deployment of the current flow run, from the run context (`prefect.runtime.deployment.id`
-    asks the API for the flow run on every call)."""
+    """The deployment of the current flow run, or of the deployment run a subflow belongs to.
+
+    A top-level run's comes from its run context: `prefect.runtime.deployment.id` asks the API for
+    the flow run whenever the run is not a deployment's, which costs each CLI run ~40 ms.
+    """
     context = FlowRunContext.get()
-    deployment_id = context.flow_run.deployment_id if context and context.flow_run else None
-    return str(deployment_id) if deployment_id else None
+    run = context.flow_run if context else None
+    if run is not None and (run.deployment_id or not run.parent_task_run_id):
+        return str(run.deployment_id) if run.deployment_id else None
+    return deployment.id  # a subflow (global data product, trigger_pipeline): its parent's deployment
 
 
 def _utc(value: Any) -> datetime:

@@ -6,6 +6,8 @@ of parquet outputs under `.records/`) and small-file access for its JSON bookkee
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from prefect.filesystems import LocalFileSystem, WritableFileSystem
@@ -25,7 +27,7 @@ class LocalLocation:
     def write_bytes(self, key: str, data: bytes) -> None:
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         temporary.write_bytes(data)
         temporary.replace(path)
 

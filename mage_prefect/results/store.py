@@ -66,11 +66,13 @@ class OutputStore:
             self.publish(pipeline, run_id, {block_uuid: keys})
         return keys
 
-    def publish(self, pipeline: str, run_id: str, saved: dict[str, list[str]]) -> None:
-        """Record which keys each block saved in run `run_id`, and make them the blocks' latest."""
+    def publish(self, pipeline: str, run_id: str, saved: dict[str, list[str]],
+                reused: dict[str, list[str]] | None = None) -> None:
+        """Record the keys of each block's outputs in run `run_id`: those it `saved` become the
+        blocks' latest; those it `reused` (keys of earlier runs, for a partial run) do not."""
         with _PUBLISH_LOCK:
             manifest = self._read_json_or_empty(f"{pipeline}/{run_id}/{MANIFEST}")
-            manifest.update({clean_name(block): keys for block, keys in saved.items()})
+            manifest.update({clean_name(block): keys for block, keys in {**(reused or {}), **saved}.items()})
             self._write_json(f"{pipeline}/{run_id}/{MANIFEST}", manifest)
             latest = self._latest_all(pipeline)
             saved_at = time.time()
@@ -98,9 +100,9 @@ class OutputStore:
     def _keys(self, pipeline: str, run_id: str, block_uuid: str) -> list[str] | None:
         """The block's output keys in the run: from the run's manifest, or, while the run is still
         going (`get_variable` in a later block), from the files the block has saved so far."""
-        keys = self._read_json_or_empty(f"{pipeline}/{run_id}/{MANIFEST}").get(clean_name(block_uuid))
-        if keys is not None:
-            return keys
+        manifest = self._where.read_bytes(f"{pipeline}/{run_id}/{MANIFEST}")
+        if manifest is not None:  # the run has ended: a block it does not list did not finish
+            return json.loads(manifest).get(clean_name(block_uuid))
         base = self.block_key(pipeline, run_id, block_uuid)
         saved = sorted((name for name in self._where.names(base) if OUTPUT_FILE.fullmatch(name)),
                        key=lambda name: int(OUTPUT_FILE.fullmatch(name)[1]))
@@ -126,11 +128,9 @@ class OutputStore:
         self._where.write_bytes(key, json.dumps(value).encode())
 
     def _read_json_or_empty(self, key: str) -> dict:
+        """A bookkeeping file, {} when absent (an unreadable one raises: rewriting it would lose it)."""
         data = self._where.read_bytes(key)
-        try:
-            return json.loads(data) if data is not None else {}
-        except ValueError:
-            return {}
+        return json.loads(data) if data is not None else {}
 
     def read(self, key: str) -> Any:
         """One output's value, from its Prefect result record."""

@@ -36,14 +36,17 @@ def run_callbacks(callbacks: Sequence[Block], parent: Block, status: str, output
     extra = {"parent_block_uuid": parent.uuid}
     if error is not None:
         extra["__error"] = error
-    args = [shape_input(outputs)] if outputs is not None else []
+    # a failed or cancelled parent has no output: Mage's template `fn(parent_block_data, **kwargs)` gets None
+    output = shape_input(outputs) if outputs is not None else None
     for callback in callbacks:
         for function in _callback_functions(callback, status):
             values = {**kwargs, **extra, "block_uuid": callback.uuid}
-            if has_positional(function) or not args:
-                _guarded(lambda: _call(function, args, values), callback.uuid, logger)
+            if has_positional(function):
+                _guarded(lambda: _call(function, [output], values), callback.uuid, logger)
+            elif outputs is None:
+                _guarded(lambda: _call(function, [], values), callback.uuid, logger)
             else:
-                _guarded(lambda: function(**values, __input={parent.uuid: args[0]}), callback.uuid, logger)
+                _guarded(lambda: function(**values, __input={parent.uuid: output}), callback.uuid, logger)
     if parent.callback_file is not None:
         legacy = parent.model_copy(update={"uuid": f"{parent.uuid}_callback", "file": parent.callback_file,
                                            "content": None, "type": "callback"})

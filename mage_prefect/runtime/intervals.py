@@ -16,15 +16,14 @@ PRESET_SECONDS = {"@hourly": 3600, "@daily": 86400, "@weekly": 7 * 86400}
 def interval_kwargs(variables: dict[str, Any], execution_date: datetime, schedule_interval: str | None) -> dict[str, Any]:
     """The four interval kwargs, as Mage computes them.
 
-    - Values given in the variables win (date strings parsed with dateutil, as Mage does).
+    - Values given in the variables win, and then only those are set (date strings are parsed with
+      dateutil; one it cannot parse stays a string, as in Mage).
     - A time trigger's run: computed from its `schedule_interval` (presets, or cron via croniter).
     - Any other run: the interval starts at the execution date and the rest is None.
     """
     given = {key: variables[key] for key in KEYS if variables.get(key)}
     if given:
-        parsed = {key: parser.parse(value) if key != "interval_seconds" and isinstance(value, str) else value
-                  for key, value in given.items()}
-        return {**dict.fromkeys(KEYS), **parsed}
+        return {key: _parsed(value) if key != "interval_seconds" else value for key, value in given.items()}
     start, end, seconds = execution_date, None, None
     if schedule_interval in PRESET_SECONDS:
         seconds = PRESET_SECONDS[schedule_interval]
@@ -45,3 +44,12 @@ def interval_kwargs(variables: dict[str, Any], execution_date: datetime, schedul
         "interval_start_datetime": start,
         "interval_start_datetime_previous": start - timedelta(seconds=seconds) if seconds else None,
     }
+
+
+def _parsed(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return parser.parse(value)
+    except (ValueError, OverflowError):
+        return value

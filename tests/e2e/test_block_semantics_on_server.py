@@ -63,6 +63,7 @@ def test_callbacks_fire_on_success_and_only_failure_on_failure(prefect_server, c
     assert (log / "good.success").read_text() == "{'status': 'fine'}"
     assert (log / "good.legacy_success").read_text() == "good"
     assert (log / "bad.failure").read_text() == "ValueError"  # after its last retry only
+    assert (log / "bad.failure_template").read_text() == "None"  # a positional parameter gets no output
     assert not (log / "bad.success").exists() and not (log / "good.failure").exists()
 
 
@@ -172,7 +173,8 @@ def test_resume_runs_only_what_failed_and_reuses_the_stored_outputs(prefect_serv
 
 def test_a_single_block_runs_on_its_upstreams_stored_outputs(prefect_server, own_checks_project):
     project = own_checks_project
-    assert run_pipeline(project, "fails", allow_blocks_to_fail=True).blocks["sibling"]["state"] == "Completed"
+    first = run_pipeline(project, "fails", allow_blocks_to_fail=True)
+    assert first.blocks["sibling"]["state"] == "Completed"
     (project / "transformers" / "sibling.py").write_text(
         "@transformer\ndef add_two(values, *args, **kwargs):\n    return [v + 2 for v in values]\n")
 
@@ -182,6 +184,8 @@ def test_a_single_block_runs_on_its_upstreams_stored_outputs(prefect_server, own
     assert "Cached     start" in result.stdout and "Completed  sibling" in result.stdout
     assert "boom" not in result.stdout.split("Pipeline 'fails'")[-1]  # not part of the run
     assert get_output(project, "fails", "sibling") == [3, 4, 5]
+    store = OutputStore(project / ".mage_prefect" / "results")
+    assert store.run_id("fails", "start") == first.flow_run_id  # reused outputs do not become the latest
 
     unknown = mage_prefect("run", project, "fails", "--from", "sibblings")
     assert unknown.returncode == 1 and "no block 'sibblings'" in unknown.stderr

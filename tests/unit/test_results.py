@@ -158,6 +158,18 @@ def test_a_runs_outputs_are_recorded_in_one_manifest_when_published(store):
     assert store.load("pipe", "a") == [1, {"k": 2}] and store.load("pipe", "group/b") == []
 
 
+def test_once_a_run_has_ended_only_its_manifest_counts(store):
+    store.save("pipe", "run-1", "half_written", [1], publish=False)  # e.g. failed writing output_1
+    store.publish("pipe", "run-1", {"a": store.save("pipe", "run-1", "a", [2], publish=False)},
+                  reused={"b": ["pipe/run-0/b/output_0.json"]})
+    with pytest.raises(OutputNotFound):
+        store.load("pipe", "half_written", run="run-1")
+    assert store.saved("pipe", "run-1", ["a", "b", "half_written"]) == ["a", "b"]
+    assert store.run_id("pipe", "a") == "run-1"
+    with pytest.raises(OutputNotFound):  # reused outputs do not become the latest
+        store.run_id("pipe", "b")
+
+
 def test_missing_run_raises_output_not_found(store):
     store.save("pipe", "run-1", "block", [1])
     with pytest.raises(OutputNotFound, match="no stored output for run run-9"):

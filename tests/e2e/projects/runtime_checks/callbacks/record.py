@@ -27,3 +27,8 @@ def on_failure(*args, **kwargs):
 @callback('cancelled')
 def on_cancelled(**kwargs):
     _record(f"{kwargs['parent_block_uuid']}.cancelled", kwargs['block_uuid'])
+
+
+@callback('failure')
+def failure_template(parent_block_data, **kwargs):  # Mage's callback template signature
+    _record(f"{kwargs['parent_block_uuid']}.failure_template", repr(parent_block_data))
