@@ -26,7 +26,7 @@ from prefect.utilities.annotations import quote
 
 from .graph import dynamic_children, fanned_upstreams, is_chain, topological_order
 from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
-from .project.models import Block, Pipeline, Project
+from .project.models import Block, Pipeline, Project, Trigger
 from .results.store import LATEST, OutputStore, results_location
 from .runtime.arguments import RunContext
 from .runtime.block_code import block_source, compiled_block_code
@@ -76,8 +76,10 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
                        or project.settings.get("max_dynamic_children") or 1000)
 
     def run_pipeline(**parameters: Any) -> State:
-        context = _run_context(project, pipeline, parameters, store.location)
-        early = _before_trigger_start(pipeline, context)
+        trigger_name = deployment.name if current_deployment_id() is not None else None
+        trigger = pipeline.trigger_of_deployment(trigger_name) if trigger_name else None
+        context = _run_context(project, pipeline, parameters, store.location, trigger_name, trigger)
+        early = _before_trigger_start(trigger, context)
         if early is not None:
             return early
         if tracking is None:
@@ -284,7 +286,8 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
             run_cancelled_callbacks(block, context, callbacks, get_run_logger())
             return _cancelled()
         attempt = task_run.run_count or 1
-        with _halts_on_failure(context, final=attempt > len(delays)), \
+        final_attempt = attempt > len(delays)
+        with _halts_on_failure(context, final=final_attempt), \
                 _tracked_block(tracking, block, context, str(task_run.name)) as run:
             try:
                 outputs = execute_block(
@@ -292,7 +295,7 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
                     [input_outputs(value) for value in upstream],
                     context,
                     attempt=attempt,
-                    final_attempt=attempt > len(delays),
+                    final_attempt=final_attempt,
                     logger=get_run_logger(),
                     code=code,
                     conditionals=conditionals,
@@ -363,7 +366,10 @@ def _flow_signature(pipeline: Pipeline) -> inspect.Signature:
     return inspect.Signature(parameters, return_annotation=State)
 
 
-def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any], results: str | Path) -> RunContext:
+def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any], results: str | Path,
+                 trigger_name: str | None, trigger: Trigger | None) -> RunContext:
+    """The run's context; `trigger_name` is the deployment that started it (None: not a deployment
+    run), `trigger` the pipeline's trigger of that name, if any."""
     parameters = dict(parameters)
     execution_date = parameters.pop("execution_date", None) or flow_run.scheduled_start_time
     runtime = dict(parameters.pop("runtime_variables", None) or {})
@@ -374,16 +380,13 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
     for name, value in event.items():  # Mage exposes other payload keys as kwargs where not already set
         if name != "variables":
             variables.setdefault(name, value)
-    from_deployment = current_deployment_id() is not None
-    trigger_name = deployment.name if from_deployment else None
-    trigger = pipeline.trigger_of_deployment(trigger_name) if trigger_name else None
     return RunContext(
         pipeline_uuid=pipeline.uuid,
         repo_path=pipeline.repo_path,
         root_path=project.root,
         execution_date=_utc(execution_date),
         variables=variables,
-        env="prod" if from_deployment else str(variables.get("env") or os.environ.get("ENV", "dev")),
+        env="prod" if trigger_name else str(variables.get("env") or os.environ.get("ENV", "dev")),
         event=event,
         pipeline_run_id=str(flow_run.id),
         trigger_name=trigger_name,
@@ -395,10 +398,9 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
     )
 
 
-def _before_trigger_start(pipeline: Pipeline, context: RunContext) -> State | None:
+def _before_trigger_start(trigger: Trigger | None, context: RunContext) -> State | None:
     """Mage schedules nothing before a time trigger's `start_time`; Prefect's cron schedules have no
     start, so a run its scheduler created for an earlier time ends Skipped without running a block."""
-    trigger = pipeline.trigger_of_deployment(context.trigger_name) if context.trigger_name else None
     run = FlowRunContext.get().flow_run
     if trigger is None or trigger.schedule_type != "time" or trigger.start_time is None or not run.auto_scheduled:
         return None

@@ -113,7 +113,7 @@ def selected_blocks(pipeline: Pipeline, *, block: str | None = None, start: str 
     """The blocks a partial run executes: `block` alone; or `start` and everything below it, up to
     `end` and everything above it (both: the blocks between)."""
     if block is not None:
-        return lineage(pipeline, block, "up") & lineage(pipeline, block, "down")
+        return {pipeline.block(block).uuid}
     selected = {b.uuid for b in pipeline.blocks}
     if start is not None:
         selected &= lineage(pipeline, start, "down")

@@ -97,16 +97,20 @@ class OutputStore:
             return False
         return max_age is None or time.time() - min(entry.get("saved_at", 0) for entry in saved) <= max_age
 
-    def _keys(self, pipeline: str, run_id: str, block_uuid: str) -> list[str] | None:
-        """The block's output keys in the run: from the run's manifest, or, while the run is still
-        going (`get_variable` in a later block), from the files the block has saved so far."""
-        manifest = self._where.read_bytes(f"{pipeline}/{run_id}/{MANIFEST}")
+    def _keys(self, pipeline: str, run_id: str, blocks: list[str]) -> dict[str, list[str]]:
+        """The output keys in the run of those `blocks` that stored any: from the run's manifest, or,
+        while the run is still going (`get_variable` in a later block), from the files saved so far."""
+        manifest = self._read_json(f"{pipeline}/{run_id}/{MANIFEST}")
         if manifest is not None:  # the run has ended: a block it does not list did not finish
-            return json.loads(manifest).get(clean_name(block_uuid))
-        base = self.block_key(pipeline, run_id, block_uuid)
-        saved = sorted((name for name in self._where.names(base) if OUTPUT_FILE.fullmatch(name)),
-                       key=lambda name: int(OUTPUT_FILE.fullmatch(name)[1]))
-        return [f"{base}/{name}" for name in saved] or None
+            return {block: manifest[clean_name(block)] for block in blocks if clean_name(block) in manifest}
+        found = {}
+        for block in blocks:
+            base = self.block_key(pipeline, run_id, block)
+            saved = sorted((name for name in self._where.names(base) if OUTPUT_FILE.fullmatch(name)),
+                           key=lambda name: int(OUTPUT_FILE.fullmatch(name)[1]))
+            if saved:
+                found[block] = [f"{base}/{name}" for name in saved]
+        return found
 
     def _write(self, key: str, value: Any) -> str:
         serializer = serializer_for(value)
@@ -127,10 +131,13 @@ class OutputStore:
         """Bookkeeping (manifests, latest pointers): plain JSON, replaced atomically."""
         self._where.write_bytes(key, json.dumps(value).encode())
 
-    def _read_json_or_empty(self, key: str) -> dict:
-        """A bookkeeping file, {} when absent (an unreadable one raises: rewriting it would lose it)."""
+    def _read_json(self, key: str) -> Any:
+        """A bookkeeping file, None when absent (an unreadable one raises: rewriting it would lose it)."""
         data = self._where.read_bytes(key)
-        return json.loads(data) if data is not None else {}
+        return json.loads(data) if data is not None else None
+
+    def _read_json_or_empty(self, key: str) -> dict:
+        return self._read_json(key) or {}
 
     def read(self, key: str) -> Any:
         """One output's value, from its Prefect result record."""
@@ -153,7 +160,7 @@ class OutputStore:
     def keys(self, pipeline: str, block_uuid: str, run: str = LATEST) -> list[str]:
         """The keys of a block's outputs in a run ('latest' = its most recent successful run)."""
         run_id = self.run_id(pipeline, block_uuid, run)
-        keys = self._keys(pipeline, run_id, block_uuid)
+        keys = self._keys(pipeline, run_id, [block_uuid]).get(block_uuid)
         if keys is None:
             raise OutputNotFound(f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output for run "
                                  f"{run_id}; it may have failed or not run")
@@ -161,7 +168,7 @@ class OutputStore:
 
     def saved(self, pipeline: str, run_id: str, blocks: list[str]) -> list[str]:
         """Those of `blocks` whose outputs run `run_id` stored (recorded when it ended, else found)."""
-        return [block for block in blocks if self._keys(pipeline, run_id, block) is not None]
+        return list(self._keys(pipeline, run_id, blocks))
 
 
 def results_location(project, override: str | Path | None = None) -> str | Path:

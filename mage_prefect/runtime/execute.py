@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from typing import Any, Callable, Sequence
 
 from ..project.models import Block
@@ -50,52 +51,46 @@ def execute_block(
     """
     logger = logger or logging.getLogger(f"mage_prefect.block.{block.uuid}")
     code, filename = (code, block.code_location) if code is not None else compiled_block_code(block)
-    _prepare_imports(context)
-    token = compat.ACTIVE.set(context)
-    kwargs = {**block_kwargs(block, context, attempt, logger), **(extra_kwargs or {})}
-    injected = _upstream_globals(block, inputs)
-    loaded = None
-    try:
-        if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
-            raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
-        loaded = load_block_code(block.uuid, code, filename, injected)
-        function = loaded.main_function(block.type)
-        args = [own_copy(shape_input(outputs)) for outputs in inputs]
-        if block.type == "sensor":
-            _poll_sensor(function, args, kwargs, block, context, logger)
-            outputs: list[Any] = []  # a sensor stores no output
+    with _bound_to(context):
+        kwargs = {**block_kwargs(block, context, attempt, logger), **(extra_kwargs or {})}
+        injected = _upstream_globals(block, inputs)
+        loaded = None
+        try:
+            if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
+                raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
+            loaded = load_block_code(block.uuid, code, filename, injected)
+            function = loaded.main_function(block.type)
+            args = [own_copy(shape_input(outputs)) for outputs in inputs]
+            if block.type == "sensor":
+                _poll_sensor(function, args, kwargs, block, context, logger)
+                outputs: list[Any] = []  # a sensor stores no output
+            else:
+                _check_arity(block, function)
+                outputs = split_outputs(_call(function, args, kwargs, block.timeout, block.uuid))
+                run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
+        except ConditionFailed:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            if final_attempt:
+                run_callbacks(callbacks, block, "failure", None, kwargs, logger, error=exc)
+            if isinstance(exc, BlockFailed):
+                raise
+            raise _block_failed(block, filename, exc) from exc
         else:
-            _check_arity(block, function)
-            outputs = split_outputs(_call(function, args, kwargs, block.timeout, block.uuid))
-            run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
-    except ConditionFailed:
-        raise
-    except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        if final_attempt:
-            run_callbacks(callbacks, block, "failure", None, kwargs, logger, error=exc)
-        if isinstance(exc, BlockFailed):
-            raise
-        raise _block_failed(block, filename, exc) from exc
-    else:
-        run_callbacks(callbacks, block, "success", outputs, kwargs, logger)
-        return outputs
-    finally:
-        compat.ACTIVE.reset(token)
-        if loaded is not None:  # the block's functions reference these globals: free large inputs now
-            for name in injected:
-                loaded.namespace.pop(name, None)
+            run_callbacks(callbacks, block, "success", outputs, kwargs, logger)
+            return outputs
+        finally:
+            if loaded is not None:  # the block's functions reference these globals: free large inputs now
+                for name in injected:
+                    loaded.namespace.pop(name, None)
 
 
 def run_cancelled_callbacks(block: Block, context: RunContext, callbacks: Sequence[Block], logger: Any) -> None:
     """Mage runs a block's `@callback('cancelled')` functions when its block run is cancelled."""
-    _prepare_imports(context)
-    token = compat.ACTIVE.set(context)
-    try:
+    with _bound_to(context):
         run_callbacks(callbacks, block, "cancelled", None, block_kwargs(block, context, 1, logger), logger)
-    finally:
-        compat.ACTIVE.reset(token)
 
 
 def run_tests(uuid: str, tests: list[Callable], outputs: list[Any], kwargs: dict, logger: Any) -> None:
@@ -173,12 +168,19 @@ def _upstream_globals(block: Block, inputs: list[list[Any]]) -> dict[str, Any]:
     return values
 
 
-def _prepare_imports(context: RunContext) -> None:
-    """The parent of the root project on sys.path (so `import <project>.utils` works) + the shim."""
+@contextmanager
+def _bound_to(context: RunContext):
+    """Block code of this run can import: the parent of the root project is on sys.path (so
+    `import <project>.utils` works) and the mage_ai shim is installed and answers for this run."""
     parent = str(context.root_path.parent)
     if parent not in sys.path:
         sys.path.append(parent)
     compat.install()
+    token = compat.ACTIVE.set(context)
+    try:
+        yield
+    finally:
+        compat.ACTIVE.reset(token)
 
 
 def _where(exc: BaseException, filename: str) -> str:
