@@ -27,7 +27,7 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
 # Medians of BENCH_REPEAT runs per case (single runs vary by ±30 % on a small machine).
-BENCH_REPEAT ?= 3
+BENCH_REPEAT ?= 5
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py --repeat $(BENCH_REPEAT)
 
