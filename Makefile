@@ -8,7 +8,13 @@ DEMO := pipelines/mlops_demo
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test bench ui clean
+.PHONY: demo test bench ui clean postgres
+
+# The e2e tests run their Prefect server on PostgreSQL's server binaries (Debian's package).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +29,7 @@ demo: $(BIN)/.installed
 	$(BIN)/mage-prefect run $(DEMO) predict
 	$(BIN)/mage-prefect output $(DEMO) predict export_predictions --format json
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed postgres
 	$(BIN)/python -m pytest
 
 # Medians of BENCH_REPEAT runs per case (single runs vary by ±30 % on a small machine).

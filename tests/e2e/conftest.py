@@ -1,4 +1,5 @@
-"""End-to-end fixtures: a real `prefect server start` on 127.0.0.1, and copies of fixture projects."""
+"""End-to-end fixtures: a real PostgreSQL and a real `prefect server start` on it, on 127.0.0.1,
+and copies of fixture projects."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+
+from tests.e2e.postgres import create_database, postgres_cluster
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
@@ -41,14 +44,24 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory):
-    """A real Prefect server for the session; PREFECT_API_URL points at it (here and in subprocesses)."""
+def postgres():
+    """A PostgreSQL cluster for the session; its base URL `postgresql://postgres@127.0.0.1:PORT`."""
+    with postgres_cluster(_free_port()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory, postgres):
+    """A real Prefect server for the session; PREFECT_API_URL points at it (here and in subprocesses).
+    Its database is PostgreSQL, as in production: SQLite's lock contention answers API calls with 503."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     home = tmp_path_factory.mktemp("prefect-server-home")
     log = home / "server.log"
     port = _free_port()
+    database = create_database(postgres, "prefect").replace("postgresql://", "postgresql+asyncpg://", 1)
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_UI_ENABLED": "false",
+           "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
            "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1"}
     env.pop("PREFECT_API_URL", None)
