@@ -18,7 +18,7 @@ postgres:
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,aws]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,aws,sql]'
 	touch $@
 
 demo: $(BIN)/.installed

@@ -273,7 +273,8 @@ def _tracked_block(tracking, block: Block, context: RunContext, run_name: str):
 
 def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: int | None,
                 tracking=None) -> Task:
-    code, _ = compiled_block_code(block)
+    code = compiled_block_code(block)[0] if block.language == "python" else None
+    upstreams = tuple(pipeline.block(uuid) for uuid in block.upstream_blocks)
     delays = block.retry_config.delays()
     conditionals = pipeline.add_ons("conditionals", block.uuid)
     callbacks = pipeline.add_ons("callbacks", block.uuid)
@@ -301,6 +302,7 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
                     conditionals=conditionals,
                     callbacks=callbacks,
                     extra_kwargs=extra_kwargs,
+                    upstreams=upstreams,
                 )
             except ConditionFailed as exc:
                 return _skipped(str(exc))

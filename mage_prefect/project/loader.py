@@ -404,7 +404,9 @@ class ProjectReader:
         problems = []
         if block_type not in allowed:
             problems.append((("type",), f"'{block_type}' blocks are not supported in '{section}'; {NOT_YET}"))
-        if language != "python" and block_type != "global_data_product":
+        if language == "sql" and block_type not in RUNNABLE_TYPES:
+            problems.append((("language",), f"SQL {block_type} blocks are not supported; {NOT_YET}"))
+        elif language not in ("python", "sql") and block_type != "global_data_product":
             problems.append((("language",), f"{language} blocks are not supported; {NOT_YET}"))
         if isinstance(configuration.get("dynamic"), dict):
             problems.append((("configuration", "dynamic"), f"dynamic blocks v2 (a mapping) are not supported; {NOT_YET}"))

@@ -7,9 +7,13 @@ import importlib.machinery
 import keyword
 from pathlib import Path
 
+import jinja2
+
 from ..graph import dynamic_children, find_cycle
 from ..runtime.block_code import arity_problem
 from ..runtime.compat import MODULES as SHIM_MODULES
+from ..runtime.compat.io_sql import EXPORT_POLICIES
+from ..runtime.sql import DF_REFERENCE, PROVIDERS
 from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
 from .loader import read_project
 from .models import RUNNABLE_TYPES, Block, Pipeline, Project
@@ -82,7 +86,51 @@ def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
     for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
         if block.type != "global_data_product" and block.language == "python":
             diagnostics.extend(check_block_code(block))
+        elif block.language == "sql":
+            diagnostics.extend(check_sql_block(block, pipeline))
     return diagnostics
+
+
+def check_sql_block(block: Block, pipeline: Pipeline) -> list[Diagnostic]:
+    """A SQL block's provider, write policy, io_config.yaml, template syntax and `{{ df_N }}` references."""
+    where = dict(file=block.source.file, line=block.source.line, column=block.source.column)
+    key = f"blocks[{pipeline.blocks.index(block)}].configuration"
+    config, problems = block.configuration, []
+    if config.get("data_provider") not in PROVIDERS:
+        problems.append(Diagnostic(**where, key_path=f"{key}.data_provider",
+                                   message=f"SQL block '{block.uuid}' has data_provider {config.get('data_provider')!r}; "
+                                           f"mage-prefect supports {', '.join(PROVIDERS)} (others: not supported yet)",
+                                   hint=f"set configuration.data_provider to one of {', '.join(PROVIDERS)}"))
+    policy = config.get("export_write_policy")
+    if policy is not None and policy not in EXPORT_POLICIES:
+        problems.append(Diagnostic(**where, key_path=f"{key}.export_write_policy",
+                                   message=f"export_write_policy {policy!r} is not one of {', '.join(EXPORT_POLICIES)}",
+                                   hint="Mage's default is append"))
+    if not (pipeline.repo_path / "io_config.yaml").is_file():
+        problems.append(Diagnostic(**where, key_path=key, message=f"SQL block '{block.uuid}' needs "
+                                   f"{pipeline.repo_path / 'io_config.yaml'} for its connection, and it is missing",
+                                   hint="create io_config.yaml with the profile the block names (default: 'default')"))
+    if block.content is None and block.file is None:
+        return problems  # the loader already reported the missing file
+    source = block.content if block.content is not None else block.file.read_text(encoding="utf-8")
+    file = block.file if block.content is None else block.source.file
+    try:
+        jinja2.Environment().parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        problems.append(Diagnostic(file=file, line=exc.lineno, column=1, message=f"template syntax error: {exc.message}",
+                                   hint=f"fix the Jinja in block '{block.uuid}'"))
+    for match in DF_REFERENCE.finditer(source):
+        if not 1 <= int(match.group(1)) <= len(block.upstream_blocks):
+            problems.append(Diagnostic(
+                file=file, **_position(source, match.start()),
+                message=f"{match.group(0)} names upstream {match.group(1)}, but block '{block.uuid}' has "
+                        f"{len(block.upstream_blocks)} upstream block(s)",
+                hint="df_N is the N-th entry of upstream_blocks, counting from 1"))
+    if "block_output(" in source:
+        problems.append(Diagnostic(file=file, **_position(source, source.index("block_output(")),
+                                   message=f"block '{block.uuid}' uses block_output(), which is not supported yet",
+                                   hint="reference the upstream's table with {{ df_N }} instead"))
+    return problems
 
 
 def check_block_code(block: Block) -> list[Diagnostic]:
@@ -116,6 +164,11 @@ def check_block_code(block: Block) -> list[Diagnostic]:
         problems.append(Diagnostic(file=file, line=function.lineno, column=function.col_offset + 1, message=problem,
                                    hint="match the function's parameters to upstream_blocks, or add *args"))
     return problems
+
+
+def _position(source: str, offset: int) -> dict[str, int]:
+    """The 1-based line and column of a character offset."""
+    return {"line": source.count("\n", 0, offset) + 1, "column": offset - source.rfind("\n", 0, offset)}
 
 
 def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[Diagnostic]:

@@ -15,8 +15,9 @@ from ..project.models import Block
 from . import compat
 from .add_ons import conditions_hold, run_callbacks
 from .arguments import RunContext, block_kwargs, own_copy, shape_input, split_outputs
-from .block_code import BlockCodeError, arity_problem, compiled_block_code, load_block_code
+from .block_code import BlockCodeError, arity_problem, block_source, compiled_block_code, load_block_code
 from .calling import accepts_kwargs, accepts_varargs, positional_count
+from .sql import run_sql_block
 
 
 class BlockFailed(Exception):
@@ -43,14 +44,16 @@ def execute_block(
     conditionals: Sequence[Block] = (),
     callbacks: Sequence[Block] = (),
     extra_kwargs: dict[str, Any] | None = None,
+    upstreams: Sequence[Block] = (),
 ) -> list[Any]:
     """Execute `block` with its upstreams' outputs (in `upstream_blocks` order); return its outputs.
 
     `extra_kwargs` are merged last (a dynamic child's metadata and `dynamic_block_index`).
+    `upstreams` are the upstream blocks themselves (a SQL block needs their tables).
     Raises ConditionFailed when a conditional is false, BlockFailed when the block fails.
     """
     logger = logger or logging.getLogger(f"mage_prefect.block.{block.uuid}")
-    code, filename = (code, block.code_location) if code is not None else compiled_block_code(block)
+    filename = block.code_location
     with _bound_to(context):
         kwargs = {**block_kwargs(block, context, attempt, logger), **(extra_kwargs or {})}
         injected = _upstream_globals(block, inputs)
@@ -58,16 +61,13 @@ def execute_block(
         try:
             if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
                 raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
-            loaded = load_block_code(block.uuid, code, filename, injected)
-            function = loaded.main_function(block.type)
-            args = [own_copy(shape_input(outputs)) for outputs in inputs]
-            if block.type == "sensor":
-                _poll_sensor(function, args, kwargs, block, context, logger)
-                outputs: list[Any] = []  # a sensor stores no output
+            if block.language == "sql":
+                source = block_source(block)[0]
+                outputs = _call(lambda: run_sql_block(block, source, upstreams, inputs, kwargs, context.repo_path, logger),
+                                [], {}, block.timeout, block.uuid)
             else:
-                _check_arity(block, function)
-                outputs = split_outputs(_call(function, args, kwargs, block.timeout, block.uuid))
-                run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
+                loaded = load_block_code(block.uuid, code or compiled_block_code(block)[0], filename, injected)
+                outputs = _run_function(loaded, block, inputs, kwargs, context, logger)
         except ConditionFailed:
             raise
         except BaseException as exc:
@@ -85,6 +85,19 @@ def execute_block(
             if loaded is not None:  # the block's functions reference these globals: free large inputs now
                 for name in injected:
                     loaded.namespace.pop(name, None)
+
+
+def _run_function(loaded, block: Block, inputs: list[list[Any]], kwargs: dict, context: RunContext, logger) -> list[Any]:
+    """Call the block's main function (or poll its sensor) and run its @test functions."""
+    function = loaded.main_function(block.type)
+    args = [own_copy(shape_input(outputs)) for outputs in inputs]
+    if block.type == "sensor":
+        _poll_sensor(function, args, kwargs, block, context, logger)
+        return []  # a sensor stores no output
+    _check_arity(block, function)
+    outputs = split_outputs(_call(function, args, kwargs, block.timeout, block.uuid))
+    run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
+    return outputs
 
 
 def run_cancelled_callbacks(block: Block, context: RunContext, callbacks: Sequence[Block], logger: Any) -> None:

@@ -230,7 +230,6 @@ def unsupported():
     [
         ("streaming_pipeline", "type: streaming", "type", "pipeline type 'streaming' is not supported"),
         ("integration_pipeline", "type: integration", "type", "pipeline type 'integration' is not supported"),
-        ("sql_and_r", "language: sql", "blocks[1].language", "sql blocks are not supported"),
         ("sql_and_r", "language: r", "blocks[2].language", "r blocks are not supported"),
     ],
 )

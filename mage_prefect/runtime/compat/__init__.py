@@ -27,6 +27,10 @@ MODULES = {
     "mage_ai.orchestration.run_status_checker": f"{_HERE}.orchestration",
     "mage_ai.data_cleaner.column_types.column_type_detector": f"{_HERE}.column_types",
     "mage_ai.data_cleaner.column_types.constants": f"{_HERE}.column_types",
+    "mage_ai.io.config": f"{_HERE}.io_config",
+    "mage_ai.io.duckdb": f"{_HERE}.io_sql",
+    "mage_ai.io.postgres": f"{_HERE}.io_sql",
+    "mage_ai.io.file": f"{_HERE}.io_file",
 }
 PACKAGES = {name.rsplit(".", i)[0] for name in MODULES for i in range(1, name.count(".") + 1)}
 

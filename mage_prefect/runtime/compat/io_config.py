@@ -1,0 +1,91 @@
+"""`mage_ai.io.config`: the connection settings of `io_config.yaml`, one profile at a time."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from ...project.templating import TEMPLATE_FUNCTIONS
+from .secrets import get_secret_value
+
+
+class ConfigKey(str, Enum):
+    """The standard (flat) keys of the connectors mage-prefect serves."""
+
+    AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+    AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
+    AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN"
+    AWS_REGION = "AWS_REGION"
+    AWS_ENDPOINT = "AWS_ENDPOINT"
+    DUCKDB_DATABASE = "DUCKDB_DATABASE"
+    DUCKDB_SCHEMA = "DUCKDB_SCHEMA"
+    MOTHERDUCK_TOKEN = "MOTHERDUCK_TOKEN"
+    POSTGRES_CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
+    POSTGRES_DBNAME = "POSTGRES_DBNAME"
+    POSTGRES_HOST = "POSTGRES_HOST"
+    POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
+    POSTGRES_PORT = "POSTGRES_PORT"
+    POSTGRES_SCHEMA = "POSTGRES_SCHEMA"
+    POSTGRES_USER = "POSTGRES_USER"
+
+
+# Mage's legacy verbose sections, flattened to the standard keys (mage_ai/io/config.py KEY_MAP).
+VERBOSE_SECTIONS = {
+    "PostgreSQL": {"database": "POSTGRES_DBNAME", "user": "POSTGRES_USER", "password": "POSTGRES_PASSWORD",
+                   "host": "POSTGRES_HOST", "port": "POSTGRES_PORT", "schema": "POSTGRES_SCHEMA"},
+    "Duck DB": {"database": "DUCKDB_DATABASE", "schema": "DUCKDB_SCHEMA", "motherduck_token": "MOTHERDUCK_TOKEN"},
+    "AWS": {"access_key_id": "AWS_ACCESS_KEY_ID", "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+            "session_token": "AWS_SESSION_TOKEN", "region": "AWS_REGION", "endpoint": "AWS_ENDPOINT"},
+}
+
+
+class ConfigFileLoader:
+    """One profile of `io_config.yaml` (default: the running block's project), Jinja-rendered first."""
+
+    def __init__(self, filepath: str | os.PathLike | None = None, profile: str = "default",
+                 config: dict[str, Any] | None = None) -> None:
+        if config is not None:
+            self.version, self.config = None, dict(config)
+            return
+        from .repo import get_repo_path
+
+        path = Path(filepath) if filepath else Path(get_repo_path()) / "io_config.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no io_config.yaml; create it with a '{profile}' profile")
+        text = jinja2.Environment().from_string(path.read_text(encoding="utf-8")).render(
+            **TEMPLATE_FUNCTIONS, mage_secret_var=get_secret_value)
+        document = yaml.safe_load(text) or {}
+        if not isinstance(document.get(profile), dict):
+            known = ", ".join(sorted(k for k, v in document.items() if isinstance(v, dict))) or "none"
+            raise KeyError(f"{path}: no profile '{profile}' (profiles: {known})")
+        self.version = document.get("version")
+        self.config = _flatten_verbose(document[profile])
+
+    def get(self, key: str | ConfigKey) -> Any:
+        return self.config.get(_name(key))
+
+    def contains(self, key: str | ConfigKey) -> bool:
+        return _name(key) in self.config
+
+    __getitem__ = get
+    __contains__ = contains
+
+
+def _name(key: str | ConfigKey) -> str:
+    return key.value if isinstance(key, ConfigKey) else key
+
+
+def _flatten_verbose(profile: dict[str, Any]) -> dict[str, Any]:
+    """A profile with verbose sections (`PostgreSQL: {host: …}`) as standard keys (`POSTGRES_HOST`)."""
+    flat = {}
+    for key, value in profile.items():
+        if key in VERBOSE_SECTIONS and isinstance(value, dict):
+            flat.update({VERBOSE_SECTIONS[key][k]: v for k, v in value.items() if k in VERBOSE_SECTIONS[key]})
+        else:
+            flat[key] = value
+    return flat

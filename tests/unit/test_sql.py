@@ -1,0 +1,178 @@
+"""runtime/sql.py, the mage_ai.io shim (config, DuckDB, FileIO) and SQL checks of the validator.
+
+DuckDB is embedded, so these run a real database without a server; PostgreSQL is in the e2e tests."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import pytest
+
+from mage_prefect.project.models import Block, SourceRef
+from mage_prefect.project.validate import check_project
+from mage_prefect.runtime.arguments import RunContext, block_kwargs
+from mage_prefect.runtime.compat.io_config import ConfigFileLoader, ConfigKey
+from mage_prefect.runtime.compat.io_file import FileIO
+from mage_prefect.runtime.compat.io_sql import DuckDB
+from mage_prefect.runtime.execute import BlockFailed, execute_block
+from mage_prefect.runtime.sql import render, table_name
+
+LOG = logging.getLogger("test")
+
+
+def sql_block(uuid: str, upstream=(), content: str = "SELECT 1 AS one", **configuration) -> Block:
+    return Block(uuid=uuid, type="transformer", language="sql", upstream_blocks=tuple(upstream), content=content,
+                 configuration={"data_provider": "duckdb", **configuration}, source=SourceRef(file=Path("m.yaml")))
+
+
+def python_block(uuid: str) -> Block:
+    return Block(uuid=uuid, type="data_loader", content="x", source=SourceRef(file=Path("m.yaml")))
+
+
+@pytest.fixture()
+def project(tmp_path):
+    (tmp_path / "io_config.yaml").write_text(
+        "version: 0.1.1\ndefault:\n  DUCKDB_DATABASE: \"{{ env_var('TEST_DUCKDB') }}\"\n"
+        "verbose:\n  Duck DB:\n    database: other.duckdb\n    schema: staging\n")
+    return tmp_path
+
+
+@pytest.fixture()
+def database(project, monkeypatch):
+    path = project / "warehouse.duckdb"
+    monkeypatch.setenv("TEST_DUCKDB", str(path))
+    return path
+
+
+def run(block: Block, project: Path, inputs=(), upstreams=(), env: str = "prod", **variables):
+    context = RunContext(pipeline_uuid="shop", repo_path=project, root_path=project, env=env,
+                         execution_date=datetime(2026, 11, 27, tzinfo=timezone.utc), variables=variables)
+    return execute_block(block, [list(i) for i in inputs], context, upstreams=upstreams, logger=LOG)
+
+
+def rows(path: Path, query: str):
+    with DuckDB(str(path)) as connection:
+        return connection.load(query).to_dict("list")
+
+
+def test_table_names_follow_mage_with_env_prefix_and_override():
+    block = sql_block("Daily/Revenue")
+    assert table_name(block, "shop", "prod") == "shop_daily_revenue_v1"
+    assert table_name(block, "shop", "dev") == "dev_shop_daily_revenue_v1"
+    assert table_name(block, "shop", "test") == "test_shop_daily_revenue_v1"
+    assert table_name(sql_block("x", data_provider_table="facts"), "shop", "dev") == "facts"
+
+
+def test_render_gives_kwargs_variables_and_template_functions_and_is_strict(monkeypatch):
+    monkeypatch.setenv("REGION", "eu")
+    text = "{{ ds }} {{ variables('n') }} {{ variables('n') | int + 1 }} {{ env_var('REGION') }}"
+    assert render(text, {"ds": "2026-11-27", "n": "4"}) == "2026-11-27 4 5 eu"
+    with pytest.raises(jinja2.UndefinedError, match="missing"):
+        render("{{ missing }}", {})
+
+
+def test_a_sql_block_exports_its_python_input_materialises_and_reads_back(project, database):
+    orders = pd.DataFrame({"day": ["a", "a", "b"], "amount": [1.0, 2.0, 5.0]})
+    block = sql_block("totals", ["orders"], "SELECT day, SUM(amount) * {{ k }} AS total FROM {{ df_1 }} "
+                                            "GROUP BY day ORDER BY day", export_write_policy="replace")
+
+    outputs = run(block, project, inputs=[[orders]], upstreams=[python_block("orders")], k=10)
+
+    assert [frame.to_dict("list") for frame in outputs] == [{"day": ["a", "b"], "total": [30.0, 50.0]}]
+    assert rows(database, "SELECT COUNT(*) AS n FROM main.shop_orders_v1") == {"n": [3]}
+    assert rows(database, "SELECT total FROM main.shop_totals_v1 ORDER BY day") == {"total": [30.0, 50.0]}
+
+
+@pytest.mark.parametrize("policy, second_run_rows", [("append", 2), ("replace", 1), (None, 2)])
+def test_export_write_policy_of_a_second_run(project, database, policy, second_run_rows):
+    block = sql_block("one", export_write_policy=policy) if policy else sql_block("one")
+    run(block, project)
+    assert len(run(block, project)[0]) == second_run_rows  # Mage's default is append
+
+
+def test_export_write_policy_fail_fails_the_second_run(project, database):
+    block = sql_block("one", export_write_policy="fail")
+    run(block, project)
+    with pytest.raises(BlockFailed, match='Table "main.shop_one_v1" already exists'):
+        run(block, project)
+
+
+def test_a_sql_upstream_on_the_same_database_is_referenced_not_exported(project, database):
+    first = sql_block("first", content="SELECT 41 AS n", export_write_policy="replace")
+    second = sql_block("second", ["first"], "SELECT n + 1 AS n FROM {{ df_1 }}", export_write_policy="replace")
+    upstream = run(first, project, env="dev")
+
+    assert run(second, project, inputs=[upstream], upstreams=[first], env="dev")[0].to_dict("list") == {"n": [42]}
+    tables = rows(database, "SELECT table_name FROM information_schema.tables ORDER BY 1")["table_name"]
+    assert tables == ["dev_shop_first_v1", "dev_shop_second_v1"]
+
+
+def test_raw_sql_runs_every_statement_and_outputs_the_written_table(project, database):
+    block = sql_block("raw", use_raw_sql=True, content=(
+        "CREATE TABLE IF NOT EXISTS log (d TEXT); INSERT INTO log VALUES ('{{ ds }}');"))
+    run(block, project)
+    assert run(block, project)[0].to_dict("list") == {"d": ["2026-11-27", "2026-11-27"]}
+    select = sql_block("select", use_raw_sql=True, content="SELECT 1 AS a; SELECT 2 AS b")
+    assert run(select, project)[0].to_dict("list") == {"b": [2]}  # the last result
+
+
+def test_sql_errors_name_the_block(project, database):
+    with pytest.raises(BlockFailed, match=r"Block 'bad' failed .*UndefinedError: 'nope' is undefined"):
+        run(sql_block("bad", content="SELECT {{ nope }}"), project)
+    with pytest.raises(BlockFailed, match=r"\{\{ df_2 \}\} names upstream 2, but block 'two' has 0"):
+        run(sql_block("two", content="SELECT * FROM {{ df_2 }}"), project)
+    with pytest.raises(BlockFailed, match="no profile 'nowhere' \\(profiles: default, verbose\\)"):
+        run(sql_block("p", data_provider_profile="nowhere"), project)
+
+
+def test_config_file_loader_renders_profiles_and_flattens_the_verbose_format(project, monkeypatch):
+    monkeypatch.setenv("TEST_DUCKDB", "/data/w.duckdb")
+    config = ConfigFileLoader(project / "io_config.yaml")
+    assert config[ConfigKey.DUCKDB_DATABASE] == config.get("DUCKDB_DATABASE") == "/data/w.duckdb"
+    assert "DUCKDB_SCHEMA" not in config and config["POSTGRES_HOST"] is None
+    verbose = ConfigFileLoader(project / "io_config.yaml", "verbose")
+    assert (verbose["DUCKDB_DATABASE"], verbose["DUCKDB_SCHEMA"]) == ("other.duckdb", "staging")
+    assert ConfigFileLoader(config={"A": 1}).get("A") == 1
+    with pytest.raises(FileNotFoundError, match="no io_config.yaml"):
+        ConfigFileLoader(project / "missing.yaml")
+
+
+@pytest.mark.parametrize("name", ["frame.csv", "frame.parquet", "frame.json"])
+def test_file_io_round_trips_by_extension(tmp_path, name):
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    path = tmp_path / "out" / name
+    FileIO().export(frame, path)
+    assert FileIO().exists(path)
+    assert FileIO().load(path).to_dict("list") == frame.to_dict("list")
+    with pytest.raises(ValueError, match="unknown file format"):
+        FileIO().load(tmp_path / "frame.txt")
+
+
+def test_validate_reports_sql_problems_without_running_anything(tmp_path):
+    (tmp_path / "metadata.yaml").write_text("project_type: standalone\n")
+    (tmp_path / "transformers").mkdir()
+    (tmp_path / "transformers" / "bad.sql").write_text("SELECT *\nFROM {{ df_2 }}\nWHERE {% if %}")
+    (tmp_path / "transformers" / "gdp.sql").write_text("SELECT {{ block_output('x') }}")
+    (tmp_path / "pipelines" / "p").mkdir(parents=True)
+    (tmp_path / "pipelines" / "p" / "metadata.yaml").write_text(
+        "uuid: p\nblocks:\n"
+        "- {uuid: bad, type: transformer, language: sql, upstream_blocks: [],"
+        " configuration: {data_provider: bigquery, export_write_policy: overwrite}}\n"
+        "- {uuid: gdp, type: transformer, language: sql, upstream_blocks: [], configuration: {data_provider: duckdb}}\n"
+        "- {uuid: cond, type: sensor, language: sql, upstream_blocks: []}\n")
+
+    _, diagnostics = check_project(tmp_path)
+
+    messages = {(d.file.name, d.line, d.message) for d in diagnostics}
+    bad, metadata = "bad.sql", "metadata.yaml"
+    assert any(f == metadata and "data_provider 'bigquery'" in m for f, _, m in messages)
+    assert any(f == metadata and "export_write_policy 'overwrite'" in m for f, _, m in messages)
+    assert any(f == metadata and "io_config.yaml" in m and "missing" in m for f, _, m in messages)
+    assert (bad, 2, "{{ df_2 }} names upstream 2, but block 'bad' has 0 upstream block(s)") in messages
+    assert any(f == bad and line == 3 and "template syntax error" in m for f, line, m in messages)
+    assert any(f == "gdp.sql" and "block_output()" in m for f, _, m in messages)
+    assert any(f == metadata and "SQL sensor blocks are not supported" in m for f, _, m in messages)
