@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import re
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Flow, Task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.futures import wait
@@ -103,10 +105,12 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             states = {name: future.state for name, future in futures.items()}
         saved_keys: dict[str, list[str]] = {}
         reused_keys: dict[str, list[str]] = {}
-        for state in states.values():
-            if state.is_completed() and isinstance(result := _value(state), BlockResult):
-                (reused_keys if state.name == CACHED else saved_keys)[result.name] = result.keys
+        results = {name: _value(state) if state.is_completed() else None for name, state in states.items()}
+        for name, result in results.items():
+            if isinstance(result, BlockResult):
+                (reused_keys if states[name].name == CACHED else saved_keys)[result.name] = result.keys
         store.publish(pipeline.uuid, context.pipeline_run_id, saved_keys, reused_keys)
+        _outputs_artifact(pipeline, states, results, store)
         return _final_state(states)
 
     def _run_in_order(context: RunContext) -> dict[str, State]:
@@ -217,6 +221,22 @@ def _reused_task(pipeline: Pipeline, block: Block, store: OutputStore, run: str)
                          data=BlockResult(block.uuid, [], keys, 0, store))
 
     return _task(reuse_outputs, block)
+
+
+def _outputs_artifact(pipeline: Pipeline, states: dict[str, State], results: dict[str, Any], store: OutputStore) -> None:
+    """The run's block outputs on its page in the Prefect UI: one table artifact (one API call), whose
+    key gives each pipeline a version history on the Artifacts page."""
+    rows = [{"block": name, "state": state.name,
+             "outputs": "\n".join(results[name].previews) if isinstance(results[name], BlockResult) else "",
+             "stored as": "\n".join(results[name].keys) if isinstance(results[name], BlockResult) else ""}
+            for name, state in states.items()]
+    create_table_artifact(rows, key=artifact_key(pipeline.uuid),
+                          description=f"Block outputs of pipeline `{pipeline.uuid}`, stored under `{store.location}`")
+
+
+def artifact_key(pipeline_uuid: str) -> str:
+    """Artifact keys take lowercase letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_uuid.lower()}-outputs")
 
 
 def _value(state: State) -> Any:

@@ -3,6 +3,7 @@ one item of a dynamic parent, the reduced outputs of dynamic children, or a skip
 
 from __future__ import annotations
 
+import reprlib
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ class BlockResult:
         self._remaining = consumers
         self._lock = threading.Lock()
         self.name, self.keys, self.store = name, keys, store
+        self.previews = [preview(output) for output in outputs]
 
     def peek(self) -> list[Any]:
         """The outputs, without counting as a consumer."""
@@ -41,13 +43,32 @@ class BlockResult:
         return outputs if outputs is not None else [self.store.read(key) for key in self.keys]
 
     def __getstate__(self) -> dict:  # another process reads the persisted outputs
-        return {"name": self.name, "keys": self.keys, "store": self.store}
+        return {"name": self.name, "keys": self.keys, "store": self.store, "previews": self.previews}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["name"], [], state["keys"], 0, state["store"])
+        self.previews = state["previews"]
 
     def __repr__(self) -> str:
         return f"BlockResult({', '.join(self.keys) or 'no outputs'})"
+
+
+_SHORT = reprlib.Repr()  # keyword arguments arrive in Python 3.12
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxtuple = 2, 6, 6, 6
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
+
+
+def preview(value: Any) -> str:
+    """One line about an output: a DataFrame's size and columns, an array's or Series' shape and
+    dtype, else a shortened repr."""
+    shape, columns = getattr(value, "shape", None), getattr(value, "columns", None)
+    if columns is not None and isinstance(shape, tuple) and len(shape) == 2:
+        names = ", ".join(str(column) for column in list(columns)[:8]) + (", …" if len(columns) > 8 else "")
+        return f"{type(value).__name__} {shape[0]:,} rows × {shape[1]} columns ({names})"
+    if isinstance(shape, tuple) and hasattr(value, "dtype"):
+        name = getattr(value, "name", None)
+        return f"{type(value).__name__} {' × '.join(f'{n:,}' for n in shape)} {value.dtype}" + (f" ({name})" if name else "")
+    return " ".join(_SHORT.repr(value).split())
 
 
 class Skip:

@@ -45,6 +45,18 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
     report = json.loads((demo_project / "exports" / "report.json").read_text())
     assert report["metrics"] == metrics and report["env"] == "dev"
 
+    # the outputs on the flow run's page in the UI: one table artifact, one row per block
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
+
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), type=ArtifactFilterType(any_=["table"])))
+    rows = {row["block"]: row for row in json.loads(artifact.data)}
+    assert artifact.key == "train-model-outputs" and list(rows) == blocks
+    assert rows["load_customers"]["outputs"].startswith("DataFrame 3,000 rows × 5 columns (")
+    assert rows["evaluate_model"]["outputs"] == repr(dict(sorted(metrics.items())))
+    assert rows["evaluate_model"]["stored as"] == f"train_model/{run.flow_run_id}/evaluate_model/output_0.json"
+
 
 def test_failing_block_fails_its_task_and_skips_descendants(prefect_server, checks_project):
     run = run_pipeline(checks_project, "fails", allow_blocks_to_fail=True)

@@ -81,3 +81,16 @@ def test_importing_mage_prefect_and_running_untracked_pipelines_does_not_import_
     code = ("import sys, mage_prefect, mage_prefect.flows, mage_prefect.api, mage_prefect.cli; "
             "print('mlflow' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_output_previews_are_one_line_and_survive_the_release_of_outputs(tmp_path):
+    import numpy as np
+
+    frame = pd.DataFrame({f"c{i}": [1.0, 2.0] for i in range(10)})
+    outputs = [frame, pd.Series([1, 2, 3], name="churned"), np.zeros((3, 4)), {"text": "x" * 200, "n": 1}]
+    result = BlockResult("b", outputs, [], 0, OutputStore(tmp_path))
+
+    assert result.previews[:3] == ["DataFrame 2 rows × 10 columns (c0, c1, c2, c3, c4, c5, c6, c7, …)",
+                                   "Series 3 int64 (churned)", "ndarray 3 × 4 float64"]
+    assert result.previews[3].startswith("{'n': 1, 'text': 'xxx") and len(result.previews[3]) < 100
+    assert "\n" not in "".join(result.previews)
