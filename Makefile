@@ -28,6 +28,7 @@ demo: $(BIN)/.installed
 	$(BIN)/mage-prefect output $(DEMO) train_model evaluate_model --format json
 	$(BIN)/mage-prefect run $(DEMO) predict
 	$(BIN)/mage-prefect output $(DEMO) predict export_predictions --format json
+	$(BIN)/mage-prefect output $(DEMO) predict risk_by_contract --format text
 
 test: $(BIN)/.installed postgres
 	$(BIN)/python -m pytest

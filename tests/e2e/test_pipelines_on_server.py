@@ -9,7 +9,7 @@ import pytest
 
 from mage_prefect import get_output, get_outputs, run_pipeline
 
-from .conftest import mage_prefect, task_runs
+from .conftest import REPO, copy_project, mage_prefect, task_runs
 
 pytestmark = pytest.mark.e2e
 
@@ -148,3 +148,23 @@ def test_a_chain_runs_in_order_and_stops_at_the_failing_block(prefect_server, ch
     recorded = task_runs(run.flow_run_id, expected=2)
     assert recorded["start"].state.name == "Completed" and recorded["boom"].state.name == "Failed"
     assert {ref.id for refs in recorded["boom"].task_inputs.values() for ref in refs} == {recorded["start"].id}
+
+
+def test_example_predict_pipeline_scores_with_the_champion_and_aggregates_in_duckdb(prefect_server, tmp_path_factory):
+    import duckdb
+
+    project = copy_project(REPO / "pipelines" / "mlops_demo", tmp_path_factory)
+    assert run_pipeline(project, "train_model", variables={"n_rows": 1000}).ok
+
+    run = run_pipeline(project, "predict")
+
+    assert run.ok, run.state.message
+    scored = get_output(project, "predict", "score_customers")
+    risk = get_output(project, "predict", "risk_by_contract")  # the SQL block's table, read back
+    assert sorted(risk["contract"]) == ["month-to-month", "one-year", "two-year"]
+    assert risk["customers"].sum() == len(scored) == 200
+    assert risk["at_risk"].sum() == (scored["churn_probability"] >= 0.5).sum()
+    # io_config's relative DUCKDB_DATABASE is relative to the folder holding the project, as in Mage
+    with duckdb.connect(str(project / "exports" / "warehouse.duckdb"), read_only=True) as connection:
+        stored = connection.execute("SELECT SUM(customers) FROM main.dev_predict_risk_by_contract_v1").fetchone()[0]
+    assert stored == 200

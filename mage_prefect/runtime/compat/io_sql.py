@@ -93,16 +93,19 @@ class BaseSQL:
 
 
 class DuckDB(BaseSQL):
-    """`DuckDB(database, motherduck_token=None, schema=None)`; a relative path is relative to the CWD."""
+    """`DuckDB(database, motherduck_token=None, schema=None)`: a file (created with its folder), ':memory:'
+    or MotherDuck's 'md:…'."""
 
     def __init__(self, database: str, motherduck_token: str | None = None, schema: str | None = None,
                  verbose: bool = True, **kwargs) -> None:
         super().__init__(schema, verbose)
         duckdb = _require("duckdb")
         config = {"motherduck_token": motherduck_token} if motherduck_token else {}
-        if str(database).startswith("md:") is False and database != ":memory:":
+        database = str(database)
+        if database != ":memory:" and not database.startswith("md:"):
+            database = str(_project_relative(Path(database)))
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        self._connection = duckdb.connect(str(database), read_only=False, config=config)
+        self._connection = duckdb.connect(database, read_only=False, config=config)
 
     @classmethod
     def with_config(cls, config, **kwargs) -> "DuckDB":
@@ -204,6 +207,15 @@ class Postgres(BaseSQL):
                 connection.exec_driver_sql(statement)
             df.to_sql(table, connection, schema=schema, if_exists="append", index=index, method="multi",
                       chunksize=10_000)
+
+
+def _project_relative(path: Path) -> Path:
+    """A relative path in a block run is relative to the folder holding the project: Mage's working
+    directory when it serves the project (`mage start <project>`), wherever mage-prefect runs."""
+    from . import ACTIVE
+
+    run = ACTIVE.get()
+    return path if path.is_absolute() or run is None else run.root_path.parent / path
 
 
 def enforce_limit(query: str, limit: int) -> str:
