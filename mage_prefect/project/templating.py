@@ -1,4 +1,4 @@
-"""Jinja rendering of the project files Mage renders (metadata.yaml, settings.yaml)."""
+"""Jinja rendering of what Mage renders: project files, io_config.yaml, SQL block content."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def json_value(json_string: str, key_or_path: str) -> Any:
 TEMPLATE_FUNCTIONS = {"env_var": env_var, "json_value": json_value}
 
 
-def render(text: str) -> str:
-    """Render a project file's text with Mage's no-database template functions."""
-    return jinja2.Environment(keep_trailing_newline=True).from_string(text).render(**TEMPLATE_FUNCTIONS)
+def render(text: str, names: dict[str, Any] | None = None, *, strict: bool = False) -> str:
+    """Render text with Mage's no-database template functions plus `names`; `strict` makes an
+    unknown name an error (Mage renders SQL block content that way)."""
+    undefined = jinja2.StrictUndefined if strict else jinja2.Undefined
+    environment = jinja2.Environment(keep_trailing_newline=True, undefined=undefined)
+    return environment.from_string(text).render(**TEMPLATE_FUNCTIONS, **(names or {}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.machinery
+import importlib.util
 import keyword
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..graph import dynamic_children, find_cycle
 from ..runtime.block_code import arity_problem
 from ..runtime.compat import MODULES as SHIM_MODULES
 from ..runtime.compat.io_sql import EXPORT_POLICIES
-from ..runtime.sql import DF_REFERENCE, PROVIDERS
+from ..runtime.sql import PROVIDERS, SQL_DRIVERS, df_reference_problems
 from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
 from .loader import read_project
 from .models import RUNNABLE_TYPES, Block, Pipeline, Project
@@ -86,30 +87,39 @@ def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
     for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
         if block.type != "global_data_product" and block.language == "python":
             diagnostics.extend(check_block_code(block))
-        elif block.language == "sql":
-            diagnostics.extend(check_sql_block(block, pipeline))
+    for position, block in enumerate(pipeline.blocks):  # SQL add-ons are refused by the loader
+        if block.language == "sql":
+            diagnostics.extend(check_sql_block(block, f"blocks[{position}]", pipeline, children))
     return diagnostics
 
 
-def check_sql_block(block: Block, pipeline: Pipeline) -> list[Diagnostic]:
-    """A SQL block's provider, write policy, io_config.yaml, template syntax and `{{ df_N }}` references."""
+def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic: set[str]) -> list[Diagnostic]:
+    """A SQL block's provider, driver, write policy, io_config.yaml, template syntax and `{{ df_N }}`."""
     where = dict(file=block.source.file, line=block.source.line, column=block.source.column)
-    key = f"blocks[{pipeline.blocks.index(block)}].configuration"
     config, problems = block.configuration, []
-    if config.get("data_provider") not in PROVIDERS:
-        problems.append(Diagnostic(**where, key_path=f"{key}.data_provider",
-                                   message=f"SQL block '{block.uuid}' has data_provider {config.get('data_provider')!r}; "
-                                           f"mage-prefect supports {', '.join(PROVIDERS)} (others: not supported yet)",
-                                   hint=f"set configuration.data_provider to one of {', '.join(PROVIDERS)}"))
+
+    def problem(key_path: str, message: str, hint: str) -> None:
+        problems.append(Diagnostic(**where, key_path=f"{key}.{key_path}", message=message, hint=hint))
+
+    provider = config.get("data_provider")
+    if provider not in PROVIDERS:
+        problem("configuration.data_provider", f"SQL block '{block.uuid}' has data_provider {provider!r}; mage-prefect "
+                f"supports {', '.join(PROVIDERS)} (others: not supported yet)",
+                f"set configuration.data_provider to one of {', '.join(PROVIDERS)}")
+    elif importlib.util.find_spec(SQL_DRIVERS[provider]) is None:
+        problem("configuration.data_provider", f"SQL block '{block.uuid}' needs the Python package "
+                f"'{SQL_DRIVERS[provider]}', which is not installed", "pip install 'mage-prefect[sql]'")
     policy = config.get("export_write_policy")
     if policy is not None and policy not in EXPORT_POLICIES:
-        problems.append(Diagnostic(**where, key_path=f"{key}.export_write_policy",
-                                   message=f"export_write_policy {policy!r} is not one of {', '.join(EXPORT_POLICIES)}",
-                                   hint="Mage's default is append"))
+        problem("configuration.export_write_policy", f"export_write_policy {policy!r} is not one of "
+                f"{', '.join(EXPORT_POLICIES)}", "Mage's default is append")
     if not (pipeline.repo_path / "io_config.yaml").is_file():
-        problems.append(Diagnostic(**where, key_path=key, message=f"SQL block '{block.uuid}' needs "
-                                   f"{pipeline.repo_path / 'io_config.yaml'} for its connection, and it is missing",
-                                   hint="create io_config.yaml with the profile the block names (default: 'default')"))
+        problem("configuration", f"SQL block '{block.uuid}' needs {pipeline.repo_path / 'io_config.yaml'} for its "
+                "connection, and it is missing", "create io_config.yaml with the profile the block names "
+                "(data_provider_profile, default: 'default')")
+    if block.dynamic or block.uuid in dynamic:
+        problem("configuration", f"SQL block '{block.uuid}' is a dynamic block; dynamic SQL blocks are not "
+                "supported yet", "make the dynamic parent and its children Python blocks")
     if block.content is None and block.file is None:
         return problems  # the loader already reported the missing file
     source = block.content if block.content is not None else block.file.read_text(encoding="utf-8")
@@ -119,13 +129,9 @@ def check_sql_block(block: Block, pipeline: Pipeline) -> list[Diagnostic]:
     except jinja2.TemplateSyntaxError as exc:
         problems.append(Diagnostic(file=file, line=exc.lineno, column=1, message=f"template syntax error: {exc.message}",
                                    hint=f"fix the Jinja in block '{block.uuid}'"))
-    for match in DF_REFERENCE.finditer(source):
-        if not 1 <= int(match.group(1)) <= len(block.upstream_blocks):
-            problems.append(Diagnostic(
-                file=file, **_position(source, match.start()),
-                message=f"{match.group(0)} names upstream {match.group(1)}, but block '{block.uuid}' has "
-                        f"{len(block.upstream_blocks)} upstream block(s)",
-                hint="df_N is the N-th entry of upstream_blocks, counting from 1"))
+    for offset, message in df_reference_problems(source, len(block.upstream_blocks), block.uuid):
+        problems.append(Diagnostic(file=file, **_position(source, offset), message=message,
+                                   hint="df_N is the N-th entry of upstream_blocks, counting from 1"))
     if "block_output(" in source:
         problems.append(Diagnostic(file=file, **_position(source, source.index("block_output(")),
                                    message=f"block '{block.uuid}' uses block_output(), which is not supported yet",

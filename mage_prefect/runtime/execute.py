@@ -20,6 +20,9 @@ from .calling import accepts_kwargs, accepts_varargs, positional_count
 from .sql import run_sql_block
 
 
+MESSAGE_LIMIT = 4000  # a database error can quote a whole statement and its parameters
+
+
 class BlockFailed(Exception):
     """A block raised; the message names the block, its file and line, and the original error."""
 
@@ -56,16 +59,17 @@ def execute_block(
     filename = block.code_location
     with _bound_to(context):
         kwargs = {**block_kwargs(block, context, attempt, logger), **(extra_kwargs or {})}
-        injected = _upstream_globals(block, inputs)
+        injected: dict[str, Any] = {}
         loaded = None
         try:
             if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
                 raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
             if block.language == "sql":
                 source = block_source(block)[0]
-                outputs = _call(lambda: run_sql_block(block, source, upstreams, inputs, kwargs, context.repo_path, logger),
-                                [], {}, block.timeout, block.uuid)
+                outputs = _call(lambda: run_sql_block(block, source, upstreams, inputs, kwargs, context.repo_path, logger,
+                                                      block.timeout), [], {}, block.timeout, block.uuid)
             else:
+                injected = _upstream_globals(block, inputs)
                 loaded = load_block_code(block.uuid, code or compiled_block_code(block)[0], filename, injected)
                 outputs = _run_function(loaded, block, inputs, kwargs, context, logger)
         except ConditionFailed:
@@ -170,7 +174,8 @@ def _check_arity(block: Block, function: Callable) -> None:
 def _block_failed(block: Block, filename: str, exc: BaseException) -> BlockFailed:
     if isinstance(exc, BlockCodeError):
         return BlockFailed(f"Block '{block.uuid}' ({filename}): {exc}")
-    return BlockFailed(f"Block '{block.uuid}' failed at {_where(exc, filename)}: {type(exc).__name__}: {exc}")
+    text = str(exc) if len(str(exc)) <= MESSAGE_LIMIT else f"{str(exc)[:MESSAGE_LIMIT]}… (cut at {MESSAGE_LIMIT} characters)"
+    return BlockFailed(f"Block '{block.uuid}' failed at {_where(exc, filename)}: {type(exc).__name__}: {text}")
 
 
 def _upstream_globals(block: Block, inputs: list[list[Any]]) -> dict[str, Any]:

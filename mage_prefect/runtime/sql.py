@@ -4,24 +4,26 @@ variables, upstream inputs exported, the query materialised as the block's table
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
-
-import jinja2
+from typing import Any, Iterator, Sequence
 
 from ..project.models import Block, clean_name
-from ..project.templating import TEMPLATE_FUNCTIONS
+from ..project.templating import render
 from .compat.io_config import ConfigFileLoader
 from .compat.io_sql import QUERY_ROW_LIMIT, BaseSQL, DuckDB, Postgres
 from .compat.secrets import get_secret_value
 
 PROVIDERS: dict[str, type[BaseSQL]] = {"duckdb": DuckDB, "postgres": Postgres}
+SQL_DRIVERS = {"duckdb": "duckdb", "postgres": "psycopg"}  # the Python package each provider needs
 DF_REFERENCE = re.compile(r"\{\{\s*df_(\d+)\s*\}\}")
+COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
 WRITES = re.compile(r"\b(create|insert|drop|update)\b", re.IGNORECASE)
 WRITTEN_TABLE = re.compile(
     r"\b(?:create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?table\s+(?:if\s+not\s+exists\s+)?|insert\s+into\s+)"
     r"([\w.\"]+)", re.IGNORECASE)
-RAW_ROW_LIMIT = 1000  # Mage previews raw SQL results with LIMIT 1000, in runs too
+WRITTEN_ROW_LIMIT = 1000  # Mage reads back the table a raw CREATE/INSERT wrote with LIMIT 1000
 
 
 def table_name(block: Block, pipeline_uuid: str, env: str) -> str:
@@ -32,30 +34,41 @@ def table_name(block: Block, pipeline_uuid: str, env: str) -> str:
     return f"{env}_{name}" if env in ("dev", "test") else name
 
 
+def df_reference_problems(source: str, upstream_count: int, uuid: str) -> list[tuple[int, str]]:
+    """(offset, message) of each `{{ df_N }}` that names no upstream block."""
+    return [(match.start(), f"{match.group(0)} names upstream {match.group(1)}, but block '{uuid}' has "
+                            f"{upstream_count} upstream block(s)")
+            for match in DF_REFERENCE.finditer(source) if not 1 <= int(match.group(1)) <= upstream_count]
+
+
 def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs: list[list[Any]],
-                  kwargs: dict[str, Any], repo_path: Path, logger) -> list[Any]:
-    """Execute a SQL block; its outputs: the materialised table's rows (or the last raw result)."""
-    config = block.configuration
-    pipeline_uuid, env = kwargs["pipeline_uuid"], kwargs["env"]
-    provider = config.get("data_provider")
+                  kwargs: dict[str, Any], repo_path: Path, logger, timeout: float | None = None) -> list[Any]:
+    """Execute a SQL block; its outputs: the materialised table's rows (or the last raw result).
+    After `timeout` seconds its statements are cancelled, so a timed-out block commits nothing."""
+    problems = df_reference_problems(source, len(upstreams), block.uuid)
+    if problems:
+        raise ValueError(problems[0][1])
+    config, pipeline_uuid, env = block.configuration, kwargs["pipeline_uuid"], kwargs["env"]
+    provider, profile = config.get("data_provider"), _profile(block, kwargs)
     if provider not in PROVIDERS:
         raise ValueError(f"data_provider {provider!r} is not supported; use one of {', '.join(PROVIDERS)}")
-    profile = render(str(config.get("data_provider_profile") or "default"), kwargs)
-    with PROVIDERS[provider].with_config(ConfigFileLoader(repo_path / "io_config.yaml", profile)) as database:
+    with PROVIDERS[provider].with_config(ConfigFileLoader(repo_path / "io_config.yaml", profile)) as database, \
+            database.exclusive(), _interrupted_after(timeout, database):
         referenced = {int(number) for number in DF_REFERENCE.findall(source)}
         references = []
         for number, (upstream, outputs) in enumerate(zip(upstreams, inputs), start=1):
-            same_database = upstream.language == "sql" and _source(upstream) == (provider, profile)
-            owner = upstream if upstream.language == "sql" else block
-            references.append(_qualified(database, owner.configuration, table_name(upstream, pipeline_uuid, env)))
-            if number in referenced and not same_database and upstream.type != "sensor":
-                _export_input(database, outputs, owner.configuration, table_name(upstream, pipeline_uuid, env), logger)
-        query = render(_with_tables(source, references, block), kwargs)
+            is_sql = upstream.language == "sql"
+            owner, table = (upstream if is_sql else block), table_name(upstream, pipeline_uuid, env)
+            references.append(_qualified(database, owner.configuration, table))
+            if number in referenced and not (is_sql and (upstream.configuration.get("data_provider"), _profile(
+                    upstream, kwargs)) == (provider, profile)):
+                _export_input(database, outputs, owner.configuration, table, logger)
+        query = render_sql(DF_REFERENCE.sub(lambda match: references[int(match.group(1)) - 1], source), kwargs)
         if config.get("disable_query_preprocessing"):
             database.execute_query_raw(query)
             return []
         if config.get("use_raw_sql"):
-            return _run_raw(database, query, table_name(block, pipeline_uuid, env))
+            return _run_raw(database, query)
         schema, table = _schema(database, config), table_name(block, pipeline_uuid, env)
         database.export(None, schema, table, query_string=query, if_exists=config.get("export_write_policy") or "append",
                         drop_table_on_replace=True)
@@ -64,29 +77,32 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
         return [database.load(f"SELECT * FROM {schema}.{table}", limit=limit)]
 
 
-def render(text: str, kwargs: dict[str, Any]) -> str:
-    """Jinja with StrictUndefined: every kwarg as a name, `variables()`, and the template functions."""
+def render_sql(text: str, kwargs: dict[str, Any]) -> str:
+    """Mage's SQL templating: strict, every kwarg as a name, `variables()`, and `mage_secret_var`."""
     def variables(name: str, parse=None):
         value = kwargs.get(name)
         return parse(value) if parse else value
 
-    names = {**kwargs, **TEMPLATE_FUNCTIONS, "variables": variables, "mage_secret_var": get_secret_value}
-    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(text).render(**names)
+    return render(text, {**kwargs, "variables": variables, "mage_secret_var": get_secret_value}, strict=True)
 
 
-def _with_tables(source: str, references: list[str], block: Block) -> str:
-    def table(match: re.Match) -> str:
-        number = int(match.group(1))
-        if not 1 <= number <= len(references):
-            raise ValueError(f"{match.group(0)} names upstream {number}, but block '{block.uuid}' has "
-                             f"{len(references)} upstream block(s)")
-        return references[number - 1]
-
-    return DF_REFERENCE.sub(table, source)
+def _profile(block: Block, kwargs: dict[str, Any]) -> str:
+    """The io_config profile a SQL block names (rendered: it may be `{{ variables('x') }}`)."""
+    return render_sql(str(block.configuration.get("data_provider_profile") or "default"), kwargs)
 
 
-def _source(block: Block) -> tuple[str | None, str]:
-    return block.configuration.get("data_provider"), str(block.configuration.get("data_provider_profile") or "default")
+@contextmanager
+def _interrupted_after(timeout: float | None, database: BaseSQL) -> Iterator[None]:
+    """Cancel the database's running statements once `timeout` seconds have passed."""
+    timer = threading.Timer(timeout, database.interrupt) if timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _qualified(database: BaseSQL, config: dict[str, Any], table: str) -> str:
@@ -112,22 +128,21 @@ def _export_input(database: BaseSQL, outputs: list[Any], config: dict[str, Any],
         value = pandas.DataFrame(value)
     if not isinstance(value, pandas.DataFrame) or value.empty:
         return
-    database.export(value, _schema(database, config), table, if_exists="replace",
-                    drop_table_on_replace=True)
+    database.export(value, _schema(database, config), table, if_exists="replace", drop_table_on_replace=True)
     logger.info(f"exported the upstream input to table {table} ({len(value)} rows)")
 
 
-def _run_raw(database: BaseSQL, query: str, own_table: str) -> list[Any]:
-    """Mage's `execute_raw_sql`: statements split on ';'; the output is the last result."""
+def _run_raw(database: BaseSQL, query: str) -> list[Any]:
+    """Mage's `execute_raw_sql`: comment lines dropped, statements split on ';' and run in order. With a
+    CREATE/INSERT/DROP/UPDATE the output is the table written (first 1000 rows), else the last result."""
+    query = COMMENT_LINE.sub("", query)
     statements = [statement.strip() for statement in query.split(";") if statement.strip()]
-    if WRITES.search(query):
-        queries, fetch = list(statements), [False] * len(statements)
-        written = WRITTEN_TABLE.findall(query)
-        if written:
-            queries.append(f"SELECT * FROM {written[-1]} LIMIT {RAW_ROW_LIMIT}")
-            fetch.append(True)
-    else:
-        queries = [f"SELECT * FROM ({s}) AS {own_table}__limit LIMIT {RAW_ROW_LIMIT}" for s in statements]
-        fetch = [True] * len(statements)
-    results = database.execute_queries(queries, commit=True, fetch_query_at_indexes=fetch)
-    return [results[-1]] if fetch and fetch[-1] else []
+    writes = WRITES.search(query)
+    fetch = [not writes] * len(statements)
+    written = WRITTEN_TABLE.findall(query) if writes else []
+    if written:
+        statements.append(f"SELECT * FROM {written[-1]} LIMIT {WRITTEN_ROW_LIMIT}")
+        fetch.append(True)
+    results = [result for result in database.execute_queries(statements, fetch_query_at_indexes=fetch)
+               if result is not None]
+    return results[-1:]

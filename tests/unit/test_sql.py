@@ -19,7 +19,7 @@ from mage_prefect.runtime.compat.io_config import ConfigFileLoader, ConfigKey
 from mage_prefect.runtime.compat.io_file import FileIO
 from mage_prefect.runtime.compat.io_sql import DuckDB
 from mage_prefect.runtime.execute import BlockFailed, execute_block
-from mage_prefect.runtime.sql import render, table_name
+from mage_prefect.runtime.sql import render_sql, table_name
 
 LOG = logging.getLogger("test")
 
@@ -70,9 +70,9 @@ def test_table_names_follow_mage_with_env_prefix_and_override():
 def test_render_gives_kwargs_variables_and_template_functions_and_is_strict(monkeypatch):
     monkeypatch.setenv("REGION", "eu")
     text = "{{ ds }} {{ variables('n') }} {{ variables('n') | int + 1 }} {{ env_var('REGION') }}"
-    assert render(text, {"ds": "2026-11-27", "n": "4"}) == "2026-11-27 4 5 eu"
+    assert render_sql(text, {"ds": "2026-11-27", "n": "4"}) == "2026-11-27 4 5 eu"
     with pytest.raises(jinja2.UndefinedError, match="missing"):
-        render("{{ missing }}", {})
+        render_sql("{{ missing }}", {})
 
 
 def test_a_sql_block_exports_its_python_input_materialises_and_reads_back(project, database):
@@ -101,23 +101,88 @@ def test_export_write_policy_fail_fails_the_second_run(project, database):
         run(block, project)
 
 
-def test_a_sql_upstream_on_the_same_database_is_referenced_not_exported(project, database):
-    first = sql_block("first", content="SELECT 41 AS n", export_write_policy="replace")
+@pytest.mark.parametrize("profile", ["default", "{{ variables('warehouse') }}"])
+def test_a_sql_upstream_on_the_same_database_is_referenced_not_exported(project, database, profile):
+    first = sql_block("first", content="SELECT 41 AS n", export_write_policy="replace", data_provider_profile=profile)
     second = sql_block("second", ["first"], "SELECT n + 1 AS n FROM {{ df_1 }}", export_write_policy="replace")
-    upstream = run(first, project, env="dev")
+    run(first, project, env="dev", warehouse="default")
+    other_value = [pd.DataFrame({"n": [0]})]  # an export would overwrite the table with this
 
-    assert run(second, project, inputs=[upstream], upstreams=[first], env="dev")[0].to_dict("list") == {"n": [42]}
+    outputs = run(second, project, inputs=[other_value], upstreams=[first], env="dev", warehouse="default")
+
+    assert outputs[0].to_dict("list") == {"n": [42]}
     tables = rows(database, "SELECT table_name FROM information_schema.tables ORDER BY 1")["table_name"]
     assert tables == ["dev_shop_first_v1", "dev_shop_second_v1"]
 
 
+def test_inputs_are_exported_only_when_referenced_and_not_empty_into_the_blocks_schema(project, database):
+    used, unused, empty = (pd.DataFrame({"n": [1, 2]}), pd.DataFrame({"n": [3]}), pd.DataFrame({"n": []}))
+    block = sql_block("pick", ["used", "unused", "empty"], "SELECT SUM(n) AS n FROM {{ df_1 }}",
+                      data_provider_schema="staging", limit_in_pipeline_run=1)
+
+    outputs = run(block, project, inputs=[[used], [unused], [empty]],
+                  upstreams=[python_block("used"), python_block("unused"), python_block("empty")])
+
+    assert outputs[0].to_dict("list") == {"n": [3]}
+    tables = rows(database, "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables ORDER BY 1")
+    assert tables["t"] == ["staging.shop_pick_v1", "staging.shop_used_v1"]
+
+
+def test_the_read_back_is_capped_by_limit_in_pipeline_run(project, database):
+    block = sql_block("many", content="SELECT range AS n FROM range(50)", limit_in_pipeline_run=7)
+    assert len(run(block, project)[0]) == 7
+    assert rows(database, "SELECT COUNT(*) AS c FROM main.shop_many_v1") == {"c": [50]}  # the table has all
+
+
+def test_disable_query_preprocessing_runs_the_text_once_without_output(project, database):
+    block = sql_block("setup", content="CREATE TABLE t AS SELECT 1 AS a; INSERT INTO t VALUES (2)",
+                      disable_query_preprocessing=True)
+    assert run(block, project) == []
+    assert rows(database, "SELECT a FROM t ORDER BY a") == {"a": [1, 2]}
+
+
+def test_sql_blocks_on_one_database_in_parallel_threads_all_succeed(project, database):
+    import threading
+
+    orders = pd.DataFrame({"a": range(20_000)})
+    blocks = [sql_block(f"count{i}", ["orders"], "SELECT COUNT(*) AS c FROM {{ df_1 }}") for i in range(4)]
+    outcomes: dict[str, object] = {}
+
+    def execute(block):
+        try:
+            outcomes[block.uuid] = run(block, project, inputs=[[orders]], upstreams=[python_block("orders")])[0]["c"][0]
+        except BlockFailed as exc:
+            outcomes[block.uuid] = str(exc)
+
+    threads = [threading.Thread(target=execute, args=(block,)) for block in blocks]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+    assert outcomes == {block.uuid: 20_000 for block in blocks}
+
+
+def test_a_timed_out_sql_block_is_cancelled_and_commits_nothing(project, database):
+    import threading
+    import time
+
+    slow = sql_block("slow", content="SELECT SUM(a.range * b.range) AS s FROM range(40000) a, range(40000) b")
+    with pytest.raises(BlockFailed, match="timed out after 0.5 s"):
+        run(slow.model_copy(update={"timeout": 0.5}), project)
+    deadline = time.monotonic() + 20
+    while any(t.name == "block-slow" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name == "block-slow" for t in threading.enumerate())  # the query was interrupted
+    assert rows(database, "SELECT table_name FROM information_schema.tables") == {"table_name": []}
+
+
 def test_raw_sql_runs_every_statement_and_outputs_the_written_table(project, database):
     block = sql_block("raw", use_raw_sql=True, content=(
-        "CREATE TABLE IF NOT EXISTS log (d TEXT); INSERT INTO log VALUES ('{{ ds }}');"))
+        "-- a log of runs\nCREATE TABLE IF NOT EXISTS log (d TEXT); INSERT INTO log VALUES ('{{ ds }}');"))
     run(block, project)
     assert run(block, project)[0].to_dict("list") == {"d": ["2026-11-27", "2026-11-27"]}
-    select = sql_block("select", use_raw_sql=True, content="SELECT 1 AS a; SELECT 2 AS b")
-    assert run(select, project)[0].to_dict("list") == {"b": [2]}  # the last result
+    big = sql_block("big", use_raw_sql=True, content="CREATE TABLE big AS SELECT range AS n FROM range(1500)")
+    assert len(run(big, project)[0]) == 1000  # Mage reads a written table back with LIMIT 1000
+    select = sql_block("select", use_raw_sql=True, content="SET threads = 1; SELECT 1 AS a; SELECT range FROM range(1200)")
+    assert len(run(select, project)[0]) == 1200  # the last result, fetched as written
 
 
 def test_sql_errors_name_the_block(project, database):
@@ -163,7 +228,10 @@ def test_validate_reports_sql_problems_without_running_anything(tmp_path):
         "- {uuid: bad, type: transformer, language: sql, upstream_blocks: [],"
         " configuration: {data_provider: bigquery, export_write_policy: overwrite}}\n"
         "- {uuid: gdp, type: transformer, language: sql, upstream_blocks: [], configuration: {data_provider: duckdb}}\n"
-        "- {uuid: cond, type: sensor, language: sql, upstream_blocks: []}\n")
+        "- {uuid: cond, type: sensor, language: sql, upstream_blocks: []}\n"
+        "- {uuid: fan, type: transformer, language: sql, upstream_blocks: [], content: 'SELECT 1',"
+        " configuration: {data_provider: duckdb, dynamic: true}}\n"
+        "conditionals:\n- {uuid: gate, type: conditional, language: sql, upstream_blocks: [bad]}\n")
 
     _, diagnostics = check_project(tmp_path)
 
@@ -176,3 +244,5 @@ def test_validate_reports_sql_problems_without_running_anything(tmp_path):
     assert any(f == bad and line == 3 and "template syntax error" in m for f, line, m in messages)
     assert any(f == "gdp.sql" and "block_output()" in m for f, _, m in messages)
     assert any(f == metadata and "SQL sensor blocks are not supported" in m for f, _, m in messages)
+    assert any(f == metadata and "SQL conditional blocks are not supported" in m for f, _, m in messages)
+    assert any(f == metadata and "'fan' is a dynamic block" in m for f, _, m in messages)

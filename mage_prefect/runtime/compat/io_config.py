@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from ...project.templating import TEMPLATE_FUNCTIONS
+from ...project.templating import render
 from .secrets import get_secret_value
 
 
@@ -44,25 +44,36 @@ VERBOSE_SECTIONS = {
 }
 
 
+class ProfileNotFound(KeyError):
+    """Mage raises KeyError for a missing profile; this one reads as a sentence."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class ConfigFileLoader:
     """One profile of `io_config.yaml` (default: the running block's project), Jinja-rendered first."""
 
     def __init__(self, filepath: str | os.PathLike | None = None, profile: str = "default",
                  config: dict[str, Any] | None = None) -> None:
         if config is not None:
-            self.version, self.config = None, dict(config)
+            self.path, self.profile, self.version, self.config = None, profile, None, dict(config)
             return
         from .repo import get_repo_path
 
         path = Path(filepath) if filepath else Path(get_repo_path()) / "io_config.yaml"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no io_config.yaml; create it with a '{profile}' profile")
-        text = jinja2.Environment().from_string(path.read_text(encoding="utf-8")).render(
-            **TEMPLATE_FUNCTIONS, mage_secret_var=get_secret_value)
-        document = yaml.safe_load(text) or {}
+        try:
+            document = yaml.safe_load(render(path.read_text(encoding="utf-8"), {"mage_secret_var": get_secret_value}))
+        except (jinja2.TemplateError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read it: {exc}") from None
+        document = document if isinstance(document, dict) else {}
         if not isinstance(document.get(profile), dict):
             known = ", ".join(sorted(k for k, v in document.items() if isinstance(v, dict))) or "none"
-            raise KeyError(f"{path}: no profile '{profile}' (profiles: {known})")
+            raise ProfileNotFound(f"{path}: no profile '{profile}' (profiles: {known}); add it or name another "
+                                  f"with data_provider_profile")
+        self.path, self.profile = path, profile
         self.version = document.get("version")
         self.config = _flatten_verbose(document[profile])
 
@@ -74,6 +85,10 @@ class ConfigFileLoader:
 
     __getitem__ = get
     __contains__ = contains
+
+    def describe(self) -> str:
+        """Where the settings came from, for error messages."""
+        return f"{self.path}, profile '{self.profile}'" if self.path else "the given config"
 
 
 def _name(key: str | ConfigKey) -> str:

@@ -3,11 +3,16 @@ blocks run on. Export semantics are Mage's `BaseSQL.export` (fail / replace / ap
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 QUERY_ROW_LIMIT = 10_000_000
 EXPORT_POLICIES = ("append", "replace", "fail")
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 def _require(module: str):
@@ -21,12 +26,9 @@ def _require(module: str):
 class BaseSQL:
     """A connection used as a context manager; `load`, `export`, `execute` as Mage's `BaseSQL`."""
 
-    def __init__(self, schema: str | None = None, verbose: bool = True) -> None:
-        self.schema, self.verbose = schema, verbose
-
-    @classmethod
-    def with_config(cls, config, **kwargs) -> "BaseSQL":
-        raise NotImplementedError
+    def __init__(self, schema: str | None, identity: str) -> None:
+        self.schema, self._identity = schema, identity
+        self._running: set = set()  # what `interrupt` cancels
 
     def __enter__(self):
         return self
@@ -44,7 +46,7 @@ class BaseSQL:
     def load(self, query_string: str, limit: int = QUERY_ROW_LIMIT, display_query: str | None = None,
              verbose: bool = True, **kwargs):
         """The query's rows as a DataFrame, at most `limit` of them."""
-        return self._fetch(enforce_limit(query_string, limit))
+        return self.execute_queries([enforce_limit(query_string, limit)], fetch_query_at_indexes=[True])[0]
 
     def export(self, df, schema_name: str | None = None, table_name: str | None = None, if_exists: str = "replace",
                index: bool = False, verbose: bool = True, query_string: str | None = None,
@@ -52,43 +54,72 @@ class BaseSQL:
         """Write `df` (or the result of `query_string`) to the table, as Mage's `BaseSQL.export`."""
         if if_exists not in EXPORT_POLICIES:
             raise ValueError(f"if_exists must be one of {', '.join(EXPORT_POLICIES)}, not {if_exists!r}")
-        schema = schema_name or self.schema or self.default_schema()
-        full_name = f"{schema}.{table_name}"
-        create = not self._table_exists(schema, table_name)
-        statements = []
-        if not create and if_exists == "fail":
-            raise ValueError(f'Table "{full_name}" already exists in database.')
-        if not create and if_exists == "replace":
-            statements.append(f"DROP TABLE {full_name}" if drop_table_on_replace or query_string else f"DELETE FROM {full_name}")
-            create = bool(drop_table_on_replace or query_string)
-        statements.insert(0, f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        if query_string is not None:
-            verb = "CREATE TABLE {} AS" if create else "INSERT INTO {}"
-            self.execute_queries([*statements, f"{verb.format(full_name)}\n{query_string.strip().rstrip(';')}"])
-        else:
-            self._write_frame(df, schema, table_name, statements, create, index)
+        schema = self.identifier(schema_name or self.schema or self.default_schema())
+        table = self.identifier(str(table_name))
+        full_name = f"{schema}.{table}"
+        with self._transaction(commit=True) as cursor:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            create = not self._table_exists(cursor, schema, table)
+            if not create and if_exists == "fail":
+                raise ValueError(f'Table "{full_name}" already exists in database.')
+            if not create and if_exists == "replace":
+                cursor.execute(f"DROP TABLE {full_name}" if drop_table_on_replace else f"DELETE FROM {full_name}")
+                create = drop_table_on_replace
+            if query_string is None:
+                self._insert(cursor, df.reset_index() if index else df, schema, table, create)
+            else:
+                verb = f"CREATE TABLE {full_name} AS" if create else f"INSERT INTO {full_name}"
+                cursor.execute(f"{verb}\n{query_string.strip().rstrip(';')}")
 
     def execute(self, query_string: str, **query_vars) -> None:
         self.execute_queries([query_string])
 
-    def execute_query_raw(self, query: str, **kwargs) -> None:
-        self.execute_queries([query])
+    execute_query_raw = execute
 
     def execute_queries(self, queries: Sequence[str], commit: bool = True,
                         fetch_query_at_indexes: Sequence[bool] | None = None, **kwargs) -> list[Any]:
-        """Run the queries in one transaction; a DataFrame for each one to fetch, else None."""
+        """Run the queries in one transaction; for each one to fetch, its rows as a DataFrame (None for
+        a statement that returns no rows)."""
+        fetch = fetch_query_at_indexes or [False] * len(queries)
+        with self._transaction(commit) as cursor:
+            results = []
+            for query, wanted in zip(queries, fetch):
+                cursor.execute(query)
+                results.append(self._frame(cursor) if wanted and cursor.description is not None else None)
+            return results
+
+    # -- for SQL blocks --------------------------------------------------------------------------
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One SQL block at a time per database in this process: DuckDB allows one writer, and blocks
+        reading one upstream would export its table concurrently."""
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault(self._identity, threading.Lock())
+        with lock:
+            yield
+
+    def interrupt(self) -> None:
+        """Cancel the statements running now (a timed-out block must not commit later)."""
         raise NotImplementedError
 
+    def identifier(self, name: str) -> str:
+        """A schema or table name as the database stores it unquoted."""
+        return name
+
     # -- what each database does -------------------------------------------------------------------
-    def _fetch(self, query: str):
-        return self.execute_queries([query], fetch_query_at_indexes=[True])[0]
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[Any]:
+        raise NotImplementedError
 
-    def _table_exists(self, schema: str, table: str) -> bool:
-        frame = self._fetch(f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{_quoted(schema)}' "
-                            f"AND table_name = '{_quoted(table)}'")
-        return len(frame) > 0
+    def _table_exists(self, cursor, schema: str, table: str) -> bool:
+        cursor.execute(f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{_quoted(schema)}' "
+                       f"AND table_name = '{_quoted(table)}'")
+        return cursor.fetchone() is not None
 
-    def _write_frame(self, df, schema: str, table: str, statements: list[str], create: bool, index: bool) -> None:
+    def _frame(self, cursor):
+        raise NotImplementedError
+
+    def _insert(self, cursor, frame, schema: str, table: str, create: bool) -> None:
         raise NotImplementedError
 
 
@@ -98,19 +129,19 @@ class DuckDB(BaseSQL):
 
     def __init__(self, database: str, motherduck_token: str | None = None, schema: str | None = None,
                  verbose: bool = True, **kwargs) -> None:
-        super().__init__(schema, verbose)
         duckdb = _require("duckdb")
         config = {"motherduck_token": motherduck_token} if motherduck_token else {}
         database = str(database)
         if database != ":memory:" and not database.startswith("md:"):
             database = str(_project_relative(Path(database)))
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(schema, f"duckdb:{database}")
         self._connection = duckdb.connect(database, read_only=False, config=config)
 
     @classmethod
     def with_config(cls, config, **kwargs) -> "DuckDB":
         if not config.get("DUCKDB_DATABASE"):
-            raise ValueError("io_config.yaml: the profile sets no DUCKDB_DATABASE (a file path, ':memory:' or 'md:…')")
+            raise ValueError(f"{_origin(config)}: sets no DUCKDB_DATABASE (a file path, ':memory:' or 'md:…')")
         return cls(config["DUCKDB_DATABASE"], config.get("MOTHERDUCK_TOKEN"), config.get("DUCKDB_SCHEMA"), **kwargs)
 
     def close(self) -> None:
@@ -119,46 +150,42 @@ class DuckDB(BaseSQL):
     def default_schema(self) -> str:
         return "main"
 
-    def execute_queries(self, queries, commit=True, fetch_query_at_indexes=None, **kwargs) -> list[Any]:
-        cursor, results = self._connection.cursor(), []
+    def interrupt(self) -> None:
+        for cursor in list(self._running):
+            cursor.interrupt()
+
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[Any]:
+        cursor = self._connection.cursor()
+        self._running.add(cursor)
         try:
             cursor.begin()
-            for position, query in enumerate(queries):
-                fetch = fetch_query_at_indexes is not None and fetch_query_at_indexes[position]
-                relation = cursor.execute(query)
-                results.append(relation.df() if fetch else None)
+            yield cursor
             cursor.commit() if commit else cursor.rollback()
         except BaseException:
             cursor.rollback()
             raise
         finally:
+            self._running.discard(cursor)
             cursor.close()
-        return results
 
-    def _write_frame(self, df, schema, table, statements, create, index) -> None:
-        frame = df.reset_index() if index else df
-        cursor = self._connection.cursor()
-        try:
-            cursor.register("__mage_prefect_frame", frame)
-            verb = "CREATE TABLE {} AS" if create else "INSERT INTO {}"
-            cursor.begin()
-            for statement in [*statements, f"{verb.format(f'{schema}.{table}')} SELECT * FROM __mage_prefect_frame"]:
-                cursor.execute(statement)
-            cursor.commit()
-        except BaseException:
-            cursor.rollback()
-            raise
-        finally:
-            cursor.close()
+    def _frame(self, cursor):
+        return cursor.df()
+
+    def _insert(self, cursor, frame, schema, table, create) -> None:
+        cursor.register("__mage_prefect_frame", frame)
+        verb = "CREATE TABLE {} AS" if create else "INSERT INTO {}"
+        cursor.execute(f"{verb.format(f'{schema}.{table}')} SELECT * FROM __mage_prefect_frame")
+        cursor.unregister("__mage_prefect_frame")
 
 
 class Postgres(BaseSQL):
-    """`Postgres(dbname, user, password, host, port=None, schema=None)` over SQLAlchemy and psycopg."""
+    """`Postgres(dbname, user, password, host, port=None, schema=None)` over psycopg; frames are
+    written with COPY into a table SQLAlchemy's dialect types."""
 
     def __init__(self, dbname: str, user: str, password: str | None, host: str, port: int | str | None = None,
                  schema: str | None = None, connection_method: str = "direct", verbose: bool = True,
                  connect_timeout: int | None = None, **kwargs) -> None:
-        super().__init__(schema, verbose)
         if connection_method != "direct":
             raise ValueError(f"POSTGRES_CONNECTION_METHOD '{connection_method}' is not supported; use 'direct'")
         _require("psycopg")
@@ -167,11 +194,15 @@ class Postgres(BaseSQL):
 
         url = URL.create("postgresql+psycopg", username=user, password=password or None, host=host,
                          port=int(port) if port else None, database=dbname)
+        super().__init__(schema, url.render_as_string(hide_password=True))
         args = {"connect_timeout": int(connect_timeout)} if connect_timeout else {}
         self._engine = create_engine(url, connect_args=args, poolclass=NullPool)
 
     @classmethod
     def with_config(cls, config, **kwargs) -> "Postgres":
+        missing = [key for key in ("POSTGRES_DBNAME", "POSTGRES_USER", "POSTGRES_HOST") if not config.get(key)]
+        if missing:
+            raise ValueError(f"{_origin(config)}: sets no {', '.join(missing)}")
         return cls(dbname=config.get("POSTGRES_DBNAME"), user=config.get("POSTGRES_USER"),
                    password=config.get("POSTGRES_PASSWORD"), host=config.get("POSTGRES_HOST"),
                    port=config.get("POSTGRES_PORT"), schema=config.get("POSTGRES_SCHEMA"),
@@ -184,29 +215,53 @@ class Postgres(BaseSQL):
     def default_schema(self) -> str:
         return self.schema or "public"
 
-    def execute_queries(self, queries, commit=True, fetch_query_at_indexes=None, **kwargs) -> list[Any]:
+    def identifier(self, name: str) -> str:
+        return name.lower()  # what PostgreSQL makes of an unquoted name
+
+    def interrupt(self) -> None:
+        for connection in list(self._running):
+            connection.cancel_safe()
+
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[Any]:
+        connection = self._engine.raw_connection()
+        self._running.add(connection.driver_connection)
+        try:
+            # psycopg's own cursor: without parameters it leaves '%' alone
+            with connection.cursor() as cursor:
+                yield cursor
+            connection.commit() if commit else connection.rollback()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            self._running.discard(connection.driver_connection)
+            connection.close()
+
+    def _table_exists(self, cursor, schema, table) -> bool:
+        cursor.execute(f"SELECT to_regclass('{_quoted(schema)}.{_quoted(table)}')")
+        return cursor.fetchone()[0] is not None
+
+    def _frame(self, cursor):
         import pandas
 
-        # psycopg's own cursor: without parameters it leaves '%' alone (SQLAlchemy would pass '()')
-        connection, results = self._engine.raw_connection(), []
-        try:
-            with connection.cursor() as cursor:
-                for position, query in enumerate(queries):
-                    cursor.execute(query)
-                    fetch = fetch_query_at_indexes is not None and fetch_query_at_indexes[position]
-                    results.append(pandas.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
-                                   if fetch else None)
-            connection.commit() if commit else connection.rollback()
-        finally:
-            connection.close()
-        return results
+        return pandas.DataFrame(cursor.fetchall(), columns=[column.name for column in cursor.description])
 
-    def _write_frame(self, df, schema, table, statements, create, index) -> None:
-        with self._engine.begin() as connection:
-            for statement in statements:
-                connection.exec_driver_sql(statement)
-            df.to_sql(table, connection, schema=schema, if_exists="append", index=index, method="multi",
-                      chunksize=10_000)
+    def _insert(self, cursor, frame, schema, table, create) -> None:
+        from pandas.io.sql import get_schema
+
+        if create:
+            cursor.execute(get_schema(frame, table, con=self._engine, schema=schema))
+        columns = ", ".join('"{}"'.format(str(column).replace('"', '""')) for column in frame.columns)
+        values = frame.astype(object).where(frame.notna(), None)
+        with cursor.copy(f"COPY {schema}.{table} ({columns}) FROM STDIN") as copy:
+            for row in values.itertuples(index=False, name=None):
+                copy.write_row(row)
+
+
+def _origin(config) -> str:
+    describe = getattr(config, "describe", None)
+    return describe() if describe else "the connection settings"
 
 
 def _project_relative(path: Path) -> Path:
