@@ -13,6 +13,9 @@ EXPORT_POLICIES = ("append", "replace", "fail")
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+# DuckDB shares one database instance per file in a process and drops it with its last connection:
+# a connect racing that close gets an instance without its pandas scan ("pandas_scan does not exist").
+_DUCKDB_INSTANCES = threading.Lock()
 
 
 def _require(module: str):
@@ -136,7 +139,8 @@ class DuckDB(BaseSQL):
             database = str(_project_relative(Path(database)))
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(schema, f"duckdb:{database}")
-        self._connection = duckdb.connect(database, read_only=False, config=config)
+        with _DUCKDB_INSTANCES:
+            self._connection = duckdb.connect(database, read_only=False, config=config)
 
     @classmethod
     def with_config(cls, config, **kwargs) -> "DuckDB":
@@ -145,7 +149,8 @@ class DuckDB(BaseSQL):
         return cls(config["DUCKDB_DATABASE"], config.get("MOTHERDUCK_TOKEN"), config.get("DUCKDB_SCHEMA"), **kwargs)
 
     def close(self) -> None:
-        self._connection.close()
+        with _DUCKDB_INSTANCES:
+            self._connection.close()
 
     def default_schema(self) -> str:
         return "main"
