@@ -5,7 +5,7 @@ Layout under the results location (a folder, by default `<project>/.mage_prefect
 
     <pipeline>/<flow run id>/<block>/output_<i>.<parquet|json|pickle>   the data
     <pipeline>/<flow run id>/outputs.json                               each block's output keys in the run (JSON)
-    <pipeline>/latest.json                                              each block's latest run (JSON)
+    <pipeline>/latest/<block>.json                                      the block's latest run (JSON)
     .records/…                                                          Prefect's metadata records of parquet outputs
 """
 
@@ -74,16 +74,18 @@ class OutputStore:
             manifest = self._read_json_or_empty(f"{pipeline}/{run_id}/{MANIFEST}")
             manifest.update({clean_name(block): keys for block, keys in {**(reused or {}), **saved}.items()})
             self._write_json(f"{pipeline}/{run_id}/{MANIFEST}", manifest)
-            latest = self._latest_all(pipeline)
-            saved_at = time.time()
-            latest.update({clean_name(block): {"run_id": run_id, "saved_at": saved_at} for block in saved})
-            self._write_json(f"{pipeline}/{LATEST}.json", latest)
+        # one pointer file per block, each replaced whole: runs in other processes (or on other
+        # workers, on S3) cannot lose each other's updates as with a shared read-modify-write file
+        saved_at = time.time()
+        for block in saved:
+            self._write_json(self._latest_key(pipeline, block), {"run_id": run_id, "saved_at": saved_at})
 
-    def _latest_all(self, pipeline: str) -> dict[str, dict]:
-        return self._read_json_or_empty(f"{pipeline}/{LATEST}.json")
+    @staticmethod
+    def _latest_key(pipeline: str, block_uuid: str) -> str:
+        return f"{pipeline}/{LATEST}/{clean_name(block_uuid)}.json"
 
     def _latest(self, pipeline: str, block_uuid: str) -> dict | None:
-        return self._latest_all(pipeline).get(clean_name(block_uuid))
+        return self._read_json(self._latest_key(pipeline, block_uuid))
 
     def has(self, pipeline: str, block_uuid: str) -> bool:
         """Whether the block has any stored output."""
@@ -91,8 +93,7 @@ class OutputStore:
 
     def fresh(self, pipeline: str, blocks: list[str], max_age: float | None) -> bool:
         """Every block has stored outputs, none older than `max_age` seconds (None: any age)."""
-        latest = self._latest_all(pipeline)
-        saved = [latest.get(clean_name(block)) for block in blocks]
+        saved = [self._latest(pipeline, block) for block in blocks]
         if not blocks or any(entry is None for entry in saved):
             return False
         return max_age is None or time.time() - min(entry.get("saved_at", 0) for entry in saved) <= max_age

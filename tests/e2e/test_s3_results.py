@@ -70,7 +70,7 @@ def test_a_pipeline_run_persists_every_output_to_s3(prefect_server, s3, demo_pro
     manifest = json.loads(_object(s3, f"{base}/outputs.json"))
     split_keys = [f"train_model/{run.flow_run_id}/split_dataset/output_{i}" for i in range(4)]
     assert manifest["split_dataset"] == [f"{key}.{kind}" for key, kind in zip(split_keys, ["parquet"] * 2 + ["pickle"] * 2)]
-    assert json.loads(_object(s3, "mage/train_model/latest.json"))["evaluate_model"]["run_id"] == run.flow_run_id
+    assert json.loads(_object(s3, "mage/train_model/latest/evaluate_model.json"))["run_id"] == run.flow_run_id
     assert not (demo_project / ".mage_prefect" / "results" / "train_model" / run.flow_run_id).exists()
 
     assert [len(part) for part in get_outputs(demo_project, "train_model", "split_dataset", results=results)] == \

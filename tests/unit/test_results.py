@@ -134,6 +134,25 @@ def test_latest_is_per_block(store):
     assert (store.load("pipe", "a"), store.load("pipe", "b")) == (["a1"], ["b2"])
 
 
+def _publish_blocks(location, prefix: str, count: int) -> None:
+    store = OutputStore(location)
+    for index in range(count):
+        store.publish("pipe", f"run-{prefix}", {f"{prefix}{index}": [f"pipe/run-{prefix}/{prefix}{index}/output_0.json"]})
+
+
+def test_runs_in_other_processes_publishing_at_once_lose_no_latest_pointer(store):
+    import multiprocessing
+
+    processes = [multiprocessing.get_context("fork").Process(target=_publish_blocks, args=(store.location, prefix, 40))
+                 for prefix in ("a", "b", "c")]
+    [process.start() for process in processes]
+    [process.join(60) for process in processes]
+
+    assert [process.exitcode for process in processes] == [0, 0, 0]
+    assert {f"{p}{i}": store.run_id("pipe", f"{p}{i}") for p in "abc" for i in range(40)} == {
+        f"{p}{i}": f"run-{p}" for p in "abc" for i in range(40)}
+
+
 def test_outputs_survive_a_new_store_object(store):
     store.save("pipe", "run-1", "block", [{"k": [1, 2]}])
     assert OutputStore(store.location).load("pipe", "block") == [{"k": [1, 2]}]
