@@ -78,6 +78,8 @@ def execute_block(
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             if final_attempt:
+                if context.halt is not None:  # before the callbacks: a slow alert must not let blocks start
+                    context.halt.set()
                 run_callbacks(callbacks, block, "failure", None, kwargs, logger, error=exc)
             if isinstance(exc, BlockFailed):
                 raise

@@ -340,3 +340,22 @@ def test_own_copy_shares_values_that_cannot_be_copied():
 
     client = {"connection": threading.Lock()}  # deepcopy raises TypeError on a lock
     assert own_copy(client) is client
+
+
+def test_a_final_failure_halts_the_run_before_its_failure_callbacks_run(run_context, caplog):
+    import threading
+
+    context = replace(run_context, halt=threading.Event())
+    failing = inline_block("boom", "transformer", "@transformer\ndef f(*a, **k):\n    raise ValueError('no')\n")
+    callback = inline_block("alert", "callback", (
+        "from mage_prefect.runtime.compat import ACTIVE\n"
+        "@callback('failure')\n"
+        "def on_failure(parent_block_data, **kwargs):\n"
+        "    kwargs['logger'].info(f'halted when alerted: {ACTIVE.get().halt.is_set()}')\n"))
+
+    with pytest.raises(BlockFailed):
+        run(failing, context, final_attempt=False, callbacks=[callback])
+    assert not context.halt.is_set()  # a retry is coming: nothing halts
+    with caplog.at_level(logging.INFO), pytest.raises(BlockFailed):
+        run(failing, context, callbacks=[callback])
+    assert "halted when alerted: True" in caplog.text
