@@ -16,7 +16,7 @@ import pytest
 from mage_prefect import get_output, get_outputs, run_pipeline
 from mage_prefect.results.store import OutputStore
 
-from .conftest import BIN, _free_port, mage_prefect
+from .conftest import BIN, HERE, _free_port, copy_project, mage_prefect
 
 pytestmark = pytest.mark.e2e
 BUCKET = "team-results"
@@ -91,3 +91,14 @@ def test_outputs_of_a_run_still_going_are_listed_from_s3(s3):
     assert store.load("pipe", "block", run="run-1") == [{"a": 1}, (1, 2)]  # no manifest yet: listed
     store.publish("pipe", "run-1", {"block": store.save("pipe", "run-1", "block", ["final"], publish=False)})
     assert store.load("pipe", "block") == ["final"]
+
+
+def test_block_code_reads_and_writes_s3_through_mage_ai_io_s3(prefect_server, s3, tmp_path_factory):
+    project = copy_project(HERE / "projects" / "warehouse", tmp_path_factory)
+
+    run = run_pipeline(project, "lake")
+
+    assert run.ok, run.state.message
+    assert get_output(project, "lake", "lake_roundtrip") == {"parquet": [1, 2, 3], "csv": [4], "exists": True,
+                                                             "missing": False}
+    assert pd.read_parquet(io.BytesIO(_object(s3, "lake/numbers.parquet")))["n"].tolist() == [1, 2, 3]

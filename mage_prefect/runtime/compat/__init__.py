@@ -31,6 +31,7 @@ MODULES = {
     "mage_ai.io.duckdb": f"{_HERE}.io_sql",
     "mage_ai.io.postgres": f"{_HERE}.io_sql",
     "mage_ai.io.file": f"{_HERE}.io_file",
+    "mage_ai.io.s3": f"{_HERE}.io_file",
 }
 PACKAGES = {name.rsplit(".", i)[0] for name in MODULES for i in range(1, name.count(".") + 1)}
 
