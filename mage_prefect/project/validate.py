@@ -13,7 +13,8 @@ import jinja2
 from ..graph import dynamic_children, find_cycle
 from ..runtime.block_code import arity_problem
 from ..runtime.compat import MODULES as SHIM_MODULES
-from ..runtime.compat.io_sql import EXPORT_POLICIES
+from ..runtime.compat.io_config import profile_settings, read_io_config
+from ..runtime.compat.io_sql import EXPORT_POLICIES, missing_settings
 from ..runtime.sql import PROVIDERS, SQL_DRIVERS, df_reference_problems
 from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
 from .loader import read_project
@@ -113,10 +114,20 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic: set[str
     if policy is not None and policy not in EXPORT_POLICIES:
         problem("configuration.export_write_policy", f"export_write_policy {policy!r} is not one of "
                 f"{', '.join(EXPORT_POLICIES)}", "Mage's default is append")
-    if not (pipeline.repo_path / "io_config.yaml").is_file():
-        problem("configuration", f"SQL block '{block.uuid}' needs {pipeline.repo_path / 'io_config.yaml'} for its "
-                "connection, and it is missing", "create io_config.yaml with the profile the block names "
-                "(data_provider_profile, default: 'default')")
+    io_config, profile = pipeline.repo_path / "io_config.yaml", str(config.get("data_provider_profile") or "default")
+    if not io_config.is_file():
+        problem("configuration", f"SQL block '{block.uuid}' needs {io_config} for its connection, and it is missing",
+                "create io_config.yaml with the profile the block names (data_provider_profile, default: 'default')")
+    elif provider in PROVIDERS and "{" not in profile:  # a templated profile is known only at run time
+        try:  # secrets are not looked up: validate reaches no service
+            settings = profile_settings(io_config, read_io_config(io_config, secret=lambda name: "<secret>"), profile)
+        except (ValueError, KeyError) as exc:
+            problem("configuration.data_provider_profile", str(exc), "fix io_config.yaml or data_provider_profile")
+        else:
+            missing = missing_settings(PROVIDERS[provider], settings)
+            if missing:
+                problem("configuration.data_provider_profile", f"{io_config}, profile '{profile}': sets no "
+                        f"{', '.join(missing)}, which {provider} needs", "add them to that profile")
     if block.dynamic or block.uuid in dynamic:
         problem("configuration", f"SQL block '{block.uuid}' is a dynamic block; dynamic SQL blocks are not "
                 "supported yet", "make the dynamic parent and its children Python blocks")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
 import yaml
@@ -62,20 +62,10 @@ class ConfigFileLoader:
         from .repo import get_repo_path
 
         path = Path(filepath) if filepath else Path(get_repo_path()) / "io_config.yaml"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no io_config.yaml; create it with a '{profile}' profile")
-        try:
-            document = yaml.safe_load(render(path.read_text(encoding="utf-8"), {"mage_secret_var": get_secret_value}))
-        except (jinja2.TemplateError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read it: {exc}") from None
-        document = document if isinstance(document, dict) else {}
-        if not isinstance(document.get(profile), dict):
-            known = ", ".join(sorted(k for k, v in document.items() if isinstance(v, dict))) or "none"
-            raise ProfileNotFound(f"{path}: no profile '{profile}' (profiles: {known}); add it or name another "
-                                  f"with data_provider_profile")
+        document = read_io_config(path)
         self.path, self.profile = path, profile
         self.version = document.get("version")
-        self.config = _flatten_verbose(document[profile])
+        self.config = profile_settings(path, document, profile)
 
     def get(self, key: str | ConfigKey) -> Any:
         return self.config.get(_name(key))
@@ -89,6 +79,26 @@ class ConfigFileLoader:
     def describe(self) -> str:
         """Where the settings came from, for error messages."""
         return f"{self.path}, profile '{self.profile}'" if self.path else "the given config"
+
+
+def read_io_config(path: Path, secret: Callable[[str], Any] = get_secret_value) -> dict[str, Any]:
+    """The rendered document (`mage_secret_var` calls `secret`); errors name the file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no io_config.yaml; create it with the profiles SQL blocks name")
+    try:
+        document = yaml.safe_load(render(path.read_text(encoding="utf-8"), {"mage_secret_var": secret}))
+    except (jinja2.TemplateError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read it: {exc}") from None
+    return document if isinstance(document, dict) else {}
+
+
+def profile_settings(path: Path, document: dict[str, Any], profile: str) -> dict[str, Any]:
+    """One profile's settings under the standard keys; ProfileNotFound names the profiles there are."""
+    if not isinstance(document.get(profile), dict):
+        known = ", ".join(sorted(k for k, v in document.items() if isinstance(v, dict))) or "none"
+        raise ProfileNotFound(f"{path}: no profile '{profile}' (profiles: {known}); add it or name another "
+                              f"with data_provider_profile")
+    return _flatten_verbose(document[profile])
 
 
 def _name(key: str | ConfigKey) -> str:

@@ -29,6 +29,8 @@ def _require(module: str):
 class BaseSQL:
     """A connection used as a context manager; `load`, `export`, `execute` as Mage's `BaseSQL`."""
 
+    REQUIRED: tuple[str, ...] = ()  # the io_config keys `with_config` needs
+
     def __init__(self, schema: str | None, identity: str) -> None:
         self.schema, self._identity = schema, identity
         self._running: set = set()  # what `interrupt` cancels
@@ -142,10 +144,11 @@ class DuckDB(BaseSQL):
         with _DUCKDB_INSTANCES:
             self._connection = duckdb.connect(database, read_only=False, config=config)
 
+    REQUIRED = ("DUCKDB_DATABASE",)  # a file path, ':memory:' or 'md:…'
+
     @classmethod
     def with_config(cls, config, **kwargs) -> "DuckDB":
-        if not config.get("DUCKDB_DATABASE"):
-            raise ValueError(f"{_origin(config)}: sets no DUCKDB_DATABASE (a file path, ':memory:' or 'md:…')")
+        _check_required(cls, config)
         return cls(config["DUCKDB_DATABASE"], config.get("MOTHERDUCK_TOKEN"), config.get("DUCKDB_SCHEMA"), **kwargs)
 
     def close(self) -> None:
@@ -203,11 +206,11 @@ class Postgres(BaseSQL):
         args = {"connect_timeout": int(connect_timeout)} if connect_timeout else {}
         self._engine = create_engine(url, connect_args=args, poolclass=NullPool)
 
+    REQUIRED = ("POSTGRES_DBNAME", "POSTGRES_USER", "POSTGRES_HOST")
+
     @classmethod
     def with_config(cls, config, **kwargs) -> "Postgres":
-        missing = [key for key in ("POSTGRES_DBNAME", "POSTGRES_USER", "POSTGRES_HOST") if not config.get(key)]
-        if missing:
-            raise ValueError(f"{_origin(config)}: sets no {', '.join(missing)}")
+        _check_required(cls, config)
         return cls(dbname=config.get("POSTGRES_DBNAME"), user=config.get("POSTGRES_USER"),
                    password=config.get("POSTGRES_PASSWORD"), host=config.get("POSTGRES_HOST"),
                    port=config.get("POSTGRES_PORT"), schema=config.get("POSTGRES_SCHEMA"),
@@ -264,9 +267,16 @@ class Postgres(BaseSQL):
                 copy.write_row(row)
 
 
-def _origin(config) -> str:
-    describe = getattr(config, "describe", None)
-    return describe() if describe else "the connection settings"
+def missing_settings(connector: type[BaseSQL], config) -> list[str]:
+    """The connector's required io_config keys that `config` leaves unset."""
+    return [key for key in connector.REQUIRED if not config.get(key)]
+
+
+def _check_required(connector: type[BaseSQL], config) -> None:
+    missing = missing_settings(connector, config)
+    if missing:
+        describe = getattr(config, "describe", None)
+        raise ValueError(f"{describe() if describe else 'the connection settings'}: sets no {', '.join(missing)}")
 
 
 def _project_relative(path: Path) -> Path:
