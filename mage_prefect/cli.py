@@ -247,9 +247,12 @@ def deploy(
         return
     deployments.write(compiled, out)
     try:
-        deployments.apply(changes, out, model, prune=prune, work_pools=deployments.work_pools(compiled))
+        started = deployments.apply(changes, out, model, prune=prune, work_pools=deployments.work_pools(compiled),
+                                    initial_runs=compiled.initial_runs)
     except RuntimeError as exc:
         _fail(str(exc))
+    for name in started:
+        typer.echo(f"started the first run of {name} (create_initial_pipeline_run)")
     counts = {action: sum(c.action == action for c in changes) for action in ("create", "update", "delete")}
     typer.echo(f"deployed: {counts['create']} created, {counts['update']} updated, "
                f"{counts['delete'] if prune else 0} deleted")

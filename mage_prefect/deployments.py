@@ -44,6 +44,8 @@ class Compiled:
     files: dict[str, str] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     targets: dict[tuple[str, str], str] = field(default_factory=dict)  # (flow, deployment) → version
+    # (flow, deployment) of active triggers with create_initial_pipeline_run: a first run once created
+    initial_runs: set[tuple[str, str]] = field(default_factory=set)
 
 
 def compile_project(project: Project, out: Path, *, work_pool: str | None = None, env: str | None = None) -> Compiled:
@@ -109,6 +111,8 @@ def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, a
         _report_unmapped(pipeline, trigger, result)
     config["version"] = _version(pipeline, config)
     result.targets[(pipeline.flow_name, config["name"])] = config["version"]
+    if trigger and trigger.settings.create_initial_pipeline_run and trigger.status == "active":
+        result.initial_runs.add((pipeline.flow_name, config["name"]))
     return config
 
 
@@ -168,8 +172,6 @@ def _report_unmapped(pipeline: Pipeline, trigger: Trigger, result: Compiled) -> 
     """Trigger settings Prefect has no equivalent for become warnings, never silent."""
     unmapped = {
         "sla": (trigger.sla, "Prefect OSS has no SLA; use a Prefect automation on flow run duration"),
-        "settings.create_initial_pipeline_run": (trigger.settings.create_initial_pipeline_run,
-                                                 "start the first run with `prefect deployment run`"),
         "settings.landing_time_enabled": (trigger.settings.landing_time_enabled, "runs are scheduled at the cron times"),
         "settings.timeout_status": (trigger.settings.timeout_status, "a timed-out flow run always ends Failed"),
     }
@@ -226,8 +228,11 @@ def plan(project: Project, compiled: Compiled) -> list[Change]:
     return changes
 
 
-def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, work_pools: set[str]) -> None:
-    """Deploy what is new or changed with `prefect deploy`; with `prune`, delete what is gone."""
+def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, work_pools: set[str],
+          initial_runs: set[tuple[str, str]] = frozenset()) -> list[str]:
+    """Deploy what is new or changed with `prefect deploy`; with `prune`, delete what is gone. New
+    deployments in `initial_runs` get a first flow run now, as Mage's `create_initial_pipeline_run`
+    does for a new trigger; returns the names of the deployments started."""
     import subprocess
     import sys
 
@@ -252,6 +257,17 @@ def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, wo
         if done.returncode:
             raise RuntimeError(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     _clear_dropped_schedules(changes, out)
+    return _start_initial_runs([(c.flow, c.deployment) for c in changes if c.action == "create"
+                                and (c.flow, c.deployment) in initial_runs])
+
+
+def _start_initial_runs(targets: list[tuple[str, str]]) -> list[str]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for flow, name in targets:
+            client.create_flow_run_from_deployment(client.read_deployment_by_name(f"{flow}/{name}").id)
+    return [f"{flow}/{name}" for flow, name in targets]
 
 
 def _clear_dropped_schedules(changes: list[Change], out: Path) -> None:

@@ -170,10 +170,12 @@ def test_scheduled_runs_before_the_triggers_start_time_run_no_block(deployed, wo
         get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
 
 
-def test_plan_then_prune_change_only_what_changed(deployed):
+def test_plan_then_prune_change_only_what_changed(deployed, worker):
     triggers = deployed / "scheduled" / "pipelines" / "hello" / "triggers.yaml"
     config = yaml.safe_load(triggers.read_text())
     config["triggers"] = [t for t in config["triggers"] if t["name"] != "guarded"]
+    config["triggers"].append({"name": "kickoff", "schedule_type": "api", "status": "active", "schedule_interval": None,
+                               "start_time": None, "settings": {"create_initial_pipeline_run": True}})
     next(t for t in config["triggers"] if t["name"] == "on_demand")["variables"]["greeting"] = "hey"
     nightly = next(t for t in config["triggers"] if t["name"] == "nightly")
     nightly.update(schedule_type="api", schedule_interval=None)  # no longer scheduled
@@ -182,14 +184,19 @@ def test_plan_then_prune_change_only_what_changed(deployed):
     planned = mage_prefect("deploy", "scheduled", "--out", "deployments", "--plan", cwd=deployed)
     assert planned.returncode == 0, planned.stderr
     assert "~ update hello/on_demand" in planned.stdout and "~ update hello/nightly" in planned.stdout
-    assert "- delete hello/guarded" in planned.stdout
+    assert "- delete hello/guarded" in planned.stdout and "+ create hello/kickoff" in planned.stdout
     assert "= keep   hello/every_minute" in planned.stdout
 
     applied = mage_prefect("deploy", "scheduled", "--out", "deployments", "--prune", cwd=deployed)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "0 created, 2 updated, 1 deleted" in applied.stdout
+    assert "1 created, 2 updated, 1 deleted" in applied.stdout
+    assert "started the first run of hello/kickoff (create_initial_pipeline_run)" in applied.stdout
     with _client() as client:
         names = {d.name: d for d in client.read_deployments()}
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+        [first] = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[names["kickoff"].id])))
+    assert _wait_final(first.id).state.is_completed()  # the worker ran it
     assert "guarded" not in names and names["on_demand"].parameters["greeting"] == "hey"
     assert names["nightly"].schedules == []  # prefect deploy alone would have kept the old schedule
 
