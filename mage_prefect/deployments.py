@@ -171,7 +171,6 @@ def _concurrency(trigger: Trigger | None) -> dict[str, Any] | None:
 def _report_unmapped(pipeline: Pipeline, trigger: Trigger, result: Compiled) -> None:
     """Trigger settings Prefect has no equivalent for become warnings, never silent."""
     unmapped = {
-        "sla": (trigger.sla, "Prefect OSS has no SLA; use a Prefect automation on flow run duration"),
         "settings.landing_time_enabled": (trigger.settings.landing_time_enabled, "runs are scheduled at the cron times"),
         "settings.timeout_status": (trigger.settings.timeout_status, "a timed-out flow run always ends Failed"),
     }

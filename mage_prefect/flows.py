@@ -28,6 +28,7 @@ from prefect.utilities.annotations import quote
 
 from .graph import dynamic_children, fanned_upstreams, is_chain, topological_order
 from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
+from .notifications import RunFacts, watching
 from .project.models import Block, Pipeline, Project, Trigger
 from .results.store import LATEST, OutputStore, results_location
 from .runtime.arguments import RunContext
@@ -84,6 +85,15 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
         early = _before_trigger_start(trigger, context)
         if early is not None:
             return early
+        if trigger_name is None:  # Mage notifies about trigger runs only
+            return _tracked_run(context)
+        facts = RunFacts(pipeline.uuid, trigger_name, context.execution_date, _run_url(context.pipeline_run_id))
+        with watching(pipeline.notification_config, facts, trigger.sla if trigger else None, get_run_logger()) as report:
+            state = _tracked_run(context)
+            report(state)
+            return state
+
+    def _tracked_run(context: RunContext) -> State:
         if tracking is None:
             return _run_blocks(context)
         from .mlflow import flow_run as mlflow_flow_run
@@ -237,6 +247,13 @@ def _outputs_artifact(pipeline: Pipeline, states: dict[str, State], results: dic
 def artifact_key(pipeline_uuid: str) -> str:
     """Artifact keys take lowercase letters, digits and dashes only."""
     return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_uuid.lower()}-outputs")
+
+
+def _run_url(flow_run_id: str) -> str:
+    """The flow run's page in the Prefect UI (its id when no UI address is known)."""
+    from prefect.utilities.urls import url_for
+
+    return url_for("flow-run", obj_id=flow_run_id) or f"flow run {flow_run_id}"
 
 
 def _value(state: State) -> Any:

@@ -20,8 +20,10 @@ from .models import (
     LANGUAGE_EXTENSIONS,
     RUNNABLE_TYPES,
     SKIPPED_TYPES,
+    WEBHOOK_CHANNELS,
     Block,
     GlobalDataProduct,
+    NotificationConfig,
     Pipeline,
     Project,
     RetryConfig,
@@ -47,6 +49,7 @@ BLOCK_KEYS = {
 }
 SUPPORTED_PIPELINE_TYPES = ("python",)
 NOT_YET = "mage-prefect does not support this yet"
+UNSUPPORTED_CHANNELS = ("telegram_config", "opsgenie_config")
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mage_prefect"}
 
 
@@ -69,18 +72,19 @@ class ProjectReader:
                 )
             )
             return None
-        root_config = self._read_mapping(metadata, rendered=True) or {}
+        root_doc = self._read_mapping_doc(metadata, rendered=True)
+        root_config = root_doc.data if root_doc else {}
         sub_projects = self._read_platform_settings()
         repos = dict(sub_projects) if sub_projects else {self.root.name: self.root}
         pipelines: dict[str, Pipeline] = {}
         products: dict[str, GlobalDataProduct] = {}
         for repo_path in repos.values():
             products.update(self._read_global_data_products(repo_path / "global_data_products.yaml"))
-            config = root_config if repo_path == self.root else (
-                self._read_mapping(repo_path / "metadata.yaml", rendered=True) or {}
-            )
+            doc = root_doc if repo_path == self.root else self._read_mapping_doc(repo_path / "metadata.yaml", rendered=True)
+            config = doc.data if doc else {}
             project_retry = config.get("retry_config") if isinstance(config.get("retry_config"), dict) else {}
-            for pipeline in self._read_pipelines(repo_path, project_retry, platform=bool(sub_projects)):
+            notifications = self._notification_config(doc, config.get("notification_config")) if doc else {}
+            for pipeline in self._read_pipelines(repo_path, project_retry, notifications, platform=bool(sub_projects)):
                 if pipeline.uuid in pipelines:
                     self.diagnostics.append(
                         Diagnostic(
@@ -160,7 +164,7 @@ class ProjectReader:
         return products
 
     # -- pipelines -----------------------------------------------------------------------------
-    def _read_pipelines(self, repo_path: Path, project_retry: dict, platform: bool) -> list[Pipeline]:
+    def _read_pipelines(self, repo_path: Path, project_retry: dict, notifications: dict, platform: bool) -> list[Pipeline]:
         pipelines_dir = repo_path / "pipelines"
         if not pipelines_dir.is_dir():
             return []
@@ -168,12 +172,13 @@ class ProjectReader:
         for folder in sorted(pipelines_dir.iterdir()):
             metadata = folder / "metadata.yaml"
             if folder.is_dir() and metadata.is_file():
-                pipeline = self._read_pipeline(folder.name, metadata, repo_path, project_retry, platform)
+                pipeline = self._read_pipeline(folder.name, metadata, repo_path, project_retry, notifications, platform)
                 if pipeline is not None:
                     result.append(pipeline)
         return result
 
-    def _read_pipeline(self, uuid: str, path: Path, repo_path: Path, project_retry: dict, platform: bool):
+    def _read_pipeline(self, uuid: str, path: Path, repo_path: Path, project_retry: dict, notifications: dict,
+                       platform: bool):
         doc = self._read_doc(path)
         if doc is None:
             return None
@@ -219,6 +224,8 @@ class ProjectReader:
             variables=variables or {},
             concurrency_config=concurrency if isinstance(concurrency, dict) else {},
             triggers=tuple(self._read_triggers(path.parent / "triggers.yaml")),
+            notification_config=NotificationConfig.model_validate(
+                {**notifications, **self._notification_config(doc, data.get("notification_config"))}),
             repo_path=repo_path,
             source=SourceRef(file=path, line=line, column=column),
         )
@@ -495,7 +502,8 @@ class ProjectReader:
             return None
         return result
 
-    def _read_mapping(self, path: Path, rendered: bool = False) -> dict | None:
+    def _read_mapping_doc(self, path: Path, rendered: bool = False) -> YamlDocument | None:
+        """A YAML file that must hold a mapping (its data is {} when empty); None when absent or bad."""
         if not path.is_file():
             return None
         doc = self._read_doc(path, rendered)
@@ -504,7 +512,35 @@ class ProjectReader:
         if doc.data is not None and not isinstance(doc.data, dict):
             self.diagnostics.append(doc.diagnostic((), "this file must be a YAML mapping"))
             return None
-        return doc.data or {}
+        return doc if doc.data is not None else YamlDocument(doc.path, {}, doc.positions)
+
+    def _notification_config(self, doc: YamlDocument, raw: Any) -> dict:
+        """A `notification_config` mapping, checked (problems reported); {} when absent or unusable."""
+        key: KeyPath = ("notification_config",)
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.diagnostics.append(doc.diagnostic(key, "'notification_config' must be a mapping"))
+            return {}
+        for name in raw:
+            if name in UNSUPPORTED_CHANNELS:
+                self.diagnostics.append(doc.diagnostic(key + (name,), f"{name} notifications are not sent; {NOT_YET}",
+                                                       f"use one of {', '.join(WEBHOOK_CHANNELS)} or email_config",
+                                                       severity="warning"))
+            elif name not in NotificationConfig.model_fields:
+                self.diagnostics.append(doc.diagnostic(key + (name,), f"unknown notification_config key '{name}'",
+                                                       did_you_mean(name, NotificationConfig.model_fields) or "remove it",
+                                                       severity="warning"))
+        try:
+            NotificationConfig.model_validate(raw)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = key + tuple(error["loc"])
+                self.diagnostics.append(doc.diagnostic(where, f"invalid notification_config: "
+                                                       f"{'.'.join(map(str, error['loc']))}: {error['msg']}",
+                                                       "see Mage's notification_config format"))
+            return {}
+        return raw
 
 
 def read_project(root: str | Path) -> tuple[Project | None, list[Diagnostic]]:

@@ -146,6 +146,50 @@ class Trigger(_Frozen):
         return SCHEDULE_PRESETS.get(interval, interval) if interval and interval != "@once" else None
 
 
+class _Lenient(BaseModel):
+    """Mage's notification dataclasses ignore keys they do not know; the loader warns about them."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class WebhookConfig(_Lenient):
+    webhook_url: str
+
+
+class EmailConfig(_Lenient):
+    smtp_host: str = "smtp.gmail.com"
+    smtp_mail_from: str | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    to_emails: tuple[str, ...] = ()
+
+
+class MessageTemplate(_Lenient):
+    subject: str | None = None
+    summary: str | None = None
+    details: str | None = None
+
+
+ALERTS = ("trigger_failure", "trigger_success", "trigger_passed_sla")
+WEBHOOK_CHANNELS = ("slack_config", "teams_config", "discord_config", "google_chat_config")
+
+
+class NotificationConfig(_Lenient):
+    """Mage's `notification_config` (project level, the pipeline's merged over it)."""
+
+    alert_on: tuple[Literal["trigger_failure", "trigger_success", "trigger_passed_sla"], ...] = (
+        "trigger_failure", "trigger_passed_sla")
+    email_config: EmailConfig | None = None
+    slack_config: WebhookConfig | None = None
+    teams_config: WebhookConfig | None = None
+    discord_config: WebhookConfig | None = None
+    google_chat_config: WebhookConfig | None = None
+    message_templates: dict[Literal["success", "failure", "passed_sla"], MessageTemplate] = Field(default_factory=dict)
+
+
 class Pipeline(_Frozen):
     uuid: str
     name: str | None = None
@@ -157,6 +201,7 @@ class Pipeline(_Frozen):
     variables: dict[str, Any] = Field(default_factory=dict)
     concurrency_config: dict[str, Any] = Field(default_factory=dict)
     triggers: tuple[Trigger, ...] = ()
+    notification_config: NotificationConfig = NotificationConfig()
     repo_path: Path
     source: SourceRef
 

@@ -45,7 +45,34 @@ def deployed(workdir, prefect_server) -> Path:
 
 
 @pytest.fixture(scope="module")
-def worker(deployed):
+def webhook():
+    """A local HTTP server standing in for Slack: the JSON bodies posted to it, in order. The
+    project's notification_config reads its URL from MAGE_PREFECT_TEST_WEBHOOK (set for the worker)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["MAGE_PREFECT_TEST_WEBHOOK"] = f"http://127.0.0.1:{server.server_port}/hook"
+    yield received
+    os.environ.pop("MAGE_PREFECT_TEST_WEBHOOK", None)
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def worker(deployed, webhook):
     """A process worker polling the pool every second, started where the pull step expects."""
     env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
     log = open(deployed / "worker.log", "wb")
@@ -100,7 +127,7 @@ def test_cron_deployment_has_runs_scheduled_on_the_minute(deployed):
     assert (starts[1] - starts[0]).total_seconds() == 60
 
 
-def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worker, prefect_server):
+def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worker, prefect_server, webhook):
     with _client() as client:
         deployment = client.read_deployment_by_name("hello/on_demand")
     response = httpx.post(f"{prefect_server}/deployments/{deployment.id}/create_flow_run",
@@ -114,6 +141,8 @@ def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worke
     assert output == {"greeting": "from rest", "audience": "api callers", "env": "prod",
                       "trigger_name": "on_demand", "event": {}, "source": None,
                       "interval_seconds": None, "interval_span": None}  # not a time trigger
+    # the project's notification_config: a success message for the trigger run, from its template
+    assert {"text": f"hello ran for trigger on_demand: {prefect_server[:-4]}/runs/flow-run/{run.id}"} in webhook
 
 
 def test_a_time_trigger_run_gets_its_schedule_interval(deployed, worker, prefect_server):

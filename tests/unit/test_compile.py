@@ -56,7 +56,7 @@ def test_every_trigger_form_is_mapped():
 
 def test_unmapped_settings_are_warnings():
     compiled = _compile(SCHEDULED, GOLDEN)
-    assert [(d.severity, d.key_path) for d in compiled.diagnostics] == [("warning", "sla")]
+    assert [(d.severity, d.key_path) for d in compiled.diagnostics] == [("warning", "settings.timeout_status")]
 
 
 def test_entrypoint_module_loads_as_prefect_loads_it(monkeypatch):
