@@ -8,7 +8,7 @@ import os
 import re
 import threading
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from itertools import product
 from datetime import datetime, timezone
 from pathlib import Path
@@ -94,14 +94,17 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             return state
 
     def _tracked_run(context: RunContext) -> State:
-        if tracking is None:
-            return _run_blocks(context)
-        from .mlflow import flow_run as mlflow_flow_run
+        # Blocks run in the folder holding the project, as Mage serves it (`mage start <project>`):
+        # relative paths in block code (FileIO, DuckDB files, open()) land where they do in Mage.
+        with chdir(project.root.parent):
+            if tracking is None:
+                return _run_blocks(context)
+            from .mlflow import flow_run as mlflow_flow_run
 
-        with mlflow_flow_run(tracking, context.variables) as parent:
-            state = _run_blocks(context)
-            parent.failed = state.is_failed()
-            return state
+            with mlflow_flow_run(tracking, context.variables) as parent:
+                state = _run_blocks(context)
+                parent.failed = state.is_failed()
+                return state
 
     def _run_blocks(context: RunContext) -> State:
         if sequential:

@@ -136,6 +136,7 @@ def test_kwargs_of_a_trigger_style_run(prefect_server, checks_project):
         "pipeline_uuid": "kwargs_check", "block_uuid": "report_kwargs", "configuration": {"table": "customers"},
         "context": {}, "event": {}, "retry": {"attempts": 1}, "trigger_name": None,
         "execution_date": "2026-03-04T05:06:07+00:00", "repo_path": str(checks_project), "has_logger": True,
+        "cwd": str(checks_project.parent),  # blocks run in the folder holding the project, as in Mage
     }
 
 

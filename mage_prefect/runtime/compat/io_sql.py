@@ -138,7 +138,6 @@ class DuckDB(BaseSQL):
         config = {"motherduck_token": motherduck_token} if motherduck_token else {}
         database = str(database)
         if database != ":memory:" and not database.startswith("md:"):
-            database = str(_project_relative(Path(database)))
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(schema, f"duckdb:{database}")
         with _DUCKDB_INSTANCES:
@@ -277,15 +276,6 @@ def _check_required(connector: type[BaseSQL], config) -> None:
     if missing:
         describe = getattr(config, "describe", None)
         raise ValueError(f"{describe() if describe else 'the connection settings'}: sets no {', '.join(missing)}")
-
-
-def _project_relative(path: Path) -> Path:
-    """A relative path in a block run is relative to the folder holding the project: Mage's working
-    directory when it serves the project (`mage start <project>`), wherever mage-prefect runs."""
-    from . import ACTIVE
-
-    run = ACTIVE.get()
-    return path if path.is_absolute() or run is None else run.root_path.parent / path
 
 
 def enforce_limit(query: str, limit: int) -> str:

@@ -1,3 +1,6 @@
+import os
+
+
 @custom
 def report(**kwargs):
     names = ['threshold', 'label', 'extra', 'env', 'ds', 'hr', 'pipeline_uuid', 'block_uuid', 'configuration',
@@ -6,4 +9,5 @@ def report(**kwargs):
     report['execution_date'] = kwargs['execution_date'].isoformat()
     report['repo_path'] = kwargs['repo_path']
     report['has_logger'] = hasattr(kwargs['logger'], 'info')
+    report['cwd'] = os.getcwd()
     return report
