@@ -12,6 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,9 @@ class Compiled:
     files: dict[str, str] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     targets: dict[tuple[str, str], str] = field(default_factory=dict)  # (flow, deployment) → version
-    # (flow, deployment) of active triggers with create_initial_pipeline_run: a first run once created
-    initial_runs: set[tuple[str, str]] = field(default_factory=set)
+    # (flow, deployment) → cron, of active time triggers with create_initial_pipeline_run: once the
+    # deployment is created, a first run for the current interval
+    initial_runs: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def compile_project(project: Project, out: Path, *, work_pool: str | None = None, env: str | None = None) -> Compiled:
@@ -111,9 +113,15 @@ def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, a
         _report_unmapped(pipeline, trigger, result)
     config["version"] = _version(pipeline, config)
     result.targets[(pipeline.flow_name, config["name"])] = config["version"]
-    if trigger and trigger.settings.create_initial_pipeline_run and trigger.status == "active":
-        result.initial_runs.add((pipeline.flow_name, config["name"]))
+    if trigger and trigger.settings.create_initial_pipeline_run and trigger.status == "active" and trigger.cron \
+            and not _starts_later(trigger):
+        result.initial_runs[(pipeline.flow_name, config["name"])] = trigger.cron
     return config
+
+
+def _starts_later(trigger: Trigger) -> bool:
+    start = trigger.start_time
+    return start is not None and (start if start.tzinfo else start.replace(tzinfo=timezone.utc)) > datetime.now(timezone.utc)
 
 
 def _parameters(pipeline: Pipeline, trigger: Trigger | None) -> dict[str, Any]:
@@ -228,10 +236,10 @@ def plan(project: Project, compiled: Compiled) -> list[Change]:
 
 
 def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, work_pools: set[str],
-          initial_runs: set[tuple[str, str]] = frozenset()) -> list[str]:
+          initial_runs: dict[tuple[str, str], str] | None = None) -> list[str]:
     """Deploy what is new or changed with `prefect deploy`; with `prune`, delete what is gone. New
-    deployments in `initial_runs` get a first flow run now, as Mage's `create_initial_pipeline_run`
-    does for a new trigger; returns the names of the deployments started."""
+    deployments in `initial_runs` get a first flow run for the current interval, as Mage's
+    `create_initial_pipeline_run` does for a new time trigger; returns the names of those started."""
     import subprocess
     import sys
 
@@ -256,17 +264,28 @@ def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, wo
         if done.returncode:
             raise RuntimeError(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     _clear_dropped_schedules(changes, out)
-    return _start_initial_runs([(c.flow, c.deployment) for c in changes if c.action == "create"
-                                and (c.flow, c.deployment) in initial_runs])
+    created = {(c.flow, c.deployment) for c in changes if c.action == "create"}
+    return _start_initial_runs({key: cron for key, cron in (initial_runs or {}).items() if key in created})
 
 
-def _start_initial_runs(targets: list[tuple[str, str]]) -> list[str]:
+def _start_initial_runs(crons: dict[tuple[str, str], str]) -> list[str]:
+    """A flow run scheduled at the last cron time, so the worker starts it now with that execution date."""
+    from croniter import croniter
     from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
 
+    now = datetime.now(timezone.utc)
     with get_client(sync_client=True) as client:
-        for flow, name in targets:
-            client.create_flow_run_from_deployment(client.read_deployment_by_name(f"{flow}/{name}").id)
-    return [f"{flow}/{name}" for flow, name in targets]
+        for (flow, name), cron in crons.items():
+            try:
+                deployment = client.read_deployment_by_name(f"{flow}/{name}")
+                client.create_flow_run_from_deployment(
+                    deployment.id, state=Scheduled(scheduled_time=croniter(cron, now).get_prev(datetime)))
+            except Exception as exc:
+                raise RuntimeError(f"deployment {flow}/{name} was created, but its first run "
+                                   f"(create_initial_pipeline_run) was not: {exc}; start it with "
+                                   f"`prefect deployment run {flow}/{name}`") from None
+    return [f"{flow}/{name}" for flow, name in crons]
 
 
 def _clear_dropped_schedules(changes: list[Change], out: Path) -> None:

@@ -28,7 +28,7 @@ from prefect.utilities.annotations import quote
 
 from .graph import dynamic_children, fanned_upstreams, is_chain, topological_order
 from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, first_skip, input_outputs
-from .notifications import RunFacts, watching
+from .notifications import RunFacts, notifying
 from .project.models import Block, Pipeline, Project, Trigger
 from .results.store import LATEST, OutputStore, results_location
 from .runtime.arguments import RunContext
@@ -85,13 +85,11 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
         early = _before_trigger_start(trigger, context)
         if early is not None:
             return early
-        if trigger_name is None:  # Mage notifies about trigger runs only
+        if trigger_name is None or _is_subflow():  # Mage notifies about trigger runs only
             return _tracked_run(context)
         facts = RunFacts(pipeline.uuid, trigger_name, context.execution_date, _run_url(context.pipeline_run_id))
-        with watching(pipeline.notification_config, facts, trigger.sla if trigger else None, get_run_logger()) as report:
-            state = _tracked_run(context)
-            report(state)
-            return state
+        return notifying(pipeline.notification_config, facts, trigger.sla if trigger else None, get_run_logger(),
+                         lambda: _tracked_run(context))
 
     def _tracked_run(context: RunContext) -> State:
         # Blocks run in the folder holding the project, as Mage serves it (`mage start <project>`):
@@ -123,7 +121,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             if isinstance(result, BlockResult):
                 (reused_keys if states[name].name == CACHED else saved_keys)[result.name] = result.keys
         store.publish(pipeline.uuid, context.pipeline_run_id, saved_keys, reused_keys)
-        _outputs_artifact(pipeline, states, results, store)
+        _outputs_artifact(pipeline, states, results, store, get_run_logger())
         return _final_state(states)
 
     def _run_in_order(context: RunContext) -> dict[str, State]:
@@ -236,15 +234,25 @@ def _reused_task(pipeline: Pipeline, block: Block, store: OutputStore, run: str)
     return _task(reuse_outputs, block)
 
 
-def _outputs_artifact(pipeline: Pipeline, states: dict[str, State], results: dict[str, Any], store: OutputStore) -> None:
+def _outputs_artifact(pipeline: Pipeline, states: dict[str, State], results: dict[str, Any], store: OutputStore,
+                      logger) -> None:
     """The run's block outputs on its page in the Prefect UI: one table artifact (one API call), whose
-    key gives each pipeline a version history on the Artifacts page."""
+    key gives each pipeline a version history on the Artifacts page. It never fails the run."""
     rows = [{"block": name, "state": state.name,
              "outputs": "\n".join(results[name].previews) if isinstance(results[name], BlockResult) else "",
              "stored as": "\n".join(results[name].keys) if isinstance(results[name], BlockResult) else ""}
             for name, state in states.items()]
-    create_table_artifact(rows, key=artifact_key(pipeline.uuid),
-                          description=f"Block outputs of pipeline `{pipeline.uuid}`, stored under `{store.location}`")
+    try:
+        create_table_artifact(rows, key=artifact_key(pipeline.uuid),
+                              description=f"Block outputs of pipeline `{pipeline.uuid}`, stored under `{store.location}`")
+    except Exception as exc:  # the outputs are stored and published: only their summary is missing
+        logger.warning(f"the block outputs artifact was not created: {type(exc).__name__}: {exc}")
+
+
+def _is_subflow() -> bool:
+    """A pipeline run inside another (a global data product's, or trigger_pipeline's fallback)."""
+    context = FlowRunContext.get()
+    return context is not None and context.flow_run is not None and context.flow_run.parent_task_run_id is not None
 
 
 def artifact_key(pipeline_uuid: str) -> str:
@@ -275,7 +283,9 @@ def _cancelled() -> State:
 
 @contextmanager
 def _halts_on_failure(context: RunContext, final: bool):
-    """A block failing for good (no retries left) stops the run's blocks that have not started."""
+    """A block failing for good (no retries left) stops the run's blocks that have not started.
+    execute_block halts before the block's failure callbacks; this catches what fails around it
+    (saving the outputs, MLflow, a global data product's subflow)."""
     try:
         yield
     except Exception:

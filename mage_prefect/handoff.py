@@ -60,7 +60,14 @@ _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
 
 def preview(value: Any) -> str:
     """One line about an output: a DataFrame's size and columns, an array's or Series' shape and
-    dtype, else a shortened repr."""
+    dtype, else a shortened repr (the type's name when even that fails: a preview never fails a block)."""
+    try:
+        return _preview(value)
+    except Exception:
+        return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _preview(value: Any) -> str:
     shape, columns = getattr(value, "shape", None), getattr(value, "columns", None)
     if columns is not None and isinstance(shape, tuple) and len(shape) == 2:
         names = ", ".join(str(column) for column in list(columns)[:8]) + (", …" if len(columns) > 8 else "")

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import smtplib
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
-from typing import Callable, Iterator
+from typing import Any, Callable
 
 from .project.models import WEBHOOK_CHANNELS, EmailConfig, NotificationConfig
 
@@ -21,7 +20,7 @@ BODY_FIELD = {"discord_config": "content"}
 
 @dataclass(frozen=True)
 class RunFacts:
-    """What a message says about the run (the names are those Mage's message templates use)."""
+    """What a message says about the run: the names Mage's message templates use (TEMPLATE_NAMES)."""
 
     pipeline_uuid: str
     pipeline_schedule_name: str | None
@@ -30,37 +29,42 @@ class RunFacts:
     error: str = ""
 
 
-@contextmanager
-def watching(config: NotificationConfig, facts: RunFacts, sla: float | None, logger) -> Iterator[Callable]:
-    """Around a trigger run: the passed_sla message once `sla` seconds after its execution time pass
-    with the run unfinished; yields `report(state)`, which sends the success or failure message."""
+def notifying(config: NotificationConfig, facts: RunFacts, sla: float | None, logger, run: Callable[[], Any]) -> Any:
+    """Call `run()` (a trigger run; it returns the final state) with Mage's messages: passed SLA once
+    `sla` seconds after the execution time pass with the run unfinished, then success or failure
+    (also when `run` raises)."""
     timer = None
     if sla and ALERT_OF["passed_sla"] in config.alert_on:
         delay = (facts.execution_time + timedelta(seconds=sla) - datetime.now(timezone.utc)).total_seconds()
         timer = threading.Timer(max(delay, 0), notify, (config, "passed_sla", facts, logger))
         timer.daemon = True
         timer.start()
-
-    def report(state) -> None:
-        if timer is not None:
-            timer.cancel()
-        if state.is_completed():
-            notify(config, "success", facts, logger)
-        elif state.is_failed() or state.is_crashed():
-            notify(config, "failure", replace(facts, error=state.message or ""), logger)
-
     try:
-        yield report
-    finally:
+        state = run()
+    except BaseException as exc:
         if timer is not None:
             timer.cancel()
+        notify(config, "failure", replace(facts, error=f"{type(exc).__name__}: {exc}"), logger)
+        raise
+    if timer is not None:
+        timer.cancel()
+    if state.is_completed():
+        notify(config, "success", facts, logger)
+    elif state.is_failed():
+        notify(config, "failure", replace(facts, error=state.message or ""), logger)
+    return state
 
 
 def notify(config: NotificationConfig, event: str, facts: RunFacts, logger) -> None:
     """Send the `event` ('success', 'failure' or 'passed_sla') message when `alert_on` asks for it."""
     if ALERT_OF[event] not in config.alert_on:
         return
-    subject, details = message(config, event, facts)
+    try:
+        subject, details = message(config, event, facts)
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:  # a template validate did not see
+        logger.warning(f"notification_config.message_templates.{event} cannot be filled in ({exc}): "
+                       "sending Mage's default message")
+        subject, details = message(config.model_copy(update={"message_templates": {}}), event, facts)
     for channel in WEBHOOK_CHANNELS:
         webhook = getattr(config, channel)
         if webhook is not None:
@@ -93,8 +97,8 @@ def message(config: NotificationConfig, event: str, facts: RunFacts) -> tuple[st
 class _Names(dict):
     """Template names; an unknown `{name}` stays as written."""
 
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+    def __missing__(self, key) -> str:
+        return "{" + str(key) + "}"
 
 
 def _send(logger, channel: str, send, *args) -> None:

@@ -6,6 +6,7 @@ Nothing here runs block code: block files are only located, never opened for exe
 from __future__ import annotations
 
 import os
+import string
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from .models import (
     LANGUAGE_EXTENSIONS,
     RUNNABLE_TYPES,
     SKIPPED_TYPES,
+    TEMPLATE_NAMES,
     WEBHOOK_CHANNELS,
     Block,
     GlobalDataProduct,
@@ -532,7 +534,7 @@ class ProjectReader:
                                                        did_you_mean(name, NotificationConfig.model_fields) or "remove it",
                                                        severity="warning"))
         try:
-            NotificationConfig.model_validate(raw)
+            config = NotificationConfig.model_validate(raw)
         except ValidationError as exc:
             for error in exc.errors():
                 where = key + tuple(error["loc"])
@@ -540,7 +542,34 @@ class ProjectReader:
                                                        f"{'.'.join(map(str, error['loc']))}: {error['msg']}",
                                                        "see Mage's notification_config format"))
             return {}
+        for event, template in config.message_templates.items():
+            for part in ("subject", "summary", "details"):
+                problem = _template_problem(getattr(template, part) or "")
+                if problem:
+                    self.diagnostics.append(doc.diagnostic(key + ("message_templates", event, part), problem,
+                                                           "write {{ and }} for literal braces", severity="warning"))
+        for channel in WEBHOOK_CHANNELS:
+            if getattr(config, channel) is not None and getattr(config, channel).webhook_url in ("None", ""):
+                self.diagnostics.append(doc.diagnostic(
+                    key + (channel, "webhook_url"), f"{channel}.webhook_url is empty or 'None' (what an unset "
+                    "env_var() renders): nothing can be sent", "set the environment variable it reads",
+                    severity="warning"))
         return raw
+
+
+def _template_problem(text: str) -> str | None:
+    """Why a message template would not be filled in as written: only plain `{name}` fields of
+    TEMPLATE_NAMES are (a bad template falls back to Mage's default message at run time)."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as exc:
+        return f"message template {text!r} cannot be filled in: {exc}"
+    for name, spec, conversion in fields:
+        if name not in TEMPLATE_NAMES or spec or conversion:
+            return (f"message template field '{{{name}}}' is not filled in: use plain {{name}} fields of "
+                    f"{', '.join(TEMPLATE_NAMES)}")
+    return None
 
 
 def read_project(root: str | Path) -> tuple[Project | None, list[Diagnostic]]:

@@ -173,7 +173,8 @@ class MessageTemplate(_Lenient):
     details: str | None = None
 
 
-ALERTS = ("trigger_failure", "trigger_success", "trigger_passed_sla")
+# The names a message template may use (notifications.RunFacts has one field per name).
+TEMPLATE_NAMES = ("pipeline_uuid", "pipeline_schedule_name", "execution_time", "pipeline_run_url", "error")
 WEBHOOK_CHANNELS = ("slack_config", "teams_config", "discord_config", "google_chat_config")
 
 

@@ -127,7 +127,8 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic: set[str
             missing = missing_settings(PROVIDERS[provider], settings)
             if missing:
                 problem("configuration.data_provider_profile", f"{io_config}, profile '{profile}': sets no "
-                        f"{', '.join(missing)}, which {provider} needs", "add them to that profile")
+                        f"{', '.join(missing)}, which {provider} needs", "add them to that profile (a value 'None' "
+                        "is what env_var() renders for an unset environment variable)")
     if block.dynamic or block.uuid in dynamic:
         problem("configuration", f"SQL block '{block.uuid}' is a dynamic block; dynamic SQL blocks are not "
                 "supported yet", "make the dynamic parent and its children Python blocks")

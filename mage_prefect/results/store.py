@@ -76,9 +76,8 @@ class OutputStore:
             self._write_json(f"{pipeline}/{run_id}/{MANIFEST}", manifest)
         # one pointer file per block, each replaced whole: runs in other processes (or on other
         # workers, on S3) cannot lose each other's updates as with a shared read-modify-write file
-        saved_at = time.time()
-        for block in saved:
-            self._write_json(self._latest_key(pipeline, block), {"run_id": run_id, "saved_at": saved_at})
+        pointer = json.dumps({"run_id": run_id, "saved_at": time.time()}).encode()
+        self._where.write_many({self._latest_key(pipeline, block): pointer for block in saved})
 
     @staticmethod
     def _latest_key(pipeline: str, block_uuid: str) -> str:

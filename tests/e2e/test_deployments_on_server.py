@@ -7,13 +7,14 @@ import shutil
 import signal
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from mage_prefect import get_output
+from mage_prefect import get_output, run_pipeline
 
 from .conftest import BIN, HERE, mage_prefect
 
@@ -143,6 +144,9 @@ def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worke
                       "interval_seconds": None, "interval_span": None}  # not a time trigger
     # the project's notification_config: a success message for the trigger run, from its template
     assert {"text": f"hello ran for trigger on_demand: {prefect_server[:-4]}/runs/flow-run/{run.id}"} in webhook
+    # a run that no trigger started (the CLI, the Python API) sends nothing, as in Mage
+    assert run_pipeline(deployed / "scheduled", "hello").ok
+    assert not [message for message in webhook if "for trigger None" in message["text"]]
 
 
 def test_a_time_trigger_run_gets_its_schedule_interval(deployed, worker, prefect_server):
@@ -203,8 +207,9 @@ def test_plan_then_prune_change_only_what_changed(deployed, worker):
     triggers = deployed / "scheduled" / "pipelines" / "hello" / "triggers.yaml"
     config = yaml.safe_load(triggers.read_text())
     config["triggers"] = [t for t in config["triggers"] if t["name"] != "guarded"]
-    config["triggers"].append({"name": "kickoff", "schedule_type": "api", "status": "active", "schedule_interval": None,
-                               "start_time": None, "settings": {"create_initial_pipeline_run": True}})
+    config["triggers"].append({"name": "kickoff", "schedule_type": "time", "status": "active",
+                               "schedule_interval": "@daily", "start_time": "2026-01-01 00:00:00",
+                               "settings": {"create_initial_pipeline_run": True}})
     next(t for t in config["triggers"] if t["name"] == "on_demand")["variables"]["greeting"] = "hey"
     nightly = next(t for t in config["triggers"] if t["name"] == "nightly")
     nightly.update(schedule_type="api", schedule_interval=None)  # no longer scheduled
@@ -224,8 +229,12 @@ def test_plan_then_prune_change_only_what_changed(deployed, worker):
         names = {d.name: d for d in client.read_deployments()}
         from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-        [first] = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[names["kickoff"].id])))
+        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[names["kickoff"].id])))
+    first = min(runs, key=lambda run: run.expected_start_time)  # the scheduler adds the next midnights
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert first.expected_start_time == today  # the current interval of @daily, as Mage's initial run
     assert _wait_final(first.id).state.is_completed()  # the worker ran it
+    assert get_output(deployed / "scheduled", "hello", "greet", run=str(first.id))["trigger_name"] == "kickoff"
     assert "guarded" not in names and names["on_demand"].parameters["greeting"] == "hey"
     assert names["nightly"].schedules == []  # prefect deploy alone would have kept the old schedule
 

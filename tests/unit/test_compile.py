@@ -108,3 +108,19 @@ def test_committed_demo_deployments_are_up_to_date(monkeypatch):
     monkeypatch.chdir(REPO)
     result = CliRunner().invoke(app, ["compile", "pipelines/mlops_demo", "--out", "deployments", "--check"])
     assert result.exit_code == 0, result.output
+
+
+def test_initial_runs_are_for_active_time_triggers_that_have_started(tmp_path):
+    project = tmp_path / "scheduled"
+    shutil.copytree(SCHEDULED, project)
+    initial = {"create_initial_pipeline_run": True}
+    triggers = project / "pipelines" / "hello" / "triggers.yaml"
+    config = yaml.safe_load(triggers.read_text())
+    for trigger in config["triggers"]:
+        trigger["settings"] = {**(trigger.get("settings") or {}), **initial}
+    triggers.write_text(yaml.safe_dump(config))
+
+    compiled = compile_project(load_project(project), tmp_path / "out")
+
+    # not nightly (inactive), not_yet (starts in 2099), new_year (@once), nor api / event triggers
+    assert compiled.initial_runs == {("hello", "every_minute"): "* * * * *"}

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prefect.states import Completed, Failed
 
-from mage_prefect.notifications import RunFacts, message, notify, watching
+from mage_prefect.notifications import RunFacts, message, notify, notifying
 from mage_prefect.project.loader import read_project
 from mage_prefect.project.models import NotificationConfig
 
@@ -111,11 +111,13 @@ def test_a_run_past_its_sla_sends_passed_sla_then_its_outcome(webhooks):
                                 slack_config={"webhook_url": f"{url}/slack"})
     started = RunFacts("etl", "hourly", datetime.now(timezone.utc) - timedelta(seconds=59.7), "u")
 
-    with watching(config, started, 60, LOG) as report:  # the SLA passes 0.3 s from now
+    def slow_run():  # still going when the SLA passes, 0.3 s from now
         deadline = time.monotonic() + 10
         while not received and time.monotonic() < deadline:
             time.sleep(0.05)
-        report(Failed(message="block(s) failed: load"))
+        return Failed(message="block(s) failed: load")
+
+    assert notifying(config, started, 60, LOG, slow_run).is_failed()
 
     texts = [body["text"] for _, body in received]
     assert texts[0].startswith("SLA missed for pipeline `etl` with Trigger `hourly`")
@@ -125,22 +127,50 @@ def test_a_run_past_its_sla_sends_passed_sla_then_its_outcome(webhooks):
 def test_a_run_within_its_sla_sends_no_passed_sla(webhooks):
     url, received = webhooks
     config = NotificationConfig(alert_on=["trigger_passed_sla"], slack_config={"webhook_url": f"{url}/slack"})
-    with watching(config, RunFacts("etl", "t", datetime.now(timezone.utc), "u"), 1, LOG) as report:
-        report(Completed())
+    notifying(config, RunFacts("etl", "t", datetime.now(timezone.utc), "u"), 1, LOG, Completed)
     time.sleep(1.3)
     assert received == []
+
+
+def test_a_run_that_raises_sends_the_failure_message_and_still_raises(webhooks):
+    url, received = webhooks
+    config = NotificationConfig(slack_config={"webhook_url": f"{url}/slack"})
+
+    def crash():
+        raise RuntimeError("the API went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        notifying(config, FACTS, None, LOG, crash)
+    [(_, body)] = received
+    assert body["text"].endswith("Error: RuntimeError: the API went away")
+
+
+def test_a_template_that_cannot_be_filled_in_falls_back_to_the_default_message(webhooks, caplog):
+    url, received = webhooks
+    config = NotificationConfig(alert_on=["trigger_success"], slack_config={"webhook_url": f"{url}/slack"},
+                                message_templates={"success": {"details": 'done {"rows": 1}'}})
+    with caplog.at_level(logging.WARNING):
+        notify(config, "success", FACTS, LOG)
+    [(_, body)] = received
+    assert body["text"].startswith("Successfully ran Pipeline `etl`")
+    assert "message_templates.success cannot be filled in" in caplog.text
 
 
 def test_the_pipelines_notification_config_is_merged_over_the_projects_and_checked(tmp_path):
     (tmp_path / "metadata.yaml").write_text(
         "notification_config:\n  alert_on: [trigger_success]\n  slack_config: {webhook_url: http://project}\n"
-        "  telegram_config: {bot_token: x}\n  slak_config: {}\n")
+        "  telegram_config: {bot_token: x}\n  slak_config: {}\n"
+        "  teams_config: {webhook_url: \"{{ env_var('NO_SUCH_VAR') }}\"}\n")  # the project file is rendered
     (tmp_path / "pipelines" / "p").mkdir(parents=True)
     (tmp_path / "pipelines" / "p" / "metadata.yaml").write_text(
         "uuid: p\nblocks: []\nnotification_config:\n  slack_config: {webhook_url: http://pipeline}\n")
     (tmp_path / "pipelines" / "q").mkdir(parents=True)
     (tmp_path / "pipelines" / "q" / "metadata.yaml").write_text(
         "uuid: q\nblocks: []\nnotification_config:\n  alert_on: [trigger_always]\n")
+    (tmp_path / "pipelines" / "r").mkdir(parents=True)
+    (tmp_path / "pipelines" / "r" / "metadata.yaml").write_text(
+        "uuid: r\nblocks: []\nnotification_config:\n"
+        "  message_templates:\n    failure: {details: 'failed: {error} {pipeline_uuid.upper}', subject: 'x {'}\n")
 
     project, diagnostics = read_project(tmp_path)
 
@@ -151,3 +181,8 @@ def test_the_pipelines_notification_config_is_merged_over_the_projects_and_check
                                       "this yet") in found
     assert (tmp_path.name, "warning", "unknown notification_config key 'slak_config'") in found
     assert any(folder == "q" and severity == "error" and "alert_on.0" in text for folder, severity, text in found)
+    assert any(folder == tmp_path.name and "teams_config.webhook_url is empty or 'None'" in text
+               for folder, _, text in found)
+    warned = sorted(text for folder, severity, text in found if folder == "r" and severity == "warning")
+    assert len(warned) == 2
+    assert "'{pipeline_uuid.upper}' is not filled in" in warned[1] and "'x {' cannot be filled in" in warned[0]

@@ -235,6 +235,8 @@ def test_validate_reports_sql_problems_without_running_anything(tmp_path):
         " configuration: {data_provider: duckdb, data_provider_profile: nowhere}}\n"
         "- {uuid: pg, type: transformer, language: sql, upstream_blocks: [], content: 'SELECT 1',"
         " configuration: {data_provider: postgres}}\n"
+        "- {uuid: unset, type: transformer, language: sql, upstream_blocks: [], content: 'SELECT 1',"
+        " configuration: {data_provider: duckdb, data_provider_profile: from_env}}\n"
         "- {uuid: later, type: transformer, language: sql, upstream_blocks: [], content: 'SELECT 1',"
         " configuration: {data_provider: duckdb, data_provider_profile: \"{{ variables('p') }}\"}}\n"
         "conditionals:\n- {uuid: gate, type: conditional, language: sql, upstream_blocks: [bad]}\n")
@@ -254,14 +256,17 @@ def test_validate_reports_sql_problems_without_running_anything(tmp_path):
     assert any(f == metadata and "'fan' is a dynamic block" in m for f, _, m in messages)
 
     (tmp_path / "io_config.yaml").write_text("default:\n  POSTGRES_HOST: db\n  DUCKDB_DATABASE: w.duckdb\n"
-                                             "other:\n  DUCKDB_DATABASE: x.duckdb\n")
+                                             "other:\n  DUCKDB_DATABASE: x.duckdb\n"
+                                             "from_env:\n  DUCKDB_DATABASE: \"{{ env_var('NO_SUCH_VARIABLE') }}\"\n")
     _, diagnostics = check_project(tmp_path)
     by_key = {d.key_path: d.message for d in diagnostics if d.key_path and d.key_path.endswith("data_provider_profile")}
     assert by_key == {
         "blocks[4].configuration.data_provider_profile":
-            f"{tmp_path / 'io_config.yaml'}: no profile 'nowhere' (profiles: default, other); add it or name "
-            "another with data_provider_profile",
+            f"{tmp_path / 'io_config.yaml'}: no profile 'nowhere' (profiles: default, from_env, other); add it or "
+            "name another with data_provider_profile",
         "blocks[5].configuration.data_provider_profile":
             f"{tmp_path / 'io_config.yaml'}, profile 'default': sets no POSTGRES_DBNAME, POSTGRES_USER, which "
             "postgres needs",
+        "blocks[6].configuration.data_provider_profile":
+            f"{tmp_path / 'io_config.yaml'}, profile 'from_env': sets no DUCKDB_DATABASE, which duckdb needs",
     }  # a templated profile ('later') is checked when the block runs

@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
 
-import jinja2
 import yaml
 
 from ...project.templating import render
@@ -87,8 +86,8 @@ def read_io_config(path: Path, secret: Callable[[str], Any] = get_secret_value) 
         raise FileNotFoundError(f"{path}: no io_config.yaml; create it with the profiles SQL blocks name")
     try:
         document = yaml.safe_load(render(path.read_text(encoding="utf-8"), {"mage_secret_var": secret}))
-    except (jinja2.TemplateError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read it: {exc}") from None
+    except Exception as exc:  # Jinja or YAML syntax, and template functions that raise
+        raise ValueError(f"{path}: cannot read it: {type(exc).__name__}: {exc}") from None
     return document if isinstance(document, dict) else {}
 
 

@@ -267,15 +267,17 @@ class Postgres(BaseSQL):
 
 
 def missing_settings(connector: type[BaseSQL], config) -> list[str]:
-    """The connector's required io_config keys that `config` leaves unset."""
-    return [key for key in connector.REQUIRED if not config.get(key)]
+    """The connector's required io_config keys that `config` leaves unset (or sets to 'None', what
+    Mage's env_var() renders for an unset environment variable)."""
+    return [key for key in connector.REQUIRED if config.get(key) in (None, "", "None")]
 
 
 def _check_required(connector: type[BaseSQL], config) -> None:
     missing = missing_settings(connector, config)
     if missing:
         describe = getattr(config, "describe", None)
-        raise ValueError(f"{describe() if describe else 'the connection settings'}: sets no {', '.join(missing)}")
+        raise ValueError(f"{describe() if describe else 'the connection settings'}: sets no {', '.join(missing)} "
+                         "(or sets 'None': is the environment variable it reads set?)")
 
 
 def enforce_limit(query: str, limit: int) -> str:
