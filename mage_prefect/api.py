@@ -61,8 +61,9 @@ def run_pipeline(
     that fails stops the blocks that have not started, as in Mage.
 
     A partial run executes `block` alone, or the blocks from `start` down and/or up to `end`; the
-    upstreams they need hand over their latest stored outputs. `resume` (a flow run id) executes
-    only what that run did not finish, reusing the outputs it stored.
+    upstreams they need hand over their latest stored outputs. `resume` (a flow run id, or 'last':
+    the most recent run that stored an output) executes only what that run did not finish, reusing
+    the outputs it stored.
     """
     project = _as_project(project, pipeline)
     declared = project.pipeline(pipeline).variables
@@ -88,6 +89,9 @@ def run_pipeline(
     )
 
 
+LAST_RUN = "last"
+
+
 def _partial_run(project: Project, pipeline: str, results, block: str | None, start: str | None, end: str | None,
                  resume: str | None) -> tuple[set[str] | None, str]:
     """The blocks to execute (None: all) and the run whose stored outputs the others hand over."""
@@ -96,7 +100,12 @@ def _partial_run(project: Project, pipeline: str, results, block: str | None, st
     if resume is None:
         return execute, LATEST
     uuids = [b.uuid for b in model.blocks]
-    finished = OutputStore(results_location(project, results)).saved(pipeline, resume, uuids)
+    store = OutputStore(results_location(project, results))
+    if resume == LAST_RUN:
+        resume = store.last_run(pipeline, uuids)
+        if resume is None:
+            raise LookupError(f"pipeline '{pipeline}' has no run with stored outputs to resume; run it first")
+    finished = store.saved(pipeline, resume, uuids)
     if not finished:
         raise LookupError(f"run {resume} of pipeline '{pipeline}' stored no outputs: nothing to resume from")
     unfinished = set().union(*(lineage(model, uuid, "down") for uuid in uuids if uuid not in finished))

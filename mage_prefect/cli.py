@@ -77,7 +77,9 @@ def run(
     block: Optional[str] = typer.Option(None, "--block", help="Run this block alone, on its upstreams' stored outputs."),
     start: Optional[str] = typer.Option(None, "--from", help="Run this block and everything below it."),
     end: Optional[str] = typer.Option(None, "--to", help="Run this block and everything above it."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="A flow run id: run only what it did not finish."),
+    resume: Optional[str] = typer.Option(
+        None, "--resume", help="A flow run id, or 'last' (the latest run that stored outputs): run only what it "
+                               "did not finish."),
 ) -> None:
     """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
     runtime: dict = {}

@@ -90,6 +90,11 @@ class OutputStore:
         """Whether the block has any stored output."""
         return self._latest(pipeline, block_uuid) is not None
 
+    def last_run(self, pipeline: str, blocks: list[str]) -> str | None:
+        """The most recent run that stored an output of any of `blocks` (None: no run did)."""
+        pointers = [pointer for pointer in (self._latest(pipeline, block) for block in blocks) if pointer]
+        return max(pointers, key=lambda pointer: pointer.get("saved_at", 0))["run_id"] if pointers else None
+
     def fresh(self, pipeline: str, blocks: list[str], max_age: float | None) -> bool:
         """Every block has stored outputs, none older than `max_age` seconds (None: any age)."""
         saved = [self._latest(pipeline, block) for block in blocks]

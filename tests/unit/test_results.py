@@ -128,6 +128,15 @@ def test_latest_is_the_most_recent_save_and_run_ids_select_older_ones(store):
     assert store.run_id("pipe", "block") == "run-2"
 
 
+def test_the_last_run_is_the_newest_that_stored_any_of_the_blocks(store):
+    assert store.last_run("pipe", ["a", "b"]) is None
+    store.save("pipe", "run-1", "a", ["a1"])
+    store.save("pipe", "run-2", "b", ["b2"])
+    store.save("pipe", "run-3", "c", ["c3"])
+    assert store.last_run("pipe", ["a", "b"]) == "run-2"
+    assert store.last_run("pipe", ["a"]) == "run-1"
+
+
 def test_latest_is_per_block(store):
     store.save("pipe", "run-1", "a", ["a1"])
     store.save("pipe", "run-2", "b", ["b2"])
