@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 import re
 import threading
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Flow, Task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.futures import wait
@@ -121,7 +121,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
             if isinstance(result, BlockResult):
                 (reused_keys if states[name].name == CACHED else saved_keys)[result.name] = result.keys
         store.publish(pipeline.uuid, context.pipeline_run_id, saved_keys, reused_keys)
-        _outputs_artifact(pipeline, states, results, store, get_run_logger())
+        _outputs_artifact(pipeline, states, results, store, context.pipeline_run_id, get_run_logger())
         return _final_state(states)
 
     def _run_in_order(context: RunContext) -> dict[str, State]:
@@ -235,24 +235,32 @@ def _reused_task(pipeline: Pipeline, block: Block, store: OutputStore, run: str)
 
 
 def _outputs_artifact(pipeline: Pipeline, states: dict[str, State], results: dict[str, Any], store: OutputStore,
-                      logger) -> None:
-    """The run's block outputs on its page in the Prefect UI: one table artifact (one API call), whose
-    key gives each pipeline a version history on the Artifacts page. It never fails the run."""
+                      flow_run_id: str, logger) -> None:
+    """The run's block outputs on its page in the Prefect UI: one table artifact, whose key gives each
+    pipeline a version history on the Artifacts page. Sent from a thread of its own so the run does
+    not wait for the API (tens of ms); Python waits for the thread before the process exits."""
+    from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.context import SettingsContext
+
     rows = [{"block": name, "state": state.name,
              "outputs": "\n".join(results[name].previews) if isinstance(results[name], BlockResult) else "",
              "stored as": "\n".join(results[name].keys) if isinstance(results[name], BlockResult) else ""}
             for name, state in states.items()]
+    artifact = ArtifactCreate(key=artifact_key(pipeline.uuid), type="table", data=json.dumps(rows),
+                              description=f"Block outputs of pipeline `{pipeline.uuid}`, stored under `{store.location}`",
+                              flow_run_id=flow_run_id)
+    settings = SettingsContext.get().model_copy()  # the API to use, without the run's own (closing) client
+    threading.Thread(target=_send_artifact, args=(artifact, settings, logger), name="mage-prefect-artifact").start()
+
+
+def _send_artifact(artifact, settings, logger) -> None:
+    from prefect.client.orchestration import get_client
+
     try:
-        create_table_artifact(rows, key=artifact_key(pipeline.uuid),
-                              description=f"Block outputs of pipeline `{pipeline.uuid}`, stored under `{store.location}`")
+        with settings, get_client(sync_client=True) as client:
+            client.create_artifact(artifact)
     except Exception as exc:  # the outputs are stored and published: only their summary is missing
         logger.warning(f"the block outputs artifact was not created: {type(exc).__name__}: {exc}")
-
-
-def _is_subflow() -> bool:
-    """A pipeline run inside another (a global data product's, or trigger_pipeline's fallback)."""
-    context = FlowRunContext.get()
-    return context is not None and context.flow_run is not None and context.flow_run.parent_task_run_id is not None
 
 
 def artifact_key(pipeline_uuid: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pandas as pd
 import pytest
@@ -48,9 +49,13 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
     # the outputs on the flow run's page in the UI: one table artifact, one row per block
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
 
-    with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), type=ArtifactFilterType(any_=["table"])))
+    deadline, artifacts = time.monotonic() + 15, []
+    with get_client(sync_client=True) as client:  # sent from a thread of its own as the run ends
+        while not artifacts and time.monotonic() < deadline:
+            artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), type=ArtifactFilterType(any_=["table"])))
+            time.sleep(0.2)
+    [artifact] = artifacts
     rows = {row["block"]: row for row in json.loads(artifact.data)}
     assert artifact.key == "train-model-outputs" and list(rows) == blocks
     assert rows["load_customers"]["outputs"].startswith("DataFrame 3,000 rows × 5 columns (")
