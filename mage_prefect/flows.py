@@ -263,6 +263,12 @@ def _send_artifact(artifact, settings, logger) -> None:
         logger.warning(f"the block outputs artifact was not created: {type(exc).__name__}: {exc}")
 
 
+def _is_subflow() -> bool:
+    """A pipeline run inside another (a global data product's, or trigger_pipeline's fallback)."""
+    context = FlowRunContext.get()
+    return context is not None and context.flow_run is not None and context.flow_run.parent_task_run_id is not None
+
+
 def artifact_key(pipeline_uuid: str) -> str:
     """Artifact keys take lowercase letters, digits and dashes only."""
     return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_uuid.lower()}-outputs")
