@@ -179,6 +179,9 @@ def _concurrency(trigger: Trigger | None) -> dict[str, Any] | None:
 def _report_unmapped(pipeline: Pipeline, trigger: Trigger, result: Compiled) -> None:
     """Trigger settings Prefect has no equivalent for become warnings, never silent."""
     unmapped = {
+        "settings.create_initial_pipeline_run": (
+            trigger.settings.create_initial_pipeline_run and not trigger.cron,
+            "`mage-prefect deploy` starts a first run for cron and preset time triggers only"),
         "settings.landing_time_enabled": (trigger.settings.landing_time_enabled, "runs are scheduled at the cron times"),
         "settings.timeout_status": (trigger.settings.timeout_status, "a timed-out flow run always ends Failed"),
     }

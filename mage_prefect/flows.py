@@ -86,12 +86,12 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
         if early is not None:
             return early
         if trigger_name is None or _is_subflow():  # Mage notifies about trigger runs only
-            return _tracked_run(context)
+            return _run_in_project_folder(context)
         facts = RunFacts(pipeline.uuid, trigger_name, context.execution_date, _run_url(context.pipeline_run_id))
         return notifying(pipeline.notification_config, facts, trigger.sla if trigger else None, get_run_logger(),
-                         lambda: _tracked_run(context))
+                         lambda: _run_in_project_folder(context))
 
-    def _tracked_run(context: RunContext) -> State:
+    def _run_in_project_folder(context: RunContext) -> State:
         # Blocks run in the folder holding the project, as Mage serves it (`mage start <project>`):
         # relative paths in block code (FileIO, DuckDB files, open()) land where they do in Mage.
         with chdir(project.root.parent):

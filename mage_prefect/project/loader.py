@@ -559,7 +559,8 @@ class ProjectReader:
 
 def _template_problem(text: str) -> str | None:
     """Why a message template would not be filled in as written: only plain `{name}` fields of
-    TEMPLATE_NAMES are (a bad template falls back to Mage's default message at run time)."""
+    TEMPLATE_NAMES are. At run time other names are sent as written, and a template that cannot be
+    filled in at all is replaced by Mage's default message."""
     try:
         fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
                   if name is not None]

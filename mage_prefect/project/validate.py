@@ -94,22 +94,24 @@ def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
     return diagnostics
 
 
-def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic: set[str]) -> list[Diagnostic]:
+def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children: set[str]) -> list[Diagnostic]:
     """A SQL block's provider, driver, write policy, io_config.yaml, template syntax and `{{ df_N }}`."""
     where = dict(file=block.source.file, line=block.source.line, column=block.source.column)
     config, problems = block.configuration, []
 
-    def problem(key_path: str, message: str, hint: str) -> None:
-        problems.append(Diagnostic(**where, key_path=f"{key}.{key_path}", message=message, hint=hint))
+    def problem(key_path: str, message: str, hint: str, severity: str = "error") -> None:
+        problems.append(Diagnostic(**where, key_path=f"{key}.{key_path}", message=message, hint=hint,
+                                   severity=severity))
 
     provider = config.get("data_provider")
     if provider not in PROVIDERS:
         problem("configuration.data_provider", f"SQL block '{block.uuid}' has data_provider {provider!r}; mage-prefect "
                 f"supports {', '.join(PROVIDERS)} (others: not supported yet)",
                 f"set configuration.data_provider to one of {', '.join(PROVIDERS)}")
-    elif importlib.util.find_spec(SQL_DRIVERS[provider]) is None:
+    elif importlib.util.find_spec(SQL_DRIVERS[provider]) is None:  # this machine's concern, not the project's
         problem("configuration.data_provider", f"SQL block '{block.uuid}' needs the Python package "
-                f"'{SQL_DRIVERS[provider]}', which is not installed", "pip install 'mage-prefect[sql]'")
+                f"'{SQL_DRIVERS[provider]}', which is not installed here", "pip install 'mage-prefect[sql]'",
+                severity="warning")
     policy = config.get("export_write_policy")
     if policy is not None and policy not in EXPORT_POLICIES:
         problem("configuration.export_write_policy", f"export_write_policy {policy!r} is not one of "
@@ -125,11 +127,16 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic: set[str
             problem("configuration.data_provider_profile", str(exc), "fix io_config.yaml or data_provider_profile")
         else:
             missing = missing_settings(PROVIDERS[provider], settings)
-            if missing:
+            unset = [key for key in missing if settings.get(key) == "None"]  # env_var() of an unset variable
+            if set(missing) - set(unset):
                 problem("configuration.data_provider_profile", f"{io_config}, profile '{profile}': sets no "
-                        f"{', '.join(missing)}, which {provider} needs", "add them to that profile (a value 'None' "
-                        "is what env_var() renders for an unset environment variable)")
-    if block.dynamic or block.uuid in dynamic:
+                        f"{', '.join(sorted(set(missing) - set(unset)))}, which {provider} needs",
+                        "add them to that profile")
+            if unset:
+                problem("configuration.data_provider_profile", f"{io_config}, profile '{profile}': "
+                        f"{', '.join(unset)} renders as 'None' here (an unset environment variable?)",
+                        "set the variables it reads where the pipeline runs", severity="warning")
+    if block.dynamic or block.uuid in dynamic_children:
         problem("configuration", f"SQL block '{block.uuid}' is a dynamic block; dynamic SQL blocks are not "
                 "supported yet", "make the dynamic parent and its children Python blocks")
     if block.content is None and block.file is None:

@@ -133,7 +133,7 @@ class OutputStore:
         return full_key
 
     def _write_json(self, key: str, value: Any) -> None:
-        """Bookkeeping (manifests, latest pointers): plain JSON, replaced atomically."""
+        """Bookkeeping (a run's manifest): plain JSON, replaced atomically."""
         self._where.write_bytes(key, json.dumps(value).encode())
 
     def _read_json(self, key: str) -> Any:

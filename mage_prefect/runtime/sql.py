@@ -1,4 +1,4 @@
-"""SQL blocks the Mage way (mage-format.md §4): `{{ df_N }}` → upstream tables, Jinja with the run's
+"""SQL blocks the Mage way (Mage's SQLBlock): `{{ df_N }}` → upstream tables, Jinja with the run's
 variables, upstream inputs exported, the query materialised as the block's table and read back."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any, Iterator, Sequence
 
 from ..project.models import Block, clean_name
 from ..project.templating import render
+from .block_code import block_source
 from .compat.io_config import ConfigFileLoader
 from .compat.io_sql import QUERY_ROW_LIMIT, BaseSQL, DuckDB, Postgres
 from .compat.secrets import get_secret_value
@@ -44,7 +45,8 @@ def df_reference_problems(source: str, upstream_count: int, uuid: str) -> list[t
 def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs: list[list[Any]],
                   kwargs: dict[str, Any], repo_path: Path, logger, timeout: float | None = None) -> list[Any]:
     """Execute a SQL block; its outputs: the materialised table's rows (or the last raw result).
-    After `timeout` seconds its statements are cancelled, so a timed-out block commits nothing."""
+    After `timeout` seconds its running statement is cancelled and it starts no other, so a timed-out
+    block commits nothing more (tables it exported or built before stay)."""
     problems = df_reference_problems(source, len(upstreams), block.uuid)
     if problems:
         raise ValueError(problems[0][1])
@@ -53,15 +55,17 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
     if provider not in PROVIDERS:
         raise ValueError(f"data_provider {provider!r} is not supported; use one of {', '.join(PROVIDERS)}")
     with PROVIDERS[provider].with_config(ConfigFileLoader(repo_path / "io_config.yaml", profile)) as database, \
-            database.exclusive(), _interrupted_after(timeout, database):
+            _interrupted_after(timeout, database), database.exclusive():  # the wait for the lock counts too
         referenced = {int(number) for number in DF_REFERENCE.findall(source)}
         references = []
         for number, (upstream, outputs) in enumerate(zip(upstreams, inputs), start=1):
             is_sql = upstream.language == "sql"
             owner, table = (upstream if is_sql else block), table_name(upstream, pipeline_uuid, env)
-            references.append(_qualified(database, owner.configuration, table))
-            if number in referenced and not (is_sql and (upstream.configuration.get("data_provider"), _profile(
-                    upstream, kwargs)) == (provider, profile)):
+            same_database = is_sql and (upstream.configuration.get("data_provider"), _profile(upstream, kwargs)) == (
+                provider, profile)
+            references.append(_inlined(upstream, table) if same_database and _is_raw_query(upstream)
+                              else _qualified(database, owner.configuration, table))
+            if number in referenced and not same_database:
                 _export_input(database, outputs, owner.configuration, table, logger)
         query = render_sql(DF_REFERENCE.sub(lambda match: references[int(match.group(1)) - 1], source), kwargs)
         if config.get("disable_query_preprocessing"):
@@ -103,6 +107,20 @@ def _interrupted_after(timeout: float | None, database: BaseSQL) -> Iterator[Non
     finally:
         if timer is not None:
             timer.cancel()
+
+
+def _is_raw_query(block: Block) -> bool:
+    """A raw-SQL block that writes no table: Mage inlines its query where a downstream names it."""
+    return bool(block.configuration.get("use_raw_sql")) and not WRITES.search(block_source(block)[0])
+
+
+def _inlined(upstream: Block, table: str) -> str:
+    query = COMMENT_LINE.sub("", block_source(upstream)[0]).strip().rstrip(";")
+    if DF_REFERENCE.search(query):
+        raise ValueError(f"raw-SQL upstream '{upstream.uuid}' is inlined as a subquery, and it names its own "
+                         "upstreams ({{ df_N }}), which mage-prefect cannot inline yet; set use_raw_sql: false on it "
+                         "so it is materialised as a table")
+    return f"(\n{query}\n) AS {table}"
 
 
 def _qualified(database: BaseSQL, config: dict[str, Any], table: str) -> str:

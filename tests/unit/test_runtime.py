@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mage_prefect.project.loader import read_project
-from mage_prefect.runtime.arguments import RunContext, block_kwargs, own_copy, shape_input, split_outputs
+from mage_prefect.runtime.arguments import block_kwargs, own_copy, shape_input, split_outputs
 from mage_prefect.runtime.execute import BlockFailed, BlockTimeout, execute_block
 
 from .conftest import EXECUTION_DATE, PLATFORM, PROJECTS, RUNTIME, inline_block, line_of, runtime_block

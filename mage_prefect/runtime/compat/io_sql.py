@@ -34,6 +34,7 @@ class BaseSQL:
     def __init__(self, schema: str | None, identity: str) -> None:
         self.schema, self._identity = schema, identity
         self._running: set = set()  # what `interrupt` cancels
+        self._interrupted = False
 
     def __enter__(self):
         return self
@@ -62,6 +63,7 @@ class BaseSQL:
         schema = self.identifier(schema_name or self.schema or self.default_schema())
         table = self.identifier(str(table_name))
         full_name = f"{schema}.{table}"
+        self._refuse_if_interrupted()
         with self._transaction(commit=True) as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             create = not self._table_exists(cursor, schema, table)
@@ -77,7 +79,11 @@ class BaseSQL:
                 cursor.execute(f"{verb}\n{query_string.strip().rstrip(';')}")
 
     def execute(self, query_string: str, **query_vars) -> None:
-        self.execute_queries([query_string])
+        """Run one statement; `query_vars` are the driver's named parameters (psycopg `%(name)s`,
+        DuckDB `$name`)."""
+        self._refuse_if_interrupted()
+        with self._transaction(commit=True) as cursor:
+            cursor.execute(query_string, query_vars or None)
 
     execute_query_raw = execute
 
@@ -86,6 +92,7 @@ class BaseSQL:
         """Run the queries in one transaction; for each one to fetch, its rows as a DataFrame (None for
         a statement that returns no rows)."""
         fetch = fetch_query_at_indexes or [False] * len(queries)
+        self._refuse_if_interrupted()
         with self._transaction(commit) as cursor:
             results = []
             for query, wanted in zip(queries, fetch):
@@ -104,7 +111,15 @@ class BaseSQL:
             yield
 
     def interrupt(self) -> None:
-        """Cancel the statements running now (a timed-out block must not commit later)."""
+        """Cancel the statements running now and refuse new ones: a timed-out block must not commit later."""
+        self._interrupted = True
+        self._cancel_running()
+
+    def _refuse_if_interrupted(self) -> None:
+        if self._interrupted:
+            raise TimeoutError("the block timed out: its SQL statements were cancelled")
+
+    def _cancel_running(self) -> None:
         raise NotImplementedError
 
     def identifier(self, name: str) -> str:
@@ -157,7 +172,7 @@ class DuckDB(BaseSQL):
     def default_schema(self) -> str:
         return "main"
 
-    def interrupt(self) -> None:
+    def _cancel_running(self) -> None:
         for cursor in list(self._running):
             cursor.interrupt()
 
@@ -225,7 +240,7 @@ class Postgres(BaseSQL):
     def identifier(self, name: str) -> str:
         return name.lower()  # what PostgreSQL makes of an unquoted name
 
-    def interrupt(self) -> None:
+    def _cancel_running(self) -> None:
         for connection in list(self._running):
             connection.cancel_safe()
 
