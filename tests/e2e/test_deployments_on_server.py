@@ -144,6 +144,16 @@ def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worke
                       "interval_seconds": None, "interval_span": None}  # not a time trigger
     # the project's notification_config: a success message for the trigger run, from its template
     assert {"text": f"hello ran for trigger on_demand: {prefect_server[:-4]}/runs/flow-run/{run.id}"} in webhook
+    # the outputs artifact comes from the worker's flow process too (sent from a thread it waits for)
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    deadline, artifacts = time.monotonic() + 15, []
+    with _client() as client:
+        while not artifacts and time.monotonic() < deadline:
+            artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+            time.sleep(0.3)
+    assert [artifact.key for artifact in artifacts] == ["hello-outputs"]
     # a run that no trigger started (the CLI, the Python API) sends nothing, as in Mage
     assert run_pipeline(deployed / "scheduled", "hello").ok
     assert not [message for message in webhook if "for trigger None" in message["text"]]
