@@ -63,8 +63,8 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
             owner, table = (upstream if is_sql else block), table_name(upstream, pipeline_uuid, env)
             same_database = is_sql and (upstream.configuration.get("data_provider"), _profile(upstream, kwargs)) == (
                 provider, profile)
-            references.append(_inlined(upstream, table) if same_database and _is_raw_query(upstream)
-                              else _qualified(database, owner.configuration, table))
+            references.append((same_database and _raw_subquery(upstream, table))
+                              or _qualified(database, owner.configuration, table))
             if number in referenced and not same_database:
                 _export_input(database, outputs, owner.configuration, table, logger)
         query = render_sql(DF_REFERENCE.sub(lambda match: references[int(match.group(1)) - 1], source), kwargs)
@@ -109,13 +109,15 @@ def _interrupted_after(timeout: float | None, database: BaseSQL) -> Iterator[Non
             timer.cancel()
 
 
-def _is_raw_query(block: Block) -> bool:
-    """A raw-SQL block that writes no table: Mage inlines its query where a downstream names it."""
-    return bool(block.configuration.get("use_raw_sql")) and not WRITES.search(block_source(block)[0])
-
-
-def _inlined(upstream: Block, table: str) -> str:
-    query = COMMENT_LINE.sub("", block_source(upstream)[0]).strip().rstrip(";")
+def _raw_subquery(upstream: Block, table: str) -> str | None:
+    """A raw-SQL upstream that writes no table has no table to name: Mage inlines its query as a
+    subquery. None for any other upstream."""
+    if not upstream.configuration.get("use_raw_sql"):
+        return None
+    source = block_source(upstream)[0]
+    if WRITES.search(source):
+        return None
+    query = COMMENT_LINE.sub("", source).strip().rstrip(";")
     if DF_REFERENCE.search(query):
         raise ValueError(f"raw-SQL upstream '{upstream.uuid}' is inlined as a subquery, and it names its own "
                          "upstreams ({{ df_N }}), which mage-prefect cannot inline yet; set use_raw_sql: false on it "
