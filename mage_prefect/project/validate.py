@@ -139,10 +139,10 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children
     if block.dynamic or block.uuid in dynamic_children:
         problem("configuration", f"SQL block '{block.uuid}' is a dynamic block; dynamic SQL blocks are not "
                 "supported yet", "make the dynamic parent and its children Python blocks")
-    if block.content is None and block.file is None:
-        return problems  # the loader already reported the missing file
-    source = block.content if block.content is not None else block.file.read_text(encoding="utf-8")
-    file = block.file if block.content is None else block.source.file
+    code = _code(block)
+    if code is None:
+        return problems
+    source, file = code
     try:
         jinja2.Environment().parse(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -160,10 +160,10 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children
 
 def check_block_code(block: Block) -> list[Diagnostic]:
     """Parse the block's code: syntax, the block-type decorator, and Mage's arity rule."""
-    if block.content is None and block.file is None:
-        return []  # the loader already reported the missing file
-    source = block.content if block.content is not None else block.file.read_text(encoding="utf-8")
-    file = block.file if block.content is None else block.source.file
+    code = _code(block)
+    if code is None:
+        return []
+    source, file = code
     try:
         tree = ast.parse(source, filename=str(file))
     except SyntaxError as exc:
@@ -189,6 +189,16 @@ def check_block_code(block: Block) -> list[Diagnostic]:
         problems.append(Diagnostic(file=file, line=function.lineno, column=function.col_offset + 1, message=problem,
                                    hint="match the function's parameters to upstream_blocks, or add *args"))
     return problems
+
+
+def _code(block: Block) -> tuple[str, Path] | None:
+    """The block's code and the file diagnostics about it name (the metadata.yaml for inline
+    `content`); None when it has neither (the loader already reported the missing file)."""
+    if block.content is not None:
+        return block.content, block.source.file
+    if block.file is None:
+        return None
+    return block.file.read_text(encoding="utf-8"), block.file
 
 
 def _position(source: str, offset: int) -> dict[str, int]:
