@@ -121,7 +121,7 @@ def test_unsupported_pipeline_type(broken):
 def test_invalid_yaml_with_its_line(broken):
     found = find(broken[1], BAD_YAML, "invalid YAML")
     assert (found.line, found.column) == (line_of(BAD_YAML, "   upstream_blocks:"), 19)
-    assert "mapping values are not allowed here" in found.message
+    assert "mapping values are not allowed in this context" in found.message  # libyaml's words
 
 
 def test_correct_blocks_get_no_diagnostic(broken):
