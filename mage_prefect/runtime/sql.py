@@ -63,7 +63,7 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
             owner, table = (upstream if is_sql else block), table_name(upstream, pipeline_uuid, env)
             same_database = is_sql and (upstream.configuration.get("data_provider"), _profile(upstream, kwargs)) == (
                 provider, profile)
-            references.append((same_database and _raw_subquery(upstream, table))
+            references.append((same_database and _raw_subquery(database, upstream, table))
                               or _qualified(database, owner.configuration, table))
             if number in referenced and not same_database:
                 _export_input(database, outputs, owner.configuration, table, logger)
@@ -78,7 +78,7 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
                         drop_table_on_replace=True)
         limit = min(int(config.get("limit_in_pipeline_run") or QUERY_ROW_LIMIT), QUERY_ROW_LIMIT)
         logger.info(f"SQL block {block.uuid}: materialised {schema}.{table}")
-        return [database.load(f"SELECT * FROM {schema}.{table}", limit=limit)]
+        return [database.load(f"SELECT * FROM {database.qualified(schema, table)}", limit=limit)]
 
 
 def render_sql(text: str, kwargs: dict[str, Any]) -> str:
@@ -109,7 +109,7 @@ def _interrupted_after(timeout: float | None, database: BaseSQL) -> Iterator[Non
             timer.cancel()
 
 
-def _raw_subquery(upstream: Block, table: str) -> str | None:
+def _raw_subquery(database: BaseSQL, upstream: Block, table: str) -> str | None:
     """A raw-SQL upstream that writes no table has no table to name: Mage inlines its query as a
     subquery. None for any other upstream."""
     if not upstream.configuration.get("use_raw_sql"):
@@ -122,13 +122,13 @@ def _raw_subquery(upstream: Block, table: str) -> str | None:
         raise ValueError(f"raw-SQL upstream '{upstream.uuid}' is inlined as a subquery, and it names its own "
                          "upstreams ({{ df_N }}), which mage-prefect cannot inline yet; set use_raw_sql: false on it "
                          "so it is materialised as a table")
-    return f"(\n{query}\n) AS {table}"
+    return f"(\n{query}\n) AS {database.quote(table)}"
 
 
 def _qualified(database: BaseSQL, config: dict[str, Any], table: str) -> str:
-    """`[db.]schema.table`, the schema being the block's, else the connection's default."""
+    """`["db".]"schema"."table"`, the schema being the block's, else the connection's default."""
     parts = [config.get("data_provider_database"), _schema(database, config), table]
-    return ".".join(str(part) for part in parts if part)
+    return database.qualified(*(str(part) for part in parts if part))
 
 
 def _schema(database: BaseSQL, config: dict[str, Any]) -> str:

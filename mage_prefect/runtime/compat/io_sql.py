@@ -62,13 +62,13 @@ class BaseSQL:
             raise ValueError(f"if_exists must be one of {', '.join(EXPORT_POLICIES)}, not {if_exists!r}")
         schema = self.identifier(schema_name or self.schema or self.default_schema())
         table = self.identifier(str(table_name))
-        full_name = f"{schema}.{table}"
+        full_name = self.qualified(schema, table)
         self._refuse_if_interrupted()
         with self._transaction(commit=True) as cursor:
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
             create = not self._table_exists(cursor, schema, table)
             if not create and if_exists == "fail":
-                raise ValueError(f'Table "{full_name}" already exists in database.')
+                raise ValueError(f'Table "{schema}.{table}" already exists in database.')  # Mage's message
             if not create and if_exists == "replace":
                 cursor.execute(f"DROP TABLE {full_name}" if drop_table_on_replace else f"DELETE FROM {full_name}")
                 create = drop_table_on_replace
@@ -125,6 +125,14 @@ class BaseSQL:
     def identifier(self, name: str) -> str:
         """A schema or table name as the database stores it unquoted."""
         return name
+
+    def quote(self, name: str) -> str:
+        """A name as a quoted SQL identifier (a pipeline `my pipe` makes table `my pipe_block_v1`)."""
+        return '"{}"'.format(self.identifier(str(name)).replace('"', '""'))
+
+    def qualified(self, *names: str) -> str:
+        """`"schema"."table"` (or `"db"."schema"."table"`), each part quoted."""
+        return ".".join(self.quote(name) for name in names)
 
     # -- what each database does -------------------------------------------------------------------
     @contextmanager
@@ -197,7 +205,7 @@ class DuckDB(BaseSQL):
     def _insert(self, cursor, frame, schema, table, create) -> None:
         cursor.register("__mage_prefect_frame", frame)
         verb = "CREATE TABLE {} AS" if create else "INSERT INTO {}"
-        cursor.execute(f"{verb.format(f'{schema}.{table}')} SELECT * FROM __mage_prefect_frame")
+        cursor.execute(f"{verb.format(self.qualified(schema, table))} SELECT * FROM __mage_prefect_frame")
         cursor.unregister("__mage_prefect_frame")
 
 
@@ -261,7 +269,7 @@ class Postgres(BaseSQL):
             connection.close()
 
     def _table_exists(self, cursor, schema, table) -> bool:
-        cursor.execute(f"SELECT to_regclass('{_quoted(schema)}.{_quoted(table)}')")
+        cursor.execute(f"SELECT to_regclass('{_quoted(self.qualified(schema, table))}')")
         return cursor.fetchone()[0] is not None
 
     def _frame(self, cursor):
@@ -276,7 +284,7 @@ class Postgres(BaseSQL):
             cursor.execute(get_schema(frame, table, con=self._engine, schema=schema))
         columns = ", ".join('"{}"'.format(str(column).replace('"', '""')) for column in frame.columns)
         values = frame.astype(object).where(frame.notna(), None)
-        with cursor.copy(f"COPY {schema}.{table} ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {self.qualified(schema, table)} ({columns}) FROM STDIN") as copy:
             for row in values.itertuples(index=False, name=None):
                 copy.write_row(row)
 
