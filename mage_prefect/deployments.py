@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import keyword
 import os
 import re
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ def compile_project(project: Project, out: Path, *, work_pool: str | None = None
         triggers = [t for t in pipeline.triggers if _for_env(t, env, pipeline, result)]
         for trigger in triggers or [None]:
             timeout = trigger.settings.timeout if trigger else None
-            attribute = _identifier(pipeline.uuid) + (f"__timeout_{timeout}" if timeout else "")
+            attribute = _identifier(pipeline.uuid) + (f"__timeout_{int(timeout)}" if timeout else "")
             entrypoints[attribute] = (pipeline.uuid, timeout)
             deployments.append(_deployment(project, pipeline, trigger, attribute, settings, work_pool, result))
     relative_root = os.path.relpath(project.root, out.resolve())
@@ -150,6 +151,7 @@ def _event_triggers(pipeline: Pipeline, trigger: Trigger | None, custom: dict[st
     if trigger is None or trigger.schedule_type != "event":
         return []
     event = custom.get(f"{pipeline.uuid}/{trigger.name}") or {}
+    parameters = _parameters(pipeline, trigger)
     return [{
         "type": "event",
         "enabled": trigger.status == "active",
@@ -157,11 +159,11 @@ def _event_triggers(pipeline: Pipeline, trigger: Trigger | None, custom: dict[st
                                          "mage_prefect.trigger": trigger.name},
         "expect": event.get("expect") or [EVENT],
         "parameters": {
-            **_parameters(pipeline, trigger.variables),
-            # Mage's API body semantics: payload["variables"] are runtime variables, the rest the `event`
-            "runtime_variables": {"__prefect_kind": "json", "value": {"__prefect_kind": "jinja", "template": (
-                "{{ dict(" + repr(_parameters(pipeline, trigger.variables).get("runtime_variables", {}))
-                + ", event=event.payload) | tojson }}")}},
+            **parameters,
+            # Mage's API body semantics: payload["variables"] are runtime variables, the rest the `event`;
+            # Prefect renders the template when the event arrives (it hydrates nested values too)
+            "runtime_variables": {**parameters.get("runtime_variables", {}), "event": {
+                "__prefect_kind": "json", "value": {"__prefect_kind": "jinja", "template": "{{ event.payload | tojson }}"}}},
         },
     }]
 
@@ -345,8 +347,12 @@ def _entrypoint_module(project: Project, relative_root: str, entrypoints: dict[s
 
 
 def _identifier(uuid: str) -> str:
-    name = re.sub(r"\W", "_", uuid)
-    return f"pipeline_{name}" if name[:1].isdigit() else name
+    """The pipeline's attribute in the entrypoint module: its uuid when that is a Python name, else
+    an ASCII name made unique by a hash of the uuid (`a-b` and `a_b` must not share one)."""
+    if uuid.isascii() and uuid.isidentifier() and not keyword.iskeyword(uuid):
+        return uuid
+    digest = hashlib.sha256(uuid.encode()).hexdigest()[:8]
+    return f"pipeline_{re.sub(r'[^0-9A-Za-z_]', '_', uuid)}_{digest}"
 
 
 def _prefect_version() -> str:

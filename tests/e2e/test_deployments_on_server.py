@@ -191,6 +191,7 @@ def test_emitted_event_runs_the_event_trigger(deployed, worker):
     assert run.state.is_completed(), run.state.message
     output = get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
     assert output["greeting"] == "from an event" and output["source"] == "sensor-42"
+    assert output["audience"] == "event listeners"  # the trigger's own variables, under the event's
     assert output["event"] == {"source": "sensor-42", "variables": {"greeting": "from an event"}}
     assert output["trigger_name"] == "on_event"
 

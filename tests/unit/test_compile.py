@@ -45,6 +45,10 @@ def test_every_trigger_form_is_mapped():
     event = deployments["on_event"]["triggers"][0]
     assert event["expect"] == ["mage_prefect.trigger"]
     assert event["match"] == {"prefect.resource.id": "mage_prefect.pipeline.hello", "mage_prefect.trigger": "on_event"}
+    assert event["parameters"] == {  # the trigger's variables, then the event's payload when it arrives
+        "greeting": "hello from the trigger",
+        "runtime_variables": {"audience": "event listeners", "event": {"__prefect_kind": "json", "value": {
+            "__prefect_kind": "jinja", "template": "{{ event.payload | tojson }}"}}}}
     assert deployments["guarded"]["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
     assert deployments["guarded"]["parameters"] == {"allow_blocks_to_fail": True}  # a trigger setting
     assert deployments["guarded"]["entrypoint"] == "flows.py:hello__timeout_600"
