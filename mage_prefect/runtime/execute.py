@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Sequence
 
 from ..project.models import Block
-from . import compat
+from . import compat, exits
 from .add_ons import conditions_hold, run_callbacks
 from .arguments import RunContext, block_kwargs, own_copy, shape_input, split_outputs
 from .block_code import BlockCodeError, arity_problem, block_source, compiled_block_code, load_block_code
@@ -75,8 +75,10 @@ def execute_block(
         except ConditionFailed:
             raise
         except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            if isinstance(exc, KeyboardInterrupt):
                 raise
+            if isinstance(exc, SystemExit):
+                exc = exits.as_failure(exc)
             if final_attempt:
                 if context.halt is not None:  # before the callbacks: a slow alert must not let blocks start
                     context.halt.set()
@@ -198,7 +200,8 @@ def _bound_to(context: RunContext):
     compat.install()
     token = compat.ACTIVE.set(context)
     try:
-        yield
+        with exits.guarded():
+            yield
     finally:
         compat.ACTIVE.reset(token)
 
