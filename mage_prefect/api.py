@@ -11,7 +11,7 @@ from .graph import lineage, selected_blocks
 from .project.models import Project
 from .project.validate import load_project
 from .results.store import LATEST, OutputStore, results_location
-from .runtime.arguments import shape_input
+from .runtime.arguments import event_payload, shape_input
 
 
 def _as_project(project: Project | str | Path, pipeline: str | None = None) -> Project:
@@ -69,6 +69,7 @@ def run_pipeline(
     declared = project.pipeline(pipeline).variables
     variables = variables or {}
     extra = {name: value for name, value in variables.items() if name not in declared}
+    event_payload({**extra, **(runtime_variables or {})})  # a bad payload fails here, before a flow run starts
     execute, reuse_run = _partial_run(project, pipeline, results, block, start, end, resume)
     flow = build_flow(project, pipeline, results=results, execute=execute, reuse_run=reuse_run,
                       reuse_all=resume is not None)  # a resumed run records the whole pipeline

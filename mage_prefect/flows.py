@@ -31,7 +31,7 @@ from .handoff import BlockResult, DynamicItem, Reduced, Skip, dynamic_items, fir
 from .notifications import RunFacts, notifying
 from .project.models import Block, Pipeline, Project, Trigger
 from .results.store import LATEST, OutputStore, results_location
-from .runtime.arguments import RunContext
+from .runtime.arguments import RunContext, event_payload
 from .runtime.block_code import block_source, compiled_block_code
 from .runtime.execute import ConditionFailed, execute_block, run_cancelled_callbacks
 
@@ -441,7 +441,8 @@ def _run_context(project: Project, pipeline: Pipeline, parameters: dict[str, Any
     runtime = dict(parameters.pop("runtime_variables", None) or {})
     skip_sensors = bool(parameters.pop("skip_sensors", False))
     allow_blocks_to_fail = bool(parameters.pop("allow_blocks_to_fail", False))
-    event = runtime.pop("event", None) or {}
+    event = event_payload(runtime)
+    runtime.pop("event", None)
     variables = {**parameters, **runtime, **(event.get("variables") or {})}
     for name, value in event.items():  # Mage exposes other payload keys as kwargs where not already set
         if name != "variables":

@@ -113,10 +113,15 @@ def selected_blocks(pipeline: Pipeline, *, block: str | None = None, start: str 
     """The blocks a partial run executes: `block` alone; or `start` and everything below it, up to
     `end` and everything above it (both: the blocks between)."""
     if block is not None:
+        if start is not None or end is not None:
+            raise ValueError("a partial run takes --block alone, or --from and/or --to, not both")
         return {pipeline.block(block).uuid}
     selected = {b.uuid for b in pipeline.blocks}
     if start is not None:
         selected &= lineage(pipeline, start, "down")
     if end is not None:
         selected &= lineage(pipeline, end, "up")
+    if not selected:
+        raise ValueError(f"no block of pipeline '{pipeline.uuid}' is both below '{start}' and above '{end}'; "
+                         f"--to names a block downstream of --from (see `mage-prefect graph`)")
     return selected

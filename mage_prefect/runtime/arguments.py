@@ -75,6 +75,18 @@ class RunContext:
     halt: threading.Event | None = None
 
 
+def event_payload(runtime_variables: dict[str, Any]) -> dict[str, Any]:
+    """The `event` runtime variable (an event trigger's payload), checked: a mapping whose
+    `variables`, if any, are a mapping too; {} when there is none."""
+    event = runtime_variables.get("event")
+    if event is None:
+        return {}
+    if not isinstance(event, dict) or not isinstance(event.get("variables") or {}, dict):
+        raise ValueError(f"the runtime variable 'event' must be a mapping (an event payload, whose 'variables' "
+                         f"are a mapping too), not {event!r}")
+    return event
+
+
 def block_kwargs(block: Block, context: RunContext, attempt: int, logger: Any) -> dict[str, Any]:
     """The **kwargs of a Mage trigger run (PipelineRun.get_variables + Block.enrich_global_vars)."""
     kwargs = copy.deepcopy(context.variables)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from mage_prefect.graph import find_cycle, lineage, render_mermaid, render_text, selected_blocks, topological_order
@@ -106,4 +108,7 @@ def test_partial_runs_select_a_block_a_tail_a_head_or_the_blocks_between():
     assert selected_blocks(FAN, start="alpha") == {"alpha", "mid", "join"}
     assert selected_blocks(FAN, end="mid") == {"start", "alpha", "mid"}
     assert selected_blocks(FAN, start="alpha", end="join") == {"alpha", "mid", "join"}
-    assert selected_blocks(FAN, start="zeta", end="mid") == set()  # mid is not below zeta
+    with pytest.raises(ValueError, match="no block of pipeline 'p' is both below 'zeta' and above 'mid'"):
+        selected_blocks(FAN, start="zeta", end="mid")  # mid is not below zeta: nothing to run is an error
+    with pytest.raises(ValueError, match="--block alone"):
+        selected_blocks(FAN, block="mid", start="alpha")
