@@ -6,6 +6,7 @@ import ast
 import importlib.machinery
 import importlib.util
 import keyword
+import sys
 from pathlib import Path
 
 import jinja2
@@ -42,7 +43,7 @@ def check_project(root: str | Path, pipeline: str | None = None) -> tuple[Projec
         return project, diagnostics
     for uuid, item in project.pipelines.items():
         if pipeline is None or uuid == pipeline:
-            diagnostics.extend(check_pipeline(item))
+            diagnostics.extend(check_pipeline(item, project.root))
     if pipeline is not None:
         wanted = project.pipelines[pipeline].source.file.parent
         diagnostics = [d for d in diagnostics if not _belongs_to_other_pipeline(d, wanted, project)]
@@ -57,7 +58,8 @@ def load_project(root: str | Path, pipeline: str | None = None) -> Project:
     return project
 
 
-def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
+def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnostic]:
+    """The pipeline's graph, variables and block code; `root` is the project's root folder."""
     diagnostics = []
     cycle = find_cycle(pipeline)
     if cycle:
@@ -85,9 +87,10 @@ def check_pipeline(pipeline: Pipeline) -> list[Diagnostic]:
                                    "mage-prefect does not support nested dynamic blocks yet",
                            hint="set reduce_output: true on the dynamic child above it, or remove dynamic: true")
             )
+    folders = _project_folders(pipeline, root)
     for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
         if block.type != "global_data_product" and block.language == "python":
-            diagnostics.extend(check_block_code(block))
+            diagnostics.extend(check_block_code(block, folders))
     for position, block in enumerate(pipeline.blocks):  # SQL add-ons are refused by the loader
         if block.language == "sql":
             diagnostics.extend(check_sql_block(block, f"blocks[{position}]", pipeline, children))
@@ -158,8 +161,9 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children
     return problems
 
 
-def check_block_code(block: Block) -> list[Diagnostic]:
-    """Parse the block's code: syntax, the block-type decorator, and Mage's arity rule."""
+def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagnostic]:
+    """Parse the block's code: syntax, the block-type decorator, Mage's arity rule, and imports of
+    modules that only the project `folders` hold."""
     code = _code(block)
     if code is None:
         return []
@@ -169,7 +173,7 @@ def check_block_code(block: Block) -> list[Diagnostic]:
     except SyntaxError as exc:
         return [Diagnostic(file=file, line=exc.lineno, column=exc.offset, message=f"syntax error: {exc.msg}",
                            hint=f"fix the code of block '{block.uuid}'")]
-    problems = _unavailable_mage_imports(tree, file, block)
+    problems = _unavailable_mage_imports(tree, file, block) + _project_only_imports(tree, file, block, folders)
     functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
     wanted = set(MAIN_DECORATORS.get(block.type, (block.type,)))
     decorated = [fn for fn in functions if wanted & _decorator_names(fn)]
@@ -222,6 +226,48 @@ def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[D
                     message=f"block '{block.uuid}' imports '{module}', which mage-prefect's mage_ai shim does not provide",
                     hint="install mage-ai next to mage-prefect, or use a supported helper (see the README)"))
     return problems
+
+
+def _project_folders(pipeline: Pipeline, root: Path | None) -> tuple[Path, ...]:
+    """The folders of the project a pipeline belongs to: its (sub-)project and the root project."""
+    return tuple(dict.fromkeys(folder for folder in (pipeline.repo_path, root) if folder is not None))
+
+
+def _project_only_imports(tree: ast.AST, file: Path, block: Block, folders: tuple[Path, ...]) -> list[Diagnostic]:
+    """Top-level imports (`import utils`) of a module that exists inside a project folder and nowhere
+    else on sys.path: Mage puts only the folder *holding* the project on sys.path, so they work only
+    where the user's own setup adds the project folder to PYTHONPATH."""
+    problems = []
+    for node in ast.walk(tree):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+        for top in {name.split(".")[0] for name in names}:
+            inside = next((folder for folder in folders if _holds_module(folder, top)), None)
+            if inside is None or _importable_outside(top, folders):
+                continue
+            holding = folders[-1].parent  # the folder holding the root project
+            qualified = ".".join((*inside.relative_to(holding).parts, top))
+            problems.append(Diagnostic(
+                file=file, line=node.lineno, column=node.col_offset + 1, severity="warning",
+                message=f"block '{block.uuid}' imports '{top}', which exists only inside the project folder "
+                        f"{inside}; like Mage, mage-prefect puts only the folder holding the project ({holding}) "
+                        "on sys.path, so the import fails unless PYTHONPATH includes the project folder",
+                hint=f"import it as '{qualified}' (as Mage's own templates do), or add {inside} to PYTHONPATH "
+                     "wherever the pipeline runs"))
+    return problems
+
+
+def _holds_module(folder: Path, name: str) -> bool:
+    return (folder / name).is_dir() or (folder / f"{name}.py").is_file()
+
+
+def _importable_outside(name: str, folders: tuple[Path, ...]) -> bool:
+    """Whether `name` is importable from a sys.path entry that is not one of the project `folders`."""
+    if name in sys.builtin_module_names:
+        return True
+    resolved = {folder.resolve() for folder in folders}
+    paths = [entry for entry in sys.path if entry and Path(entry).resolve() not in resolved]
+    return importlib.machinery.PathFinder.find_spec(name, paths) is not None
 
 
 def _decorator_names(function: ast.AST) -> set[str]:
