@@ -66,6 +66,7 @@ def run_pipeline(
     the outputs it stored.
     """
     project = _as_project(project, pipeline)
+    pipeline = project.pipeline(pipeline).key  # a Mage uuid names the same pipeline, when unambiguous
     declared = project.pipeline(pipeline).variables
     variables = variables or {}
     extra = {name: value for name, value in variables.items() if name not in declared}
@@ -117,6 +118,7 @@ def get_outputs(project: Project | str | Path, pipeline: str, block: str, *, run
                 results: str | Path | None = None) -> list[Any]:
     """Every stored output (output_0…) of a block, from its latest run or run `run`."""
     project = _as_project(project, pipeline)
+    pipeline = project.pipeline(pipeline).key
     project.pipeline(pipeline).block(block.split(":")[0])  # a clear error for unknown names (`uuid:i`: a dynamic child)
     return OutputStore(results_location(project, results)).load(pipeline, block, run)
 

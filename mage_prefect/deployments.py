@@ -58,12 +58,12 @@ def compile_project(project: Project, out: Path, *, work_pool: str | None = None
     result = Compiled()
     entrypoints: dict[str, tuple[str, int | None]] = {}
     deployments = []
-    for pipeline in sorted(project.pipelines.values(), key=lambda p: p.uuid):
+    for pipeline in sorted(project.pipelines.values(), key=lambda p: p.key):
         triggers = [t for t in pipeline.triggers if _for_env(t, env, pipeline, result)]
         for trigger in triggers or [None]:
             timeout = trigger.settings.timeout if trigger else None
-            attribute = _identifier(pipeline.uuid) + (f"__timeout_{int(timeout)}" if timeout else "")
-            entrypoints[attribute] = (pipeline.uuid, timeout)
+            attribute = _identifier(pipeline.key) + (f"__timeout_{int(timeout)}" if timeout else "")
+            entrypoints[attribute] = (pipeline.key, timeout)
             deployments.append(_deployment(project, pipeline, trigger, attribute, settings, work_pool, result))
     relative_root = os.path.relpath(project.root, out.resolve())
     result.files[ENTRYPOINT_MODULE] = _entrypoint_module(project, relative_root, entrypoints)
@@ -92,7 +92,7 @@ def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, a
     config: dict[str, Any] = {
         "name": trigger.deployment_name if trigger else "api",
         "description": (trigger.description if trigger and trigger.description else
-                        f"Mage pipeline {pipeline.uuid}: " + (f"{trigger.schedule_type} trigger {trigger.name}"
+                        f"Mage pipeline {pipeline.key}: " + (f"{trigger.schedule_type} trigger {trigger.name}"
                                                               if trigger else "runs on demand (no triggers.yaml)")),
         "tags": [OWNER_TAG, project_tag(project), *settings.get("tags", [])],
         "entrypoint": f"{ENTRYPOINT_MODULE}:{attribute}",
@@ -150,12 +150,12 @@ def _event_triggers(pipeline: Pipeline, trigger: Trigger | None, custom: dict[st
     `mage_prefect.deployments.event_triggers["<pipeline>/<trigger>"]` names (expect / match)."""
     if trigger is None or trigger.schedule_type != "event":
         return []
-    event = custom.get(f"{pipeline.uuid}/{trigger.name}") or {}
+    event = custom.get(f"{pipeline.key}/{trigger.name}") or {}
     parameters = _parameters(pipeline, trigger)
     return [{
         "type": "event",
         "enabled": trigger.status == "active",
-        "match": event.get("match") or {"prefect.resource.id": resource_id(pipeline.uuid),
+        "match": event.get("match") or {"prefect.resource.id": resource_id(pipeline.key),
                                          "mage_prefect.trigger": trigger.name},
         "expect": event.get("expect") or [EVENT],
         "parameters": {

@@ -39,16 +39,16 @@ SKIPPED = "Skipped"  # Prefect has no skipped state: a named Completed state, pr
 CACHED = "Cached"  # Prefect's name for a completed state whose result was not computed again
 
 
-def entrypoint_flow(project_dir: str | Path, pipeline_uuid: str, module: str, attribute: str,
+def entrypoint_flow(project_dir: str | Path, pipeline_key: str, module: str, attribute: str,
                     timeout_seconds: float | None = None) -> Flow:
     """The flow of a compiled entrypoint module: loadable as `<module file>:<attribute>`."""
     from .project.validate import load_project
 
-    return build_flow(load_project(project_dir, pipeline_uuid), pipeline_uuid, timeout_seconds=timeout_seconds,
+    return build_flow(load_project(project_dir, pipeline_key), pipeline_key, timeout_seconds=timeout_seconds,
                       entrypoint=(module, attribute))
 
 
-def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | None = None,
+def build_flow(project: Project, pipeline_key: str, *, results: str | Path | None = None,
                timeout_seconds: float | None = None, entrypoint: tuple[str, str] | None = None,
                execute: set[str] | None = None, reuse_run: str = LATEST, reuse_all: bool = False) -> Flow:
     """A Prefect flow that runs the pipeline's blocks as tasks, as a Mage trigger run would.
@@ -57,7 +57,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
     block) are not run but hand over their stored outputs of run `reuse_run` (default: each block's
     latest), as Cached task runs.
     """
-    pipeline = project.pipeline(pipeline_uuid)
+    pipeline = project.pipeline(pipeline_key)
     reused: set[str] = set()
     if execute is not None:
         pipeline, reused = _partial(pipeline, execute, reuse_all)
@@ -67,7 +67,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
     tracking = _mlflow_tracking(project, pipeline)
     tasks = {
         block.uuid: (_reused_task(pipeline, block, store, reuse_run) if block.uuid in reused
-                     else _product_task(project, block, store) if block.type == "global_data_product"
+                     else _product_task(project, pipeline, block, store) if block.type == "global_data_product"
                      else _block_task(pipeline, block, store, None if block.dynamic else consumers[block.uuid],
                                       tracking if tracking and tracking.tracks(block.uuid) else None))
         for block in order
@@ -120,7 +120,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
         for name, result in results.items():
             if isinstance(result, BlockResult):
                 (reused_keys if states[name].name == CACHED else saved_keys)[result.name] = result.keys
-        store.publish(pipeline.uuid, context.pipeline_run_id, saved_keys, reused_keys)
+        store.publish(pipeline.key, context.pipeline_run_id, saved_keys, reused_keys)
         _outputs_artifact(pipeline, states, results, store, context.pipeline_run_id, get_run_logger())
         return _final_state(states)
 
@@ -192,7 +192,7 @@ def build_flow(project: Project, pipeline_uuid: str, *, results: str | Path | No
     return Flow(
         fn=run_pipeline,
         name=pipeline.flow_name,
-        description=pipeline.description or pipeline.name or f"Mage pipeline {pipeline.uuid}",
+        description=pipeline.description or pipeline.name or f"Mage pipeline {pipeline.key}",
         version=pipeline_version(pipeline),
         timeout_seconds=timeout_seconds,
         task_runner=ThreadPoolTaskRunner(max_workers=limit if isinstance(limit, int) and limit > 0 else None),
@@ -215,7 +215,7 @@ def _partial(pipeline: Pipeline, execute: set[str], reuse_all: bool) -> tuple[Pi
         reused = {uuid for block in pipeline.blocks if block.uuid in execute for uuid in block.upstream_blocks} - execute
     unusable = sorted(reused & dynamic_children(pipeline))
     if unusable:
-        raise ValueError(f"block(s) {', '.join(unusable)} of pipeline '{pipeline.uuid}' are dynamic children, whose "
+        raise ValueError(f"block(s) {', '.join(unusable)} of pipeline '{pipeline.key}' are dynamic children, whose "
                          f"stored outputs cannot be reused: run their dynamic parent too")
     blocks = tuple(block if block.uuid in execute else block.model_copy(update={"upstream_blocks": ()})
                    for block in pipeline.blocks if block.uuid in execute | reused)
@@ -226,8 +226,8 @@ def _reused_task(pipeline: Pipeline, block: Block, store: OutputStore, run: str)
     """A block this run does not execute: its stored outputs of run `run`, as a Cached state."""
 
     def reuse_outputs(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> State:
-        run_id = store.run_id(pipeline.uuid, block.uuid, run)
-        keys = store.keys(pipeline.uuid, block.uuid, run_id)
+        run_id = store.run_id(pipeline.key, block.uuid, run)
+        keys = store.keys(pipeline.key, block.uuid, run_id)
         return Completed(name=CACHED, message=f"outputs of run {run_id} reused",
                          data=BlockResult(block.uuid, [], keys, 0, store))
 
@@ -246,8 +246,8 @@ def _outputs_artifact(pipeline: Pipeline, states: dict[str, State], results: dic
              "outputs": "\n".join(results[name].previews) if isinstance(results[name], BlockResult) else "",
              "stored as": "\n".join(results[name].keys) if isinstance(results[name], BlockResult) else ""}
             for name, state in states.items()]
-    artifact = ArtifactCreate(key=artifact_key(pipeline.uuid), type="table", data=json.dumps(rows),
-                              description=f"Block outputs of pipeline `{pipeline.uuid}`, stored under `{store.location}`",
+    artifact = ArtifactCreate(key=artifact_key(pipeline.key), type="table", data=json.dumps(rows),
+                              description=f"Block outputs of pipeline `{pipeline.key}`, stored under `{store.location}`",
                               flow_run_id=flow_run_id)
     settings = SettingsContext.get().model_copy()  # the API to use, without the run's own (closing) client
     threading.Thread(target=_send_artifact, args=(artifact, settings, logger), name="mage-prefect-artifact").start()
@@ -269,9 +269,9 @@ def _is_subflow() -> bool:
     return context is not None and context.flow_run is not None and context.flow_run.parent_task_run_id is not None
 
 
-def artifact_key(pipeline_uuid: str) -> str:
+def artifact_key(pipeline_key: str) -> str:
     """Artifact keys take lowercase letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_uuid.lower()}-outputs")
+    return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_key.lower()}-outputs")
 
 
 def _run_url(flow_run_id: str) -> str:
@@ -374,15 +374,15 @@ def _block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers:
                 from .mlflow import log_result_metrics
 
                 log_result_metrics(outputs[0], block.uuid)
-            keys = store.save(pipeline.uuid, context.pipeline_run_id, output_name, outputs, publish=False)
+            keys = store.save(pipeline.key, context.pipeline_run_id, output_name, outputs, publish=False)
         return BlockResult(output_name, outputs, keys, consumers, store)
 
     return _task(run_block, block, retries=len(delays), retry_delay_seconds=delays or 0)
 
 
-def _product_task(project: Project, block: Block, store: OutputStore) -> Task:
+def _product_task(project: Project, pipeline: Pipeline, block: Block, store: OutputStore) -> Task:
     """A global data product: the product pipeline's latest outputs while fresh, else a run of it first."""
-    product = project.global_data_products.get(block.configuration["global_data_product"]["uuid"])
+    product = project.product_of(pipeline, block)
 
     def run_product(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> BlockResult | State:
         if _halted(context):
@@ -394,14 +394,14 @@ def _product_task(project: Project, block: Block, store: OutputStore) -> Task:
         if product is None:
             raise LookupError(f"global data product '{block.configuration['global_data_product']['uuid']}' "
                               f"is not defined in global_data_products.yaml")
-        source = project.pipeline(product.object_uuid)
-        if not store.fresh(source.uuid, [b.uuid for b in source.blocks], product.max_age_seconds()):
-            get_run_logger().info(f"global data product {product.uuid} is outdated: running pipeline {source.uuid}")
-            state = build_flow(project, source.uuid, results=store.location)(return_state=True)
+        source = project.pipeline(product.object_uuid, near=product.defined_in)
+        if not store.fresh(source.key, [b.uuid for b in source.blocks], product.max_age_seconds()):
+            get_run_logger().info(f"global data product {product.uuid} is outdated: running pipeline {source.key}")
+            state = build_flow(project, source.key, results=store.location)(return_state=True)
             if not state.is_completed():
-                raise RuntimeError(f"pipeline {source.uuid} of global data product {product.uuid} failed: {state.message}")
-        outputs = [{b.uuid: store.load(source.uuid, b.uuid) for b in source.blocks if store.has(source.uuid, b.uuid)}]
-        keys = store.save(context.pipeline_uuid, context.pipeline_run_id, output_name, outputs, publish=False)
+                raise RuntimeError(f"pipeline {source.key} of global data product {product.uuid} failed: {state.message}")
+        outputs = [{b.uuid: store.load(source.key, b.uuid) for b in source.blocks if store.has(source.key, b.uuid)}]
+        keys = store.save(pipeline.key, context.pipeline_run_id, output_name, outputs, publish=False)
         return BlockResult(output_name, outputs, keys, None, store)
 
     return _task(run_product, block)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import Any, Callable
 
-from .project.models import WEBHOOK_CHANNELS, EmailConfig, NotificationConfig
+from .project.contract import WEBHOOK_CHANNELS, EmailEntry, NotificationEntry
 
 ALERT_OF = {"success": "trigger_success", "failure": "trigger_failure", "passed_sla": "trigger_passed_sla"}
 # What each webhook takes: Discord's API names the text `content`, the others `text`.
@@ -29,7 +29,7 @@ class RunFacts:
     error: str = ""
 
 
-def notifying(config: NotificationConfig, facts: RunFacts, sla: float | None, logger, run: Callable[[], Any]) -> Any:
+def notifying(config: NotificationEntry, facts: RunFacts, sla: float | None, logger, run: Callable[[], Any]) -> Any:
     """Call `run()` (a trigger run; it returns the final state) with Mage's messages: passed SLA once
     `sla` seconds after the execution time pass with the run unfinished, then success or failure
     (also when `run` raises)."""
@@ -55,7 +55,7 @@ def notifying(config: NotificationConfig, facts: RunFacts, sla: float | None, lo
     return state
 
 
-def notify(config: NotificationConfig, event: str, facts: RunFacts, logger) -> None:
+def notify(config: NotificationEntry, event: str, facts: RunFacts, logger) -> None:
     """Send the `event` ('success', 'failure' or 'passed_sla') message when `alert_on` asks for it."""
     if ALERT_OF[event] not in config.alert_on:
         return
@@ -64,16 +64,15 @@ def notify(config: NotificationConfig, event: str, facts: RunFacts, logger) -> N
     except (ValueError, LookupError, TypeError, AttributeError) as exc:  # a template validate did not see
         logger.warning(f"notification_config.message_templates.{event} cannot be filled in ({exc}): "
                        "sending Mage's default message")
-        subject, details = message(config.model_copy(update={"message_templates": {}}), event, facts)
+        subject, details = message(config.model_copy(update={"message_templates": None}), event, facts)
     for channel in WEBHOOK_CHANNELS:
-        webhook = getattr(config, channel)
-        if webhook is not None:
-            _send(logger, channel, _post, webhook.webhook_url, {BODY_FIELD.get(channel, "text"): details})
+        for url in webhook_urls(getattr(config, channel)):
+            _send(logger, channel, _post, url, {BODY_FIELD.get(channel, "text"): details})
     if config.email_config is not None and config.email_config.to_emails:
         _send(logger, "email_config", _email, config.email_config, subject, details)
 
 
-def message(config: NotificationConfig, event: str, facts: RunFacts) -> tuple[str, str]:
+def message(config: NotificationEntry, event: str, facts: RunFacts) -> tuple[str, str]:
     """The subject and text: Mage's defaults, or the project's `message_templates` for the event."""
     names = {**facts.__dict__, "execution_time": str(facts.execution_time)}
     summary, subject = {
@@ -87,9 +86,10 @@ def message(config: NotificationConfig, event: str, facts: RunFacts) -> tuple[st
     details = f"{summary}\nOpen {facts.pipeline_run_url} to check pipeline run results and logs."
     if facts.error:
         details += f"\nError: {facts.error}"
-    template = config.message_templates.get(event)
+    template = getattr(config.message_templates, event) if config.message_templates else None
     if template is not None:
-        subject = template.subject.format_map(_Names(names)) if template.subject else subject
+        title = template.title or template.subject  # `subject`: mage-prefect's earlier name for Mage's `title`
+        subject = title.format_map(_Names(names)) if title else subject
         details = (template.details or template.summary or details).format_map(_Names(names))
     return subject, details
 
@@ -114,7 +114,13 @@ def _post(url: str, body: dict) -> None:
     httpx.post(url, json=body, timeout=15).raise_for_status()
 
 
-def _email(config: EmailConfig, subject: str, text: str) -> None:
+def webhook_urls(channel) -> list[str]:
+    """A channel's webhook URLs; Mage sends nothing to an unset one or to 'None' (an unset env_var)."""
+    urls = getattr(channel, "webhook_url", None)
+    return [url for url in ([urls] if isinstance(urls, str) else urls or []) if url and url.strip() and url != "None"]
+
+
+def _email(config: EmailEntry, subject: str, text: str) -> None:
     mail = EmailMessage()
     mail["Subject"], mail["From"], mail["To"] = subject, config.smtp_mail_from or config.smtp_user, ", ".join(config.to_emails)
     mail.set_content(text)

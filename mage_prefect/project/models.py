@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from dateutil.relativedelta import relativedelta
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .contract import OUTDATED_UNITS, GlobalDataProductEntry, NotificationEntry, RetryConfigEntry, TriggerEntry
 from .errors import did_you_mean
 
 # Mage's block-type → folder rule: `<type>s`, except `custom` (constants.BLOCK_TYPE_DIRECTORY_NAME).
@@ -37,13 +39,8 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
 
-class RetryConfig(_Frozen):
+class RetryConfig(RetryConfigEntry):
     """Mage's RetryConfig; `delays()` reproduces `mage_ai.shared.retry.retry`."""
-
-    retries: int = Field(0, ge=0)
-    delay: float = Field(5, ge=0)
-    max_delay: float = Field(60, ge=0)
-    exponential_backoff: bool = True
 
     def delays(self) -> list[float]:
         """Sleep before each retry; Mage stops once total sleep would reach max_delay."""
@@ -107,33 +104,8 @@ def prefect_name(name: str) -> str:
 SCHEDULE_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 1", "@monthly": "0 0 1 * *"}
 
 
-class TriggerSettings(_Frozen):
-    skip_if_previous_running: bool = False
-    allow_blocks_to_fail: bool = False
-    create_initial_pipeline_run: bool = False
-    landing_time_enabled: bool = False
-    pipeline_run_limit: int | None = None
-    timeout: int | None = None
-    timeout_status: str | None = None
-
-
-class Trigger(_Frozen):
-    """One entry of a pipeline's triggers.yaml (Mage's Trigger dataclass: unknown keys are errors)."""
-
-    name: str
-    schedule_type: Literal["time", "api", "event"]
-    schedule_interval: str | None
-    start_time: datetime | None
-    status: Literal["active", "inactive"] = "inactive"
-    variables: dict[str, Any] = Field(default_factory=dict)
-    sla: int | None = None
-    settings: TriggerSettings = TriggerSettings()
-    envs: list[str] = Field(default_factory=list)
-    description: str | None = None
-    token: str | None = None
-    last_enabled_at: datetime | None = None
-    repo_path: str | None = None
-    pipeline_uuid: str | None = None
+class Trigger(TriggerEntry):
+    """One entry of a pipeline's triggers.yaml (its contract: contract.TriggerEntry)."""
 
     @property
     def deployment_name(self) -> str:
@@ -146,53 +118,16 @@ class Trigger(_Frozen):
         return SCHEDULE_PRESETS.get(interval, interval) if interval and interval != "@once" else None
 
 
-class _Lenient(BaseModel):
-    """Mage's notification dataclasses ignore keys they do not know; the loader warns about them."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class WebhookConfig(_Lenient):
-    webhook_url: str
-
-
-class EmailConfig(_Lenient):
-    smtp_host: str = "smtp.gmail.com"
-    smtp_mail_from: str | None = None
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_port: int = 587
-    smtp_starttls: bool = True
-    smtp_ssl: bool = False
-    to_emails: tuple[str, ...] = ()
-
-
-class MessageTemplate(_Lenient):
-    subject: str | None = None
-    summary: str | None = None
-    details: str | None = None
-
-
 # The names a message template may use (notifications.RunFacts has one field per name).
 TEMPLATE_NAMES = ("pipeline_uuid", "pipeline_schedule_name", "execution_time", "pipeline_run_url", "error")
-WEBHOOK_CHANNELS = ("slack_config", "teams_config", "discord_config", "google_chat_config")
-
-
-class NotificationConfig(_Lenient):
-    """Mage's `notification_config` (project level, the pipeline's merged over it)."""
-
-    alert_on: tuple[Literal["trigger_failure", "trigger_success", "trigger_passed_sla"], ...] = (
-        "trigger_failure", "trigger_passed_sla")
-    email_config: EmailConfig | None = None
-    slack_config: WebhookConfig | None = None
-    teams_config: WebhookConfig | None = None
-    discord_config: WebhookConfig | None = None
-    google_chat_config: WebhookConfig | None = None
-    message_templates: dict[Literal["success", "failure", "passed_sla"], MessageTemplate] = Field(default_factory=dict)
 
 
 class Pipeline(_Frozen):
+    """A pipeline. `uuid` is Mage's (its folder name); `key` names it in mage-prefect (flows,
+    outputs, the CLI): the uuid, or `<sub-project>/<uuid>` when two sub-projects hold that uuid."""
+
     uuid: str
+    key: str
     name: str | None = None
     description: str | None = None
     type: str = "python"
@@ -202,20 +137,25 @@ class Pipeline(_Frozen):
     variables: dict[str, Any] = Field(default_factory=dict)
     concurrency_config: dict[str, Any] = Field(default_factory=dict)
     triggers: tuple[Trigger, ...] = ()
-    notification_config: NotificationConfig = NotificationConfig()
+    notification_config: NotificationEntry = NotificationEntry()
     repo_path: Path
     source: SourceRef
 
+    @model_validator(mode="before")
+    @classmethod
+    def _key_is_the_uuid(cls, data: Any) -> Any:
+        return {**data, "key": data.get("key") or data.get("uuid")} if isinstance(data, dict) else data
+
     @property
     def flow_name(self) -> str:
-        return prefect_name(self.uuid)
+        return prefect_name(self.key)
 
     def block(self, uuid: str) -> Block:
         for block in self.blocks:
             if block.uuid == uuid:
                 return block
         hint = did_you_mean(uuid, [b.uuid for b in self.blocks]) or "run `mage-prefect graph` to list blocks"
-        raise LookupError(f"no block '{uuid}' in pipeline '{self.uuid}'; {hint}")
+        raise LookupError(f"no block '{uuid}' in pipeline '{self.key}'; {hint}")
 
     def add_ons(self, kind: str, parent: str) -> tuple[Block, ...]:
         """The callbacks or conditionals attached to block `parent`."""
@@ -225,20 +165,32 @@ class Pipeline(_Frozen):
         return next((trigger for trigger in self.triggers if trigger.deployment_name == name), None)
 
 
-class GlobalDataProduct(_Frozen):
-    """An entry of global_data_products.yaml: a pipeline whose latest outputs are reused while fresh."""
+class GlobalDataProduct(GlobalDataProductEntry):
+    """An entry of a (sub-)project's global_data_products.yaml: a pipeline whose latest outputs are
+    reused while fresh."""
 
+    model_config = ConfigDict(extra="ignore", frozen=True)
     uuid: str
-    object_uuid: str
-    outdated_after: dict[str, float] = Field(default_factory=dict)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    defined_in: Path  # the (sub-)project whose file defines it, where `object_uuid` is looked up
 
-    def max_age_seconds(self) -> float | None:
-        units = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800,
-                 "months": 2592000, "years": 31536000}
-        if not self.outdated_after:
+    def overridden_by(self, block_configuration: dict[str, Any]) -> "GlobalDataProduct":
+        """Mage's GDP block: its own non-empty `outdated_after`, `outdated_starting_at` and `settings`
+        replace the product's."""
+        reference = block_configuration.get("global_data_product") or {}
+        changes = {name: reference[name] for name in ("outdated_after", "outdated_starting_at", "settings")
+                   if reference.get(name)}
+        return self.model_validate({**self.model_dump(), **changes}) if changes else self
+
+    def max_age_seconds(self, now: datetime | None = None) -> float | None:
+        """How old its outputs may be: Mage's relativedelta of the units it reads (seconds, weeks,
+        months, years); None (never outdated) when none is set."""
+        units = {unit: self.outdated_after[unit] for unit in OUTDATED_UNITS if unit in self.outdated_after}
+        if not units:
             return None
-        return sum(float(value) * units[unit] for unit, value in self.outdated_after.items())
+        now = now or datetime.now(timezone.utc)
+        delta = relativedelta(seconds=units.get("seconds", 0), weeks=units.get("weeks", 0),
+                              months=int(units.get("months", 0)), years=int(units.get("years", 0)))
+        return (now - (now - delta)).total_seconds()
 
 
 class Project(_Frozen):
@@ -249,12 +201,34 @@ class Project(_Frozen):
     platform: bool = False
     sub_projects: dict[str, Path] = Field(default_factory=dict)
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
-    global_data_products: dict[str, GlobalDataProduct] = Field(default_factory=dict)
+    global_data_products: tuple[GlobalDataProduct, ...] = ()
     settings: dict[str, Any] = Field(default_factory=dict)
 
-    def pipeline(self, uuid: str) -> Pipeline:
-        try:
-            return self.pipelines[uuid]
-        except KeyError:
-            hint = did_you_mean(uuid, self.pipelines) or f"known pipelines: {', '.join(sorted(self.pipelines)) or 'none'}"
-            raise LookupError(f"no pipeline '{uuid}' in project {self.root}; {hint}") from None
+    def pipeline(self, name: str, near: Path | None = None) -> Pipeline:
+        """The pipeline of that key, or of that Mage uuid: one of the same uuid in several
+        sub-projects is the one in the sub-project `near` (Mage's active project), else ambiguous."""
+        if name in self.pipelines:
+            return self.pipelines[name]
+        same = [pipeline for pipeline in self.pipelines.values() if pipeline.uuid == name]
+        nearby = [pipeline for pipeline in same if near is not None and pipeline.repo_path == near]
+        if len(same) == 1 or len(nearby) == 1:
+            return (nearby or same)[0]
+        if same:
+            raise LookupError(f"pipeline '{name}' is in several sub-projects of {self.root}: name one of "
+                              f"{', '.join(sorted(p.key for p in same))}")
+        hint = did_you_mean(name, self.pipelines) or f"known pipelines: {', '.join(sorted(self.pipelines)) or 'none'}"
+        raise LookupError(f"no pipeline '{name}' in project {self.root}; {hint}")
+
+    def product_of(self, pipeline: Pipeline, block: Block) -> GlobalDataProduct | None:
+        """The global data product a GDP block of `pipeline` uses, with the block's own overrides."""
+        reference = block.configuration["global_data_product"]
+        where = product_location(reference, pipeline.repo_path, self.sub_projects)
+        found = next((p for p in self.global_data_products if p.uuid == str(reference["uuid"]) and p.defined_in == where),
+                     None)
+        return found.overridden_by(block.configuration) if found is not None else None
+
+
+def product_location(reference: dict[str, Any], repo_path: Path, sub_projects: dict[str, Path]) -> Path:
+    """The (sub-)project whose global_data_products.yaml defines a GDP block's product: the block's
+    `project`, else the pipeline's own (Mage's GlobalDataProductBlock.get_global_data_product)."""
+    return sub_projects.get(reference.get("project") or "", repo_path)

@@ -18,7 +18,8 @@ from ..runtime.compat.io_config import profile_settings, read_io_config
 from ..runtime.compat.io_sql import EXPORT_POLICIES, missing_settings
 from ..runtime.sql import PROVIDERS, SQL_DRIVERS, df_reference_problems
 from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
-from .loader import read_project
+from .loader import ProjectReader
+from .textfile import read_text
 from .models import RUNNABLE_TYPES, Block, Pipeline, Project
 
 # The decorator that marks the function Mage runs, per block type (callbacks accept several).
@@ -30,24 +31,44 @@ RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "skip_sensors", "a
 
 
 def check_project(root: str | Path, pipeline: str | None = None) -> tuple[Project | None, list[Diagnostic]]:
-    """Read and statically check a project (or one pipeline of it); returns every diagnostic."""
-    project, diagnostics = read_project(root)
+    """Read and statically check a project (or one pipeline of it: its key or Mage uuid); returns
+    every diagnostic that concerns it."""
+    reading = ProjectReader(Path(root)).read()
+    project = reading.project
     if project is None:
-        return None, diagnostics
-    if pipeline is not None and pipeline not in project.pipelines:
-        diagnostics.append(
-            Diagnostic(file=project.root / "pipelines" / pipeline / "metadata.yaml",
-                       message=f"no pipeline '{pipeline}' in this project",
-                       hint=did_you_mean(pipeline, project.pipelines) or "list the folders under pipelines/")
-        )
-        return project, diagnostics
-    for uuid, item in project.pipelines.items():
-        if pipeline is None or uuid == pipeline:
-            diagnostics.extend(check_pipeline(item, project.root))
-    if pipeline is not None:
-        wanted = project.pipelines[pipeline].source.file.parent
-        diagnostics = [d for d in diagnostics if not _belongs_to_other_pipeline(d, wanted, project)]
-    return project, diagnostics
+        return None, reading.diagnostics()
+    if pipeline is None:
+        wanted = list(project.pipelines.values())
+        diagnostics = reading.diagnostics()
+    else:
+        try:
+            wanted = [project.pipeline(pipeline)]
+        except LookupError as exc:
+            if pipeline not in reading.of_pipeline:  # not even a folder: else it is one that does not read
+                ambiguous = "several sub-projects" in str(exc)
+                return project, reading.everywhere + [Diagnostic(
+                    file=project.root / "pipelines" / pipeline / "metadata.yaml",
+                    message=str(exc) if ambiguous else f"no pipeline '{pipeline}' in this project",
+                    hint="name it <sub-project>/<uuid>" if ambiguous else did_you_mean(pipeline, project.pipelines)
+                    or "list the folders under pipelines/")]
+            wanted = []
+        diagnostics = reading.diagnostics(wanted[0].key if wanted else pipeline)
+    for item in wanted:
+        diagnostics.extend(check_pipeline(item, project.root))
+    return project, diagnostics + _flow_name_clashes(project, wanted)
+
+
+def _flow_name_clashes(project: Project, wanted: list[Pipeline]) -> list[Diagnostic]:
+    """Pipelines that would be one Prefect flow (`a&b` and `a-b` are both flow `a-b`)."""
+    problems = []
+    for pipeline in wanted:
+        others = [p.key for p in project.pipelines.values() if p.flow_name == pipeline.flow_name and p is not pipeline]
+        if others:
+            problems.append(Diagnostic(file=pipeline.source.file, message=f"pipeline '{pipeline.key}' and "
+                                       f"{', '.join(repr(o) for o in others)} would both be the Prefect flow "
+                                       f"'{pipeline.flow_name}'", hint="rename one of the pipeline folders "
+                                       "(Prefect names cannot hold / % & < >, which become -)"))
+    return problems
 
 
 def load_project(root: str | Path, pipeline: str | None = None) -> Project:
@@ -143,8 +164,8 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children
         problem("configuration", f"SQL block '{block.uuid}' is a dynamic block; dynamic SQL blocks are not "
                 "supported yet", "make the dynamic parent and its children Python blocks")
     code = _code(block)
-    if code is None:
-        return problems
+    if not isinstance(code, tuple):
+        return problems + ([code] if code is not None else [])
     source, file = code
     try:
         jinja2.Environment().parse(source)
@@ -165,8 +186,8 @@ def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagn
     """Parse the block's code: syntax, the block-type decorator, Mage's arity rule, and imports of
     modules that only the project `folders` hold."""
     code = _code(block)
-    if code is None:
-        return []
+    if not isinstance(code, tuple):
+        return [code] if code is not None else []
     source, file = code
     try:
         tree = ast.parse(source, filename=str(file))
@@ -195,14 +216,16 @@ def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagn
     return problems
 
 
-def _code(block: Block) -> tuple[str, Path] | None:
+def _code(block: Block) -> tuple[str, Path] | Diagnostic | None:
     """The block's code and the file diagnostics about it name (the metadata.yaml for inline
-    `content`); None when it has neither (the loader already reported the missing file)."""
+    `content`); a Diagnostic when the file cannot be read or decoded; None when it has neither
+    (the loader already reported the missing file)."""
     if block.content is not None:
         return block.content, block.source.file
     if block.file is None:
         return None
-    return block.file.read_text(encoding="utf-8"), block.file
+    text = read_text(block.file, python=block.language == "python")
+    return (text, block.file) if isinstance(text, str) else text
 
 
 def _position(source: str, offset: int) -> dict[str, int]:
@@ -279,15 +302,3 @@ def _decorator_names(function: ast.AST) -> set[str]:
         elif isinstance(target, ast.Attribute):
             names.add(target.attr)
     return names
-
-
-def _belongs_to_other_pipeline(diagnostic: Diagnostic, wanted: Path, project: Project) -> bool:
-    """When checking one pipeline, drop diagnostics of the other pipelines' folders.
-
-    Judged by folder, not by the loaded pipelines: a pipeline whose metadata.yaml does not even
-    parse is not in `project.pipelines`, yet its errors must not block the wanted pipeline. A
-    same-named pipeline in another sub-project (a duplicate uuid) is kept: it is ambiguous.
-    """
-    folder = diagnostic.file.parent
-    repos = project.sub_projects.values() if project.sub_projects else [project.root]
-    return folder != wanted and folder.name != wanted.name and folder.parent in {r / "pipelines" for r in repos}

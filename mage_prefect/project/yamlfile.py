@@ -2,15 +2,15 @@
 
 Parsing is bounded: files are size-limited (textfile.py), libyaml limits nesting depth, and a walk
 over the node graph before anything is built refuses recursive aliases and alias expansion beyond
-MAX_VALUES ("billion laughs"). Duplicate keys are kept as Mage keeps them (the last wins), with a
-warning.
+MAX_VALUES ("billion laughs"). Duplicate keys are kept as Mage keeps them (the last wins) and
+recorded, for a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -30,7 +30,7 @@ class YamlDocument:
     path: Path
     data: Any
     positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
-    warnings: tuple[Diagnostic, ...] = ()  # what parsing noticed and Mage accepts (duplicate keys)
+    duplicates: tuple[tuple[Any, int, int, int], ...] = ()  # (key, line, column, line of its first use)
 
     def diagnostic(self, key_path: KeyPath, message: str, hint: str = "", severity="error") -> Diagnostic:
         """A diagnostic pointing at `key_path`, or at its nearest located parent."""
@@ -81,7 +81,7 @@ def parse_yaml(path: Path, text: str) -> YamlDocument | Diagnostic:
         return Diagnostic(file=path, message="invalid YAML: nesting is too deep", hint="flatten the document")
     finally:
         loader.dispose()
-    return YamlDocument(path=path, data=data, positions=walk.positions, warnings=tuple(walk.warnings))
+    return YamlDocument(path=path, data=data, positions=walk.positions, duplicates=tuple(walk.duplicates))
 
 
 def read_yaml(path: Path, text: str | None = None) -> YamlDocument | Diagnostic:
@@ -100,7 +100,7 @@ class _Walk:
     def __init__(self, path: Path, loader):
         self.path, self.loader = path, loader
         self.positions: dict[KeyPath, tuple[int, int]] = {}
-        self.warnings: list[Diagnostic] = []
+        self.duplicates: list[tuple[Any, int, int, int]] = []
 
     def run(self, root: yaml.Node) -> Diagnostic | None:
         visited = 0
@@ -137,10 +137,7 @@ class _Walk:
                 continue
             key = self._key(key_node)
             if key in seen:
-                self.warnings.append(Diagnostic(
-                    file=self.path, line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1,
-                    severity="warning", message=f"duplicate key '{key}' (first at line {seen[key]}): the last one "
-                                                "wins, as in Mage", hint="remove one of them"))
+                self.duplicates.append((key, *_position(key_node), seen[key]))
             seen[key] = key_node.start_mark.line + 1
             self.positions[key_path + (key,)] = _position(key_node)
             children.append((value_node, key_path + (key,), False))
@@ -159,3 +156,33 @@ class _Walk:
 
 def _position(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def read_document(path: Path, into: list[Diagnostic], *, render: Callable[[str], str] | None = None,
+                  root_metadata: bool = False) -> YamlDocument | None:
+    """Read, render (for the files Mage renders with Jinja) and parse a YAML file; every problem
+    goes `into` the list. Duplicate keys are warnings (the last wins, as in Mage), except in the
+    root project's metadata.yaml, which Mage refuses to start with."""
+    text = read_text(path)
+    if isinstance(text, Diagnostic):
+        into.append(text)
+        return None
+    if render is not None:
+        try:
+            text = render(text)
+        except Exception as exc:  # Jinja syntax, the sandbox's refusals, template functions that raise
+            into.append(Diagnostic(file=path, line=getattr(exc, "lineno", None), message=f"cannot render the "
+                                   f"template: {type(exc).__name__}: {exc}", hint="check the {{ ... }} and {% ... %} "
+                                   "expressions; templates render in a sandbox, without access to Python internals"))
+            return None
+    doc = parse_yaml(path, text)
+    if isinstance(doc, Diagnostic):
+        into.append(doc)
+        return None
+    for key, line, column, first in doc.duplicates:
+        outcome = "Mage cannot start with duplicate keys in the root project's metadata.yaml" if root_metadata \
+            else "the last one wins, as in Mage"
+        into.append(Diagnostic(file=path, line=line, column=column, message=f"duplicate key '{key}' (first at line "
+                               f"{first}): {outcome}", hint="remove one of them",
+                               severity="error" if root_metadata else "warning"))
+    return doc

@@ -22,6 +22,7 @@ from typing import Any
 from prefect.results import ResultStore
 from prefect.serializers import PickleSerializer, Serializer
 
+from ..project.loader import unset_results
 from ..project.models import clean_name
 from .locations import S3_SCHEME, open_location
 from .serializers import ParquetSerializer, extension, serializer_for
@@ -181,6 +182,9 @@ def results_location(project, override: str | Path | None = None) -> str | Path:
     `mage_prefect.results` setting, else `<project>/.mage_prefect/results`. An `s3://bucket/prefix`
     URL stays a URL; a relative path is relative to the project."""
     configured = override or os.environ.get("MAGE_PREFECT_RESULTS") or project.settings.get("results")
+    if unset_results(configured if isinstance(configured, str) else None):
+        raise ValueError(f"the results location {configured!r} holds 'None', what an unset env_var() renders: set "
+                         "the environment variable that mage_prefect.results reads, or pass --results")
     if isinstance(configured, str) and configured.startswith(S3_SCHEME):
         return configured
     if configured:

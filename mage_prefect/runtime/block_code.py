@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..project.errors import Diagnostic
+from ..project.textfile import read_text
+
 # Every decorator name Mage knows (mage_ai/data_preparation/decorators.py); all are injected so
 # block files that never import them still work, and `if 'x' not in globals()` skips the import.
 DECORATOR_NAMES = (
@@ -68,10 +71,14 @@ def compile_block(source: str, filename: str):
 
 
 def block_source(block) -> tuple[str, str]:
-    """The code Mage runs for a block (inline `content` first, else its file) and its filename."""
+    """The code Mage runs for a block (inline `content` first, else its file) and its filename; a
+    Python file is decoded as Python decodes it (a PEP 263 `coding:` cookie is honoured)."""
     if block.content is not None:
         return block.content, block.code_location
-    return block.file.read_text(encoding="utf-8"), str(block.file)
+    text = read_text(block.file, python=block.language == "python")
+    if isinstance(text, Diagnostic):
+        raise BlockCodeError(f"block '{block.uuid}': {text.format()}")
+    return text, str(block.file)
 
 
 def compiled_block_code(block) -> tuple[object, str]:

@@ -219,7 +219,7 @@ def test_plan_then_prune_change_only_what_changed(deployed, worker):
     config = yaml.safe_load(triggers.read_text())
     config["triggers"] = [t for t in config["triggers"] if t["name"] != "guarded"]
     config["triggers"].append({"name": "kickoff", "schedule_type": "time", "status": "active",
-                               "schedule_interval": "@daily", "start_time": "2026-01-01 00:00:00",
+                               "schedule_interval": "@daily", "start_time": datetime(2026, 1, 1),
                                "settings": {"create_initial_pipeline_run": True}})
     next(t for t in config["triggers"] if t["name"] == "on_demand")["variables"]["greeting"] = "hey"
     nightly = next(t for t in config["triggers"] if t["name"] == "nightly")

@@ -92,11 +92,12 @@ def test_bad_triggers_are_diagnostics_with_lines():
     file = BAD / "pipelines" / "p" / "triggers.yaml"
     found = {(d.line, d.message.split(" (")[0]) for d in diagnostics if d.file == file}
     assert found == {
-        (line_of(file, "stauts: active"), "unknown trigger key 'stauts'"),
+        (line_of(file, "stauts: active"), "trigger 'typo_key': unknown key 'stauts'"),
         (line_of(file, "'61 * * * *'"), "invalid cron expression '61 * * * *'"),
-        (line_of(file, "schedule_type: webhook"), "invalid trigger schedule_type: Input should be 'time', 'api' or 'event'"),
+        (line_of(file, "schedule_type: webhook"), "trigger 'bad_type': 'schedule_type' is 'webhook'; expected 'time', "
+                                                  "'api' or 'event'"),
         (line_of(file, "'@always_on'"), "@always_on triggers are not supported; mage-prefect does not support this yet"),
-        (line_of(file, "- name: missing_interval"), "trigger is missing 'schedule_interval'"),
+        (line_of(file, "- name: missing_interval"), "trigger 'missing_interval': 'schedule_interval' is missing"),
     }
     assert next(d for d in diagnostics if "stauts" in d.message).hint == "did you mean 'status'?"
 
@@ -104,7 +105,7 @@ def test_bad_triggers_are_diagnostics_with_lines():
 def test_compile_cli_refuses_a_broken_project_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["compile", str(BAD), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert "Traceback" not in result.output and "unknown trigger key 'stauts'" in result.output
+    assert "Traceback" not in result.output and "unknown key 'stauts' (Mage refuses it)" in result.output
     assert not (tmp_path / "out").exists()
 
 

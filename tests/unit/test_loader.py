@@ -9,14 +9,14 @@ import pytest
 
 from mage_prefect.project.loader import read_project
 from mage_prefect.project.models import RetryConfig
+from mage_prefect.results.store import results_location
 
 from .conftest import PLATFORM, STANDALONE, UNSUPPORTED, line_of
 
 
 @pytest.fixture(scope="module")
 def standalone():
-    project, diagnostics = read_project(STANDALONE)
-    return project, diagnostics
+    return read_project(STANDALONE)
 
 
 @pytest.fixture(scope="module")
@@ -136,14 +136,19 @@ def test_project_metadata_is_rendered_with_jinja_env_var(monkeypatch, tmp_path):
 def test_unset_env_var_renders_as_none_like_mage(monkeypatch):
     monkeypatch.delenv("STANDALONE_RESULTS_DIR", raising=False)
     project, _ = read_project(STANDALONE)
-    assert project.settings == {"results": "None/outputs"}
+    project, diagnostics = read_project(STANDALONE)
+    assert project.settings == {"results": "None/outputs"}  # as Mage renders it; a run refuses it
+    assert [d.message for d in diagnostics] == [
+        "mage_prefect.results renders as 'None/outputs' here (an unset env_var()?); a run refuses it"]
+    with pytest.raises(ValueError, match="holds 'None', what an unset env_var"):
+        results_location(project)
 
 
 def test_a_folder_without_metadata_yaml_is_not_a_project(tmp_path):
     project, diagnostics = read_project(tmp_path)
     assert project is None
     assert [(d.file, d.severity) for d in diagnostics] == [(tmp_path / "metadata.yaml", "error")]
-    assert "metadata.yaml is missing" in diagnostics[0].message
+    assert "not a Mage project" in diagnostics[0].message
 
 
 # -- multi-project platform --------------------------------------------------------------------
@@ -169,7 +174,6 @@ def test_a_malformed_sub_project_entry_is_a_diagnostic_not_a_crash(tmp_path):
     root = Path(shutil.copytree(PLATFORM, tmp_path / "platform_root"))
     (root / "settings.yaml").write_text("projects:\n  unit_0_setup: unit_0_setup\n  unit_3_observability: {}\n")
     project, diagnostics = read_project(root)
-    assert list(project.sub_projects) == ["unit_3_observability"]
     assert [(d.severity, d.line, d.key_path) for d in diagnostics] == [("error", 2, "projects.unit_0_setup")]
     assert "must be a mapping" in diagnostics[0].message
 

@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prefect.states import Completed, Failed
 
-from mage_prefect.notifications import RunFacts, message, notify, notifying
+from mage_prefect.notifications import RunFacts, message, notify, notifying, webhook_urls
 from mage_prefect.project.loader import read_project
-from mage_prefect.project.models import NotificationConfig
+from mage_prefect.project.contract import NotificationEntry as NotificationConfig
 
 LOG = logging.getLogger("test.notifications")
 WHEN = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
@@ -70,7 +70,7 @@ def test_default_messages_are_mages_and_templates_fill_in_names():
     assert subject == "Failed to run Mage pipeline etl"
     assert text == ("Failed to run Pipeline `etl` with Trigger `nightly` at execution time `2026-11-27 06:00:00+00:00`.\n"
                     "Open http://ui/run to check pipeline run results and logs.\nError: boom")
-    templated = NotificationConfig(message_templates={"success": {"subject": "{pipeline_uuid} ok",
+    templated = NotificationConfig(message_templates={"success": {"title": "{pipeline_uuid} ok",
                                                                   "details": "{pipeline_uuid} {unknown} {execution_time}"}})
     assert message(templated, "success", FACTS) == ("etl ok", "etl {unknown} 2026-11-27 06:00:00+00:00")
 
@@ -159,14 +159,14 @@ def test_a_template_that_cannot_be_filled_in_falls_back_to_the_default_message(w
 def test_the_pipelines_notification_config_is_merged_over_the_projects_and_checked(tmp_path):
     (tmp_path / "metadata.yaml").write_text(
         "notification_config:\n  alert_on: [trigger_success]\n  slack_config: {webhook_url: http://project}\n"
-        "  telegram_config: {bot_token: x}\n  slak_config: {}\n"
+        "  telegram_config: {webhook_url: x}\n"
         "  teams_config: {webhook_url: \"{{ env_var('NO_SUCH_VAR') }}\"}\n")  # the project file is rendered
     (tmp_path / "pipelines" / "p").mkdir(parents=True)
     (tmp_path / "pipelines" / "p" / "metadata.yaml").write_text(
         "uuid: p\nblocks: []\nnotification_config:\n  slack_config: {webhook_url: http://pipeline}\n")
     (tmp_path / "pipelines" / "q").mkdir(parents=True)
     (tmp_path / "pipelines" / "q" / "metadata.yaml").write_text(
-        "uuid: q\nblocks: []\nnotification_config:\n  alert_on: [trigger_always]\n")
+        "uuid: q\nblocks: []\nnotification_config:\n  alert_on: [trigger_always]\n  slak_config: {}\n")
     (tmp_path / "pipelines" / "r").mkdir(parents=True)
     (tmp_path / "pipelines" / "r" / "metadata.yaml").write_text(
         "uuid: r\nblocks: []\nnotification_config:\n"
@@ -174,15 +174,15 @@ def test_the_pipelines_notification_config_is_merged_over_the_projects_and_check
 
     project, diagnostics = read_project(tmp_path)
 
-    config = project.pipelines["p"].notification_config
-    assert config.alert_on == ("trigger_success",) and config.slack_config.webhook_url == "http://pipeline"
+    config = project.pipelines["p"].notification_config  # the pipeline's keys replace the project's (shallow)
+    assert config.alert_on == ["trigger_success"] and config.slack_config.webhook_url == "http://pipeline"
+    assert webhook_urls(config.teams_config) == []  # 'None', what the unset variable renders: Mage sends nothing
     found = {(d.file.parent.name, d.severity, d.message) for d in diagnostics}
     assert (tmp_path.name, "warning", "telegram_config notifications are not sent; mage-prefect does not support "
                                       "this yet") in found
-    assert (tmp_path.name, "warning", "unknown notification_config key 'slak_config'") in found
+    assert ("q", "error", "unknown key 'notification_config.slak_config' (Mage refuses it)") in found
     assert any(folder == "q" and severity == "error" and "alert_on.0" in text for folder, severity, text in found)
-    assert any(folder == tmp_path.name and "teams_config.webhook_url is empty or 'None'" in text
-               for folder, _, text in found)
     warned = sorted(text for folder, severity, text in found if folder == "r" and severity == "warning")
-    assert len(warned) == 2
-    assert "'{pipeline_uuid.upper}' is not filled in" in warned[1] and "'x {' cannot be filled in" in warned[0]
+    assert len(warned) == 3
+    assert "'{pipeline_uuid.upper}' is not filled in" in warned[2] and "'x {' cannot be filled in" in warned[1]
+    assert "Mage 0.9.80 names the subject 'title'" in warned[0]

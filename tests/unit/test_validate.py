@@ -92,7 +92,7 @@ def test_missing_block_file(broken):
 
 
 def test_invalid_block_type(broken):
-    found = find(broken[1], EVERYTHING_WRONG, "invalid block type 'transfomer'")
+    found = find(broken[1], EVERYTHING_WRONG, "block 'bad_type': 'type' is 'transfomer'; expected 'callback'")
     assert found.hint == "did you mean 'transformer'?"
     assert found.key_path == "blocks[6].type"
 

@@ -27,9 +27,10 @@ def trigger_pipeline(pipeline_uuid: str, repo_path: str | None = None, variables
     given), else in this process as a subflow. With `check_status`, wait for it to finish."""
     from prefect.deployments import run_deployment
 
-    deployment = _find_deployment(pipeline_uuid, schedule_name)
+    key, flow = _resolved(pipeline_uuid)
+    deployment = _find_deployment(flow, schedule_name)
     if deployment is None:
-        run = _run_here(pipeline_uuid, repo_path, variables)
+        run = _run_here(key, repo_path, variables)
     else:
         flow_run = run_deployment(deployment, parameters=_parameters(variables), timeout=0, as_subflow=True)
         run = _as_run(flow_run)
@@ -57,7 +58,7 @@ def check_status(pipeline_uuid: str, execution_date: datetime, repo_path: str | 
     window = FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=end - timedelta(hours=hours),
                                                                               before_=end))
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[pipeline_uuid])),
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[_resolved(pipeline_uuid)[1]])),
                                      flow_run_filter=window, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
         if not runs or not runs[0].state:
             return False
@@ -71,22 +72,35 @@ def check_status(pipeline_uuid: str, execution_date: datetime, repo_path: str | 
     return state.is_completed()
 
 
-def _find_deployment(pipeline_uuid: str, schedule_name: str | None) -> str | None:
+def _resolved(pipeline_uuid: str) -> tuple[str, str]:
+    """The pipeline's key and flow name: inside a run, the running project's pipeline of that uuid,
+    the one in the run's own sub-project first (as Mage looks in its active project first)."""
+    from ...project.models import prefect_name
+    from ...project.validate import load_project
+
+    active = ACTIVE.get()
+    if active is None:
+        return pipeline_uuid, prefect_name(pipeline_uuid)
+    pipeline = load_project(active.root_path).pipeline(pipeline_uuid, near=active.repo_path)
+    return pipeline.key, pipeline.flow_name
+
+
+def _find_deployment(flow: str, schedule_name: str | None) -> str | None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
     with get_client(sync_client=True) as client:
-        deployments = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[pipeline_uuid])))
+        deployments = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow])))
     names = [d.name for d in deployments if schedule_name in (None, d.name)]
-    return f"{pipeline_uuid}/{sorted(names)[0]}" if names else None
+    return f"{flow}/{sorted(names)[0]}" if names else None
 
 
-def _run_here(pipeline_uuid: str, repo_path: str | None, variables: dict | None) -> PipelineRun:
+def _run_here(pipeline_key: str, repo_path: str | None, variables: dict | None) -> PipelineRun:
     from ...api import run_pipeline
 
     active = ACTIVE.get()
     root = active.root_path if active is not None else repo_path
-    outcome = run_pipeline(root, pipeline_uuid, variables=variables,
+    outcome = run_pipeline(root, pipeline_key, variables=variables,
                            results=active.results_location if active is not None else None)
     return PipelineRun(id=outcome.flow_run_id, status=_status(outcome.state), execution_date=None)
 

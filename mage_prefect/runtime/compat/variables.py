@@ -32,15 +32,17 @@ def get_variable(pipeline_uuid: str, block_uuid: str, key: str = "output_0", par
     block has one, else the block's latest — Mage reads its notebook location.
     """
     from ...api import get_outputs
+    from ...project.validate import load_project
     from ...results.store import OutputNotFound
 
     run = _run()
     index = int(str(key).rsplit("_", 1)[-1]) if str(key).startswith("output_") else 0
-    options = {"results": run.results_location}
+    project = load_project(run.root_path)
+    pipeline = project.pipeline(pipeline_uuid, near=run.repo_path).key  # Mage looks in its active project first
     runs = [partition] if partition else [run.pipeline_run_id, "latest"]
     for candidate in runs:
         try:
-            return get_outputs(run.root_path, pipeline_uuid, block_uuid, run=candidate, **options)[index]
+            return get_outputs(project, pipeline, block_uuid, run=candidate, results=run.results_location)[index]
         except OutputNotFound:
             continue
     raise OutputNotFound(f"no stored {key} for block '{block_uuid}' of pipeline '{pipeline_uuid}'")

@@ -1,0 +1,286 @@
+"""Read one pipeline folder — metadata.yaml, its blocks and triggers.yaml — into the model.
+
+Every entry is checked against its contract (contract.py) and reported all at once; then what the
+model needs across entries: unique and non-colliding block uuids, known upstreams, block files,
+and what mage-prefect does not support yet (refused with a diagnostic, never mis-run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .block_files import BlockFiles
+from .contract import BlockEntry, NotificationEntry, PipelineFile, RetryConfigEntry, TriggersFile
+from .entries import checked
+from .errors import Diagnostic, did_you_mean
+from .models import (
+    ADD_ON_TYPES,
+    EXECUTABLE_TYPES,
+    RUNNABLE_TYPES,
+    SKIPPED_TYPES,
+    Block,
+    Pipeline,
+    RetryConfig,
+    SourceRef,
+    Trigger,
+    clean_name,
+)
+from .notification_config import read_notification_config
+from .yamlfile import KeyPath, YamlDocument, read_document
+
+NOT_YET = "mage-prefect does not support this yet"
+SECTIONS = ("blocks", *ADD_ON_TYPES)
+
+
+@dataclass(frozen=True)
+class Repo:
+    """The (sub-)project a pipeline belongs to, and the settings its blocks inherit from it."""
+
+    path: Path
+    retry_config: dict[str, Any] = field(default_factory=dict)  # checked; merged under each block's
+    notification_config: dict[str, Any] = field(default_factory=dict)  # checked; the pipeline's is merged over it
+
+
+class PipelineReader:
+    def __init__(self, files: BlockFiles, platform: bool):
+        self.files, self.platform = files, platform
+
+    def read(self, uuid: str, key: str, path: Path, repo: Repo, into: list[Diagnostic]) -> Pipeline | None:
+        """The pipeline in folder `uuid` (its metadata.yaml at `path`), or None when it cannot be
+        read. With errors `into` the list, the pipeline is what could be read, for further checks:
+        it must not run (load_project refuses it)."""
+        doc = read_document(path, into)
+        if doc is None:
+            return None
+        data = doc.data
+        if not isinstance(data, dict) or not data:
+            what = "is empty" if not data else f"must be a mapping, not a {type(data).__name__}"
+            into.append(doc.diagnostic((), f"pipeline '{uuid}': metadata.yaml {what} (Mage refuses it: Invalid "
+                                           "pipeline config)", "list the pipeline's blocks under 'blocks:'"))
+            return None
+        entry = checked(PipelineFile, data, doc, (), into, partial=True)  # the blocks are checked either way
+        self._pipeline_level(doc, uuid, entry, into)
+        sections = self._sections(doc, data, repo, into)
+        triggers = self._triggers(path.parent / "triggers.yaml", into)
+        notifications = read_notification_config(doc, data.get("notification_config"), into)
+        line, column = doc.positions.get((), (None, None))
+        return Pipeline(
+            uuid=uuid,
+            key=key,
+            name=entry.name,
+            description=entry.description,
+            type=entry.type,
+            blocks=sections["blocks"],
+            callbacks=sections["callbacks"],
+            conditionals=sections["conditionals"],
+            variables=entry.variables,
+            concurrency_config=entry.concurrency_config.model_dump(exclude_none=True),
+            triggers=triggers,
+            notification_config=NotificationEntry.model_validate({**repo.notification_config, **notifications}),
+            repo_path=repo.path,
+            source=SourceRef(file=path, line=line, column=column),
+        )
+
+    def _pipeline_level(self, doc: YamlDocument, uuid: str, entry: PipelineFile, into: list[Diagnostic]) -> None:
+        if entry.uuid is not None and entry.uuid != uuid:
+            into.append(doc.diagnostic(("uuid",), f"pipeline uuid '{entry.uuid}' differs from its folder name "
+                                       f"'{uuid}'; Mage (and mage-prefect) use the folder name",
+                                       f"rename the folder or set uuid: {uuid}", severity="warning"))
+        if entry.type != "python":
+            into.append(doc.diagnostic(("type",), f"pipeline type '{entry.type}' is not supported; {NOT_YET}",
+                                       "only batch pipelines (type: python) run on Prefect for now"))
+        if entry.extensions:
+            into.append(doc.diagnostic(("extensions",), f"pipeline extensions (Great Expectations) are not "
+                                       f"supported; {NOT_YET}", "remove 'extensions' to run this pipeline"))
+
+    # -- blocks --------------------------------------------------------------------------------
+    def _sections(self, doc: YamlDocument, data: dict, repo: Repo, into: list[Diagnostic]) -> dict[str, tuple]:
+        """`blocks` and the add-ons (`callbacks`, `conditionals`) of those blocks, as Block models."""
+        entries = {section: self._entries(doc, section, data.get(section), into) for section in (*SECTIONS, "widgets")}
+        self._unique_uuids(doc, entries, into)
+        runnable = {entry.uuid for _, entry, _ in entries["blocks"] if entry.type not in SKIPPED_TYPES}
+        sections: dict[str, tuple] = {}
+        for section in SECTIONS:
+            kept = [item for item in entries[section] if item[1].type not in SKIPPED_TYPES]
+            files: dict[str, Path | None] = {}
+            blocks = {}
+            for index, entry, raw in sorted(kept, key=lambda item: item[1].replicated_block is not None):
+                blocks[index] = self._block(doc, (section, index), entry, raw, repo, runnable, files, into)
+                files[entry.uuid] = blocks[index].file
+            sections[section] = tuple(blocks[index] for index in sorted(blocks))
+        return sections
+
+    def _entries(self, doc: YamlDocument, section: str, raw: Any,
+                 into: list[Diagnostic]) -> list[tuple[int, BlockEntry, dict]]:
+        if not isinstance(raw, list):
+            return []  # absent or null; any other type is reported by the PipelineFile check
+        entries = []
+        for index, item in enumerate(raw):
+            name = item.get("uuid") if isinstance(item, dict) else None
+            what = f"block '{name}'" if isinstance(name, str) else f"{section}[{index}]"
+            if not isinstance(item, dict):
+                into.append(doc.diagnostic((section, index), f"{what} must be a mapping, not {item!r}",
+                                           "give every block at least 'uuid' and 'type'"))
+                continue
+            entry = checked(BlockEntry, item, doc, (section, index), into, what=what)
+            if entry is not None:
+                entries.append((index, entry, item))
+        return entries
+
+    @staticmethod
+    def _unique_uuids(doc: YamlDocument, entries: dict[str, list], into: list[Diagnostic]) -> None:
+        """Mage refuses duplicate uuids across all sections; uuids that Mage's `clean_name` makes equal
+        (`a-b`/`a_b`, `Load`/`load`) overwrite each other's stored outputs, in Mage too."""
+        seen: dict[str, str] = {}
+        cleaned: dict[str, str] = {}
+        for section, items in entries.items():
+            for index, entry, _ in items:
+                where = f"{section}[{index}]"
+                if entry.uuid in seen:
+                    into.append(doc.diagnostic((section, index, "uuid"), f"duplicate block uuid '{entry.uuid}' (first "
+                                               f"at {seen[entry.uuid]})", "block uuids must be unique within a pipeline"))
+                    continue
+                seen[entry.uuid] = where
+                name = clean_name(entry.uuid)
+                if name in cleaned and section != "widgets":
+                    into.append(doc.diagnostic((section, index, "uuid"), f"block uuid '{entry.uuid}' collides with "
+                                               f"'{cleaned[name]}': both store their outputs as '{name}'",
+                                               "rename one of them"))
+                cleaned.setdefault(name, entry.uuid)
+
+    def _block(self, doc: YamlDocument, key: KeyPath, entry: BlockEntry, raw: dict, repo: Repo, runnable: set[str],
+               files: dict[str, Path | None], into: list[Diagnostic]) -> Block:
+        """The block, as far as it can be resolved (its problems go `into` the list)."""
+        uuid = entry.uuid
+        self._unsupported(doc, key, entry, into)
+        upstreams = []
+        for position, upstream in enumerate(entry.upstream_blocks):
+            if upstream in runnable:
+                upstreams.append(upstream)
+            else:
+                into.append(doc.diagnostic(key + ("upstream_blocks", position), f"block '{uuid}' names unknown "
+                                           f"upstream block '{upstream}'",
+                                           did_you_mean(upstream, runnable) or "add that block to 'blocks' or remove the "
+                                                                              "reference"))
+        configuration = raw.get("configuration") or {}  # block code gets it as written
+        file = None
+        if entry.content is None or not entry.content.strip():
+            file = self._code_file(doc, key, entry, configuration, repo, files, into)
+        callback_file = None
+        if entry.has_callback:
+            callback_file = self.files.find(doc, key + ("has_callback",), f"{clean_name(uuid)}_callback", "callback",
+                                            "python", {}, repo.path, self.platform, into)
+        if entry.type == "global_data_product" and entry.configuration.global_data_product is None:
+            into.append(doc.diagnostic(key + ("configuration",), f"global data product block '{uuid}' names no "
+                                       "product", "set configuration.global_data_product.uuid"))
+        line, column = doc.positions.get(key, (None, None))
+        return Block(
+            uuid=uuid,
+            type=entry.type,
+            language=entry.language,
+            upstream_blocks=tuple(upstreams),
+            configuration=configuration,
+            retry_config=RetryConfig.model_validate({**repo.retry_config, **_given(entry.retry_config)}),
+            timeout=entry.timeout or None,  # 0: no timeout, as in Mage
+            replicated_block=entry.replicated_block,
+            content=entry.content if entry.content and entry.content.strip() else None,
+            file=file,
+            callback_file=callback_file,
+            source=SourceRef(file=doc.path, line=line, column=column),
+        )
+
+    def _code_file(self, doc: YamlDocument, key: KeyPath, entry: BlockEntry, configuration: dict, repo: Repo,
+                   files: dict[str, Path | None], into: list[Diagnostic]) -> Path | None:
+        if entry.type == "global_data_product":
+            return None  # a product has no code
+        if entry.replicated_block is None:
+            return self.files.find(doc, key, entry.uuid, entry.type, entry.language, configuration, repo.path,
+                                   self.platform, into)
+        if files.get(entry.replicated_block) is None:
+            into.append(doc.diagnostic(key + ("replicated_block",), f"block '{entry.uuid}' replicates unknown block "
+                                       f"'{entry.replicated_block}'",
+                                       did_you_mean(entry.replicated_block, files) or "name a block of this pipeline"))
+            return None
+        return files[entry.replicated_block]
+
+    @staticmethod
+    def _unsupported(doc: YamlDocument, key: KeyPath, entry: BlockEntry, into: list[Diagnostic]) -> None:
+        section = key[0]
+        allowed = (ADD_ON_TYPES[section],) if section in ADD_ON_TYPES else EXECUTABLE_TYPES
+        problems = []
+        if entry.type not in allowed:
+            problems.append((("type",), f"'{entry.type}' blocks are not supported in '{section}'; {NOT_YET}"))
+        if entry.language == "sql" and entry.type not in RUNNABLE_TYPES:
+            problems.append((("language",), f"SQL {entry.type} blocks are not supported; {NOT_YET}"))
+        elif entry.language not in ("python", "sql") and entry.type != "global_data_product":
+            problems.append((("language",), f"{entry.language} blocks are not supported; {NOT_YET}"))
+        if isinstance(entry.configuration.dynamic, dict):
+            problems.append((("configuration", "dynamic"), f"dynamic blocks v2 (a mapping) are not supported; {NOT_YET}"))
+        for sub_key, message in problems:
+            into.append(doc.diagnostic(key + sub_key, message, "see the README's list of supported Mage features"))
+
+    # -- triggers --------------------------------------------------------------------------------
+    def _triggers(self, path: Path, into: list[Diagnostic]) -> tuple[Trigger, ...]:
+        """triggers.yaml: each entry as strict as Mage, which drops a trigger with an unknown key or a
+        wrong value; a cron Mage cannot read fails its schedule sync for every pipeline."""
+        if not path.is_file():
+            return ()
+        doc = read_document(path, into)
+        if doc is None:
+            return ()
+        if doc.data is not None and not isinstance(doc.data, dict):
+            into.append(doc.diagnostic((), "triggers.yaml must be a mapping with a 'triggers:' list (Mage drops every "
+                                           "trigger of this file)", "write 'triggers:' followed by a list"))
+            return ()
+        file = checked(TriggersFile, doc.data or {}, doc, (), into)
+        triggers: list[Trigger] = []
+        for index, raw in enumerate(file.triggers if file else []):
+            key = ("triggers", index)
+            if not isinstance(raw, dict):
+                into.append(doc.diagnostic(key, f"a trigger must be a mapping, not {raw!r} (Mage drops every trigger of "
+                                                "this file)", "give each trigger name, schedule_type, schedule_interval "
+                                                              "and start_time"))
+                continue
+            name = raw.get("name")
+            trigger = checked(Trigger, raw, doc, key, into, what=f"trigger '{name}'" if isinstance(name, str) else "")
+            if trigger is None:
+                continue
+            clash = next((t for t in triggers if t.deployment_name == trigger.deployment_name), None)
+            if clash is not None:
+                same = "duplicate trigger name" if clash.name == trigger.name else "trigger names that make one " \
+                                                                                    "deployment name"
+                into.append(doc.diagnostic(key + ("name",), f"{same}: '{trigger.name}' and '{clash.name}' both "
+                                           f"deploy as '{trigger.deployment_name}'", "trigger names must be unique per "
+                                                                                     "pipeline (/, %, &, <, > become -)"))
+                continue
+            if self._schedule_ok(doc, key, trigger, into):
+                triggers.append(trigger)
+        return tuple(triggers)
+
+    @staticmethod
+    def _schedule_ok(doc: YamlDocument, key: KeyPath, trigger: Trigger, into: list[Diagnostic]) -> bool:
+        from croniter import croniter
+
+        interval, where = trigger.schedule_interval, key + ("schedule_interval",)
+        problem = None
+        if trigger.schedule_type == "time" and not interval:
+            problem = (f"time trigger '{trigger.name}' has no schedule_interval",
+                       "use @hourly, @daily, @weekly, @monthly, @once or a cron string")
+        elif interval == "@always_on":
+            problem = (f"@always_on triggers are not supported; {NOT_YET}", "use a cron schedule such as '*/5 * * * *'")
+        elif interval == "@once" and trigger.start_time is None:
+            problem = (f"@once trigger '{trigger.name}' needs a start_time", "set start_time to when it should run")
+        elif interval and interval != "@once" and not croniter.is_valid(trigger.cron):
+            problem = (f"invalid cron expression '{interval}' (Mage's schedule sync fails on it, for every pipeline)",
+                       "use 5 fields (minute hour day month weekday) or a preset such as @daily")
+        if problem:
+            into.append(doc.diagnostic(where, *problem))
+        return problem is None
+
+
+def _given(entry: RetryConfigEntry | None) -> dict[str, Any]:
+    """The keys a retry_config sets (merged over the project's, as Mage merges them)."""
+    return entry.model_dump(exclude_unset=True) if entry is not None else {}
+
