@@ -176,7 +176,7 @@ class ProjectMetadata(Entry):
     variables_retention_period: Text | None = None
     features: dict[Text, Any] = Field(default_factory=dict)  # a list fails every Mage run
     retry_config: RetryConfigEntry | None = None
-    notification_config: NotificationEntry | None = None
+    notification_config: Any = None  # a NotificationEntry, checked by notification_config.py
     logging_config: dict[Text, Any] = Field(default_factory=dict)
     help_improve_mage: Any = None
     cluster_type: Any = None
@@ -262,7 +262,7 @@ class PipelineFile(Entry):
     extensions: dict[Text, Any] = Field(default_factory=dict)
     variables: Mapping = Field(default_factory=dict)  # a list or string fails Mage's runs
     concurrency_config: ConcurrencyEntry = ConcurrencyEntry()
-    notification_config: NotificationEntry | None = None
+    notification_config: Any = None  # a NotificationEntry, checked by notification_config.py
     settings: PipelineSettingsEntry = PipelineSettingsEntry()
     retry_config: Any = None  # read only by Mage's streaming executor
     created_at: Any = None

@@ -86,7 +86,7 @@ def _diagnostic(model: type[Entry], doc: YamlDocument, key: KeyPath, path: KeyPa
         message, hint = f"'{name}' {error['ctx']['error']}", ""
     else:  # a bound: "Input should be greater than or equal to 1"
         message, hint = f"'{name}' {error['msg'].removeprefix('Input ').lower()}, not {_shown(value)}", ""
-    if what:
+    if what and path:
         message = f"{what}: {message}"
     return doc.diagnostic(key + path, message, hint or "see the README's input contract", severity=severity)
 

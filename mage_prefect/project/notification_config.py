@@ -20,7 +20,7 @@ def read_notification_config(doc: YamlDocument, raw: Any, into: list[Diagnostic]
     shallowly with the project's, as Mage merges them, before it becomes a NotificationEntry."""
     if raw is None:
         return {}
-    config = checked(NotificationEntry, raw, doc, KEY, into)
+    config = checked(NotificationEntry, raw, doc, KEY, into, what="notification_config")
     if config is None:
         return {}
     for channel in UNSENT_CHANNELS:

@@ -107,13 +107,18 @@ class PipelineReader:
             files: dict[str, Path | None] = {}
             blocks = {}
             for index, entry, raw in sorted(kept, key=lambda item: item[1].replicated_block is not None):
-                blocks[index] = self._block(doc, (section, index), entry, raw, repo, runnable, files, into)
+                key = (section, index)
+                blocks[index] = (self._block(doc, key, entry, raw, repo, runnable, files, into) if raw is not None
+                                 else _stand_in(doc, key, entry))
                 files[entry.uuid] = blocks[index].file
             sections[section] = tuple(blocks[index] for index in sorted(blocks))
         return sections
 
     def _entries(self, doc: YamlDocument, section: str, raw: Any,
-                 into: list[Diagnostic]) -> list[tuple[int, BlockEntry, dict]]:
+                 into: list[Diagnostic]) -> list[tuple[int, BlockEntry, dict | None]]:
+        """Each entry of a section with its raw mapping; an entry with errors but a uuid comes with
+        None instead, and stands in for its block so that others may still name it (its errors are
+        reported; the pipeline does not run)."""
         if not isinstance(raw, list):
             return []  # absent or null; any other type is reported by the PipelineFile check
         entries = []
@@ -127,6 +132,12 @@ class PipelineReader:
             entry = checked(BlockEntry, item, doc, (section, index), into, what=what)
             if entry is not None:
                 entries.append((index, entry, item))
+            elif isinstance(item.get("uuid"), (str, int)) and not isinstance(item.get("uuid"), bool):
+                upstreams = item.get("upstream_blocks")
+                entries.append((index, BlockEntry.model_construct(
+                    uuid=str(item["uuid"]), type=item["type"] if item.get("type") in EXECUTABLE_TYPES else "custom",
+                    upstream_blocks=[u for u in upstreams if isinstance(u, str)] if isinstance(upstreams, list) else []),
+                    None))
         return entries
 
     @staticmethod
@@ -278,6 +289,13 @@ class PipelineReader:
         if problem:
             into.append(doc.diagnostic(where, *problem))
         return problem is None
+
+
+def _stand_in(doc: YamlDocument, key: KeyPath, entry: BlockEntry) -> Block:
+    """A block whose entry has errors, as far as other blocks see it: its uuid and upstreams."""
+    line, column = doc.positions.get(key, (None, None))
+    return Block(uuid=entry.uuid, type=entry.type, upstream_blocks=tuple(entry.upstream_blocks),
+                 source=SourceRef(file=doc.path, line=line, column=column))
 
 
 def _given(entry: RetryConfigEntry | None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import tokenize
 from pathlib import Path
 
@@ -14,6 +15,7 @@ MAX_BYTES = 10 * 1024 * 1024  # a 1,000-block pipeline's metadata.yaml is well u
 WIDE_BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32", codecs.BOM_UTF16_LE: "UTF-16",
              codecs.BOM_UTF16_BE: "UTF-16"}
 SAVE_AS_UTF8 = "save the file as UTF-8 (your editor's 'encoding' setting)"
+COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]")  # PEP 263
 
 
 def read_text(path: Path, *, python: bool = False) -> str | Diagnostic:
@@ -45,8 +47,10 @@ def decode(path: Path, data: bytes, *, python: bool = False) -> str | Diagnostic
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         except SyntaxError as exc:  # an unknown `coding:` cookie, or one that contradicts a BOM
-            return Diagnostic(file=path, line=getattr(exc, "lineno", None) or 1, message=str(exc),
-                              hint="use '# -*- coding: utf-8 -*-' or remove the cookie")
+            if any(COOKIE.search(line) for line in data.split(b"\n", 2)[:2]):
+                return Diagnostic(file=path, line=1, message=f"the file's encoding declaration is refused: {exc}",
+                                  hint="use '# -*- coding: utf-8 -*-' or remove the cookie")
+            # no cookie: undecodable UTF-8 in the first lines, reported below with its position
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

@@ -14,7 +14,7 @@ import jinja2
 from ..graph import dynamic_children, find_cycle
 from ..runtime.block_code import arity_problem
 from ..runtime.compat import MODULES as SHIM_MODULES
-from ..runtime.compat.io_config import profile_settings, read_io_config
+from ..runtime.compat.io_config import IoConfigError, profile_settings, read_io_config
 from ..runtime.compat.io_sql import EXPORT_POLICIES, missing_settings
 from ..runtime.sql import PROVIDERS, SQL_DRIVERS, df_reference_problems
 from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
@@ -147,6 +147,8 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children
     elif provider in PROVIDERS and "{" not in profile:  # a templated profile is known only at run time
         try:  # secrets are not looked up: validate reaches no service
             settings = profile_settings(io_config, read_io_config(io_config, secret=lambda name: "<secret>"), profile)
+        except IoConfigError as exc:
+            problems.append(exc.diagnostic)
         except (ValueError, KeyError) as exc:
             problem("configuration.data_provider_profile", str(exc), "fix io_config.yaml or data_provider_profile")
         else:

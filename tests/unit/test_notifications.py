@@ -180,7 +180,7 @@ def test_the_pipelines_notification_config_is_merged_over_the_projects_and_check
     found = {(d.file.parent.name, d.severity, d.message) for d in diagnostics}
     assert (tmp_path.name, "warning", "telegram_config notifications are not sent; mage-prefect does not support "
                                       "this yet") in found
-    assert ("q", "error", "unknown key 'notification_config.slak_config' (Mage refuses it)") in found
+    assert ("q", "error", "notification_config: unknown key 'slak_config' (Mage refuses it)") in found
     assert any(folder == "q" and severity == "error" and "alert_on.0" in text for folder, severity, text in found)
     warned = sorted(text for folder, severity, text in found if folder == "r" and severity == "warning")
     assert len(warned) == 3

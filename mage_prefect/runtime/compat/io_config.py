@@ -7,9 +7,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
+from ...project.errors import Diagnostic
 from ...project.templating import render
+from ...project.yamlfile import read_document
 from .secrets import get_secret_value
 
 
@@ -81,15 +81,24 @@ class ConfigFileLoader:
         return f"{self.path}, profile '{self.profile}'" if self.path else "the given config"
 
 
+class IoConfigError(ValueError):
+    """io_config.yaml cannot be read; `diagnostic` says where and why."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+        super().__init__(diagnostic.format())
+
+
 def read_io_config(path: Path, secret: Callable[[str], Any] = get_secret_value) -> dict[str, Any]:
-    """The rendered document (`mage_secret_var` calls `secret`); errors name the file."""
+    """The rendered document (`mage_secret_var` calls `secret`), read as the project's other files
+    are (bounded, sandboxed); IoConfigError names the file and line of a problem."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no io_config.yaml; create it with the profiles SQL blocks name")
-    try:
-        document = yaml.safe_load(render(path.read_text(encoding="utf-8"), {"mage_secret_var": secret}))
-    except Exception as exc:  # Jinja or YAML syntax, and template functions that raise
-        raise ValueError(f"{path}: cannot read it: {type(exc).__name__}: {exc}") from None
-    return document if isinstance(document, dict) else {}
+    problems: list[Diagnostic] = []
+    document = read_document(path, problems, render=lambda text: render(text, {"mage_secret_var": secret}))
+    if document is None:
+        raise IoConfigError(problems[0])
+    return document.data if isinstance(document.data, dict) else {}
 
 
 def profile_settings(path: Path, document: dict[str, Any], profile: str) -> dict[str, Any]:
