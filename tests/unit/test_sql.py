@@ -243,7 +243,9 @@ def test_file_io_round_trips_by_extension(tmp_path, name):
     path = tmp_path / "out" / name
     FileIO().export(frame, path)
     assert FileIO().exists(path)
-    assert FileIO().load(path).to_dict("list") == frame.to_dict("list")
+    # as in Mage: pandas' defaults, so a CSV keeps the index and reads it back as a column
+    index = {"Unnamed: 0": [0, 1]} if name.endswith(".csv") else {}
+    assert FileIO().load(path).to_dict("list") == {**index, **frame.to_dict("list")}
     with pytest.raises(ValueError, match="unknown file format"):
         FileIO().load(tmp_path / "frame.txt")
 
@@ -304,3 +306,14 @@ def test_validate_reports_sql_problems_without_running_anything(tmp_path):
     }  # a templated profile ('later') is checked when the block runs
     assert [d.severity for d in diagnostics if d.key_path == "blocks[6].configuration.data_provider_profile"] == [
         "warning"]  # CI compiles without production's environment
+
+
+@pytest.mark.parametrize("pipeline", ["my pipe", "a..b", 'quo"te'])
+def test_tables_of_pipelines_with_any_name_mage_allows_are_quoted(project, database, pipeline):
+    upstream, block = sql_block("first"), sql_block("second", upstream=["first"], content="SELECT * FROM {{ df_1 }}")
+    context = RunContext(pipeline_uuid=pipeline, repo_path=project, root_path=project, env="prod",
+                         execution_date=datetime(2026, 11, 27, tzinfo=timezone.utc))
+    execute_block(upstream, [], context, logger=LOG)
+    [frame] = execute_block(block, [[None]], context, upstreams=[upstream], logger=LOG)
+    assert frame.to_dict("list") == {"one": [1]}
+    assert rows(database, f'SELECT * FROM main."{pipeline.replace(chr(34), 2 * chr(34))}_second_v1"') == {"one": [1]}

@@ -68,8 +68,11 @@ def read_frame(source, kind: str, limit: int | None = None, **kwargs):
 
 
 def write_frame(df, target, kind: str, **kwargs) -> None:
-    if kind in ("csv", "excel", "parquet"):
-        kwargs.setdefault("index", False)
+    """Mage's `BaseIO._write`: pandas' own defaults (a CSV keeps the index, as in Mage), parquet
+    timestamps in milliseconds."""
+    if kind == "parquet":
+        kwargs.setdefault("coerce_timestamps", "ms")
+        kwargs.setdefault("allow_truncated_timestamps", True)
     getattr(df, f"to_{kind}")(target, **kwargs)
 
 
