@@ -247,6 +247,7 @@ class PipelineFile(Entry):
 
     NOT_NULL = frozenset({"extensions"})  # `extensions: null` fails Mage's load
     WARN_ONLY = frozenset({"uuid", "name", "description", "tags", "created_at", "updated_at", "retry_config",
+                           "concurrency_config",  # not a mapping: Mage takes every default
                            "executor_type", "executor_config", "executor_count", "spark_config", "version",
                            "cache_block_output_in_memory", "run_pipeline_in_one_process", "execution_framework",
                            "variables_dir", "remote_variables_dir", "data_integration", "state_store_config"})

@@ -19,9 +19,6 @@ RUNNABLE_TYPES = ("data_loader", "transformer", "data_exporter", "custom")
 EXECUTABLE_TYPES = RUNNABLE_TYPES + ("sensor", "global_data_product")
 ADD_ON_TYPES = {"callbacks": "callback", "conditionals": "conditional"}
 SKIPPED_TYPES = ("chart", "markdown", "scratchpad")
-KNOWN_TYPES = RUNNABLE_TYPES + SKIPPED_TYPES + (
-    "sensor", "dbt", "global_data_product", "extension", "callback", "conditional",
-)
 LANGUAGE_EXTENSIONS = {"python": "py", "sql": "sql", "r": "r", "yaml": "yaml", "markdown": "md"}
 
 

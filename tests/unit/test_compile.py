@@ -129,3 +129,26 @@ def test_initial_runs_are_for_active_time_triggers_that_have_started(tmp_path):
 
     # not nightly (inactive), not_yet (starts in 2099), new_year (@once), nor api / event triggers
     assert compiled.initial_runs == {("hello", "every_minute"): "* * * * *"}
+
+
+def test_compiled_flows_py_parses_for_any_pipeline_name_mage_allows(tmp_path):
+    import ast
+
+    root = tmp_path / "names"
+    names = ["café_ü", "a-b", "a_b", "x.y", "class", "9lives", "ünïcødé-pipe.line"]
+    (root / "custom").mkdir(parents=True)
+    (root / "custom" / "only.py").write_text("@custom\ndef only(*args, **kwargs):\n    return 1\n")
+    for name in names:
+        folder = root / "pipelines" / name
+        folder.mkdir(parents=True)
+        (folder / "metadata.yaml").write_text("blocks:\n- uuid: only\n  type: custom\n")
+        (folder / "triggers.yaml").write_text("triggers:\n- name: capped\n  schedule_type: api\n  schedule_interval: null\n"
+                                              "  start_time: null\n  settings: {timeout: 90}\n")
+    compiled = compile_project(load_project(root), tmp_path / "out")
+
+    module = ast.parse(compiled.files["flows.py"])  # parses
+    attributes = [node.targets[0].id for node in module.body if isinstance(node, ast.Assign) and node.targets[0].id != "PROJECT"]
+    assert len(attributes) == len(set(attributes)) == len(names)  # a-b and a_b do not share one
+    entrypoints = {d["entrypoint"].split(":")[1] for d in yaml.safe_load(compiled.files["prefect.yaml"])["deployments"]}
+    assert entrypoints == set(attributes)
+    assert all(attribute.isidentifier() and attribute.isascii() for attribute in attributes)

@@ -9,8 +9,9 @@ from pyflakes.api import checkPath
 from pyflakes.reporter import Reporter
 
 REPO = Path(__file__).parents[2]
-CHECKED = ["mage_prefect", "benchmarks", "tests/unit", "tests/e2e/conftest.py", "tests/e2e/postgres.py",
-           *[f"tests/e2e/{path.name}" for path in (REPO / "tests" / "e2e").glob("test_*.py")]]
+CHECKED = ["mage_prefect", "benchmarks", "tests/unit", "tests/bad_inputs.py", "tests/e2e/conftest.py",
+           "tests/e2e/postgres.py", *[f"tests/e2e/{path.name}" for path in (REPO / "tests" / "e2e").glob("test_*.py")],
+           *[f"tests/compat/{path.name}" for path in (REPO / "tests" / "compat").glob("*.py") if path.name != "conftest.py"]]
 
 
 class _Collect(Reporter):

@@ -232,3 +232,46 @@ def test_cli_never_shows_a_traceback_for_a_broken_project(target):
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
+
+
+def test_pipelines_that_would_be_one_prefect_flow_are_an_error(tmp_path):
+    for name in ("a&b", "a-b"):
+        folder = tmp_path / "pipelines" / name
+        folder.mkdir(parents=True)
+        (folder / "metadata.yaml").write_text("blocks: []\n")
+    _, diagnostics = check_project(tmp_path)
+    assert sorted(d.message for d in diagnostics) == [
+        "pipeline 'a&b' and 'a-b' would both be the Prefect flow 'a-b'",
+        "pipeline 'a-b' and 'a&b' would both be the Prefect flow 'a-b'",
+    ]
+
+
+def test_a_uuid_in_several_sub_projects_is_named_by_its_sub_project(tmp_path):
+    from tests.bad_inputs import PLATFORM, Case
+
+    root = Case("platform", {}, base=PLATFORM).build(tmp_path)
+    project = load_project(root)
+    assert sorted(project.pipelines) == ["one/p", "one/q", "two/p", "two/q"]
+    assert project.pipeline("p", near=root / "two").key == "two/p"  # Mage's active project first
+    assert project.pipeline("one/p").repo_path == root / "one"
+    assert project.pipeline("one/p").flow_name == "one-p"
+    with pytest.raises(LookupError, match="in several sub-projects.*name one of one/p, two/p"):
+        project.pipeline("p")
+    _, diagnostics = check_project(root, "p")
+    assert [d.message.split(":")[0] for d in diagnostics] == [f"pipeline 'p' is in several sub-projects of {root}"]
+
+
+def test_a_problem_blocks_only_the_pipelines_it_concerns(tmp_path):
+    from tests.bad_inputs import BASE, PLATFORM, PRODUCTS, Case
+
+    platform = Case("sibling", {"two/metadata.yaml": "retry_config: [1]\n"}, base=PLATFORM).build(tmp_path / "a")
+    assert [d.file for d in check_project(platform)[1] if d.severity == "error"] == [platform / "two" / "metadata.yaml"]
+    assert check_project(platform, "one/p")[1] == []  # a sibling sub-project's broken metadata.yaml
+    assert load_project(platform, "one/p").pipeline("one/p").key == "one/p"
+    with pytest.raises(ProjectError, match="retry_config"):
+        load_project(platform, "two/p")
+
+    standalone = Case("products", {PRODUCTS: BASE[PRODUCTS].replace("object_uuid: p", "object_uuid: [p]")}).build(
+        tmp_path / "b")
+    assert check_project(standalone, "p")[1] == []  # p uses no product
+    assert [d.severity for d in check_project(standalone, "q")[1]] == ["error"]  # q uses the broken one
