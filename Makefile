@@ -8,7 +8,7 @@ DEMO := pipelines/mlops_demo
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test bench ui clean postgres
+.PHONY: demo test compat bench ui clean postgres
 
 # The e2e tests run their Prefect server on PostgreSQL's server binaries (Debian's package).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -33,14 +33,25 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed postgres
 	$(BIN)/python -m pytest
 
+# The differential tier against real Mage, in a venv of its own: mage-ai pins pandas 2 / numpy 1.
+MAGE_VENV := .venv-mage
+$(MAGE_VENV)/.installed:
+	$(PYTHON) -m venv $(MAGE_VENV)
+	$(MAGE_VENV)/bin/pip install --quiet --disable-pip-version-check mage-ai==0.9.80
+	touch $@
+
+compat: $(BIN)/.installed $(MAGE_VENV)/.installed postgres
+	$(BIN)/python -m pytest tests/compat
+
 # Medians of BENCH_REPEAT runs per case (single runs vary by ±30 % on a small machine).
 BENCH_REPEAT ?= 5
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py --repeat $(BENCH_REPEAT)
+	$(BIN)/python benchmarks/validate.py --repeat $(BENCH_REPEAT)
 
 # The Prefect UI over the demo's runs (same PREFECT_HOME database).
 ui: $(BIN)/.installed
 	$(BIN)/prefect server start --host 127.0.0.1
 
 clean:
-	rm -rf $(VENV) .prefect $(DEMO)/.mage_prefect $(DEMO)/exports mlruns
+	rm -rf $(VENV) $(MAGE_VENV) .prefect $(DEMO)/.mage_prefect $(DEMO)/exports mlruns

@@ -175,6 +175,43 @@ def cmd_load(args) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cmd_load_batch(args) -> dict:
+    """`load` for many (project root, pipeline) pairs in one process: importing mage_ai alone
+    takes ~2 s. Each pair is loaded as `load` loads it, after switching Mage's repo path."""
+    import signal
+
+    class TooSlow(BaseException):  # not an Exception: Mage's own `except Exception` must not swallow it
+        pass
+
+    def _too_slow(signum, frame):
+        raise TooSlow(f'Mage did not load it within {args.item_timeout:g} s (it hangs on some inputs)')
+
+    pairs = _json_arg(args.manifest, [])
+    tmp = tempfile.mkdtemp(prefix='mage-harness-load-')
+    results = []
+    signal.signal(signal.SIGALRM, _too_slow)
+    try:
+        for root, pipeline_uuid in pairs:
+            root = os.path.abspath(root)
+            _prepare_env(root, os.path.join(tmp, 'mage_data'))
+            os.chdir(os.path.dirname(root))  # as `load` is run: from the folder holding the project
+            signal.setitimer(signal.ITIMER_REAL, args.item_timeout)
+            started = time.monotonic()
+            try:
+                if results:  # what importing mage_ai does with the root's metadata.yaml, for this root too
+                    from mage_ai.data_preparation.repo_manager import set_project_uuid_from_metadata
+                    set_project_uuid_from_metadata()
+                results.append(_load(root, pipeline_uuid))
+                results[-1]['seconds'] = round(time.monotonic() - started, 2)
+            except BaseException as e:  # noqa: BLE001  one broken project must not hide the others
+                results.append(dict(loaded=False, error=_err(e)))
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        return dict(results=results)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _load_pipeline_like_trigger(pipeline_uuid: str):
     """How mage_ai.orchestration.triggers.api.trigger_pipeline (and the API trigger endpoint)
     resolves a pipeline: Pipeline.get on the active project, searching every sub-project of
@@ -452,7 +489,12 @@ def _run(root: str, args, out: str) -> dict:
     db_connection.start_session()
 
     t = time.monotonic()
-    pipeline = _load_pipeline_like_trigger(args.pipeline_uuid)
+    pipeline_uuid = args.pipeline_uuid
+    if '/' in pipeline_uuid:  # `<sub-project>/<uuid>`, as `load` takes it: that sub-project active
+        from mage_ai.settings.platform import activate_project
+        sub, pipeline_uuid = pipeline_uuid.split('/', 1)
+        activate_project(sub)
+    pipeline = _load_pipeline_like_trigger(pipeline_uuid)
     variables = _json_arg(args.variables, {}) or {}
     settings = _json_arg(args.settings, None)
 
@@ -948,6 +990,11 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument('project_root')
     ld.add_argument('pipeline_uuid', nargs='+')
 
+    lb = sub.add_parser('load-batch', help='load many (project root, pipeline) pairs in one process')
+    lb.add_argument('manifest', help='JSON list of [project_root, pipeline_uuid] pairs (or @file)')
+    lb.add_argument('--item-timeout', type=float, default=10.0,
+                    help='seconds per pair; Mage hangs on some inputs (a billion-laughs YAML)')
+
     rn = sub.add_parser('run', help='a trigger-mode run by Mage\'s own scheduler')
     rn.add_argument('project_root')
     rn.add_argument('pipeline_uuid')
@@ -997,6 +1044,8 @@ def main(argv=None) -> int:
     try:
         if args.command == 'load':
             doc = cmd_load(args)
+        elif args.command == 'load-batch':
+            doc = cmd_load_batch(args)
         elif args.command == 'run':
             doc = cmd_run(args)
             ok = doc.get('status') in ('completed', 'failed')

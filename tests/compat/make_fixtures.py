@@ -14,11 +14,16 @@ tests/fixtures/projects/mlops is one such build, committed for the tests that ru
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import shutil
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 HERE = Path(__file__).parent
 HARNESS = HERE / "mage_harness.py"
@@ -200,6 +205,42 @@ TRIGGERS = [
      "start_time": "2024-05-16T07:00:00", "status": "inactive", "settings": None, "variables": None},
     {"name": "on_demand", "schedule_type": "api", "status": "active", "variables": {"max_distance": 5}},
 ]
+
+
+# The example pipeline's loader reads this URL; the tests serve a local copy (no internet here).
+TITANIC_URL = "https://raw.githubusercontent.com/datasciencedojo/datasets/master/titanic.csv?raw=True"
+TITANIC = """PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked
+1,0,3,"Braund, Mr. Owen Harris",male,22,1,0,A/5 21171,7.25,,S
+2,1,1,"Cumings, Mrs. John Bradley",female,38,1,0,PC 17599,71.2833,C85,C
+3,1,3,"Heikkinen, Miss. Laina",female,26,0,0,STON/O2. 3101282,7.925,,S
+4,1,1,"Futrelle, Mrs. Jacques Heath",female,35,1,0,113803,53.1,C123,S
+5,0,3,"Allen, Mr. William Henry",male,,0,0,373450,8.05,,S
+6,0,3,"Moran, Mr. James",male,,0,0,330877,8.4583,,Q
+7,0,1,"McCarthy, Mr. Timothy J",male,54,0,0,17463,51.8625,E46,S
+8,0,3,"Palsson, Master. Gosta Leonard",male,2,3,1,349909,,,S
+9,1,3,"Johnson, Mrs. Oscar W",female,27,0,2,347742,11.1333,,S
+10,1,2,"Nasser, Mrs. Nicholas",female,14,1,0,237736,30.0708,,C
+"""
+
+
+@contextmanager
+def serve_titanic(folder: Path) -> Iterator[str]:
+    """TITANIC over HTTP on 127.0.0.1; yields its URL."""
+    (folder / "titanic.csv").write_text(TITANIC)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/titanic.csv"
+    finally:
+        server.shutdown()
+
+
+def point_at_local_titanic(root: Path, url: str) -> Path:
+    """The platform `root` with its example pipeline's loader reading `url`: nothing else changes."""
+    loader = root / "unit_0_setup" / "data_loaders" / "load_titanic.py"
+    loader.write_text(loader.read_text().replace(TITANIC_URL, url))
+    return root
 
 
 def harness(*args: str) -> dict:

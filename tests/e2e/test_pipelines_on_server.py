@@ -174,3 +174,27 @@ def test_example_predict_pipeline_scores_with_the_champion_and_aggregates_in_duc
     with duckdb.connect(str(project / "exports" / "warehouse.duckdb"), read_only=True) as connection:
         stored = connection.execute("SELECT SUM(customers) FROM main.dev_predict_risk_by_contract_v1").fetchone()[0]
     assert stored == 200
+
+
+def test_the_seeds_example_pipeline_runs_through_its_multi_project_root(prefect_server, tmp_path):
+    """mage-ai/mlops as Mage wrote it (tests/fixtures/projects/mlops): a platform whose sub-projects
+    all hold an `example_pipeline`, unit_0_setup without a project metadata.yaml, a listed
+    sub-project that does not exist. Only its loader's URL points at a local copy of the data."""
+    import shutil
+
+    from mage_prefect.project.errors import ProjectError
+    from tests.compat.make_fixtures import point_at_local_titanic, serve_titanic
+
+    root = shutil.copytree(REPO / "tests" / "fixtures" / "projects" / "mlops", tmp_path / "mlops")
+    with serve_titanic(tmp_path) as url:
+        run = run_pipeline(point_at_local_titanic(root, url), "unit_0_setup/example_pipeline")
+
+    assert run.ok, run.state.message
+    assert list(run.blocks) == ["load_titanic", "fill_in_missing_values", "export_titanic_clean"]
+    clean = get_output(root, "unit_0_setup/example_pipeline", "fill_in_missing_values")
+    assert list(clean.columns) == ["Age", "Fare", "Parch", "Pclass", "SibSp", "Survived"]
+    assert len(clean) == 10 and not clean.isna().any().any()  # the medians filled the gaps
+    exported = pd.read_csv(tmp_path / "titanic_clean.csv", index_col=0)  # FileIO writes where Mage does
+    pd.testing.assert_frame_equal(exported, clean, check_dtype=False)
+    with pytest.raises(ProjectError, match="in several sub-projects"):
+        run_pipeline(root, "example_pipeline")
