@@ -495,6 +495,9 @@ CASES += [
     Case("platform_sibling_broken_metadata_does_not_block", {"two/metadata.yaml": "retry_config: [1]\n"},
          (error("two/metadata.yaml", "'retry_config' must be a mapping"),), base=PLATFORM, pipeline="two/p",
          stricter="Mage fails at run time"),
+    Case("platform_sub_project_without_pipelines_is_still_checked", {
+        SETTINGS: PLATFORM[SETTINGS] + "  three: {}\n", "three/metadata.yaml": "retry_config: [1]\n"},
+         (error("three/metadata.yaml", "'retry_config' must be a mapping"),), base=PLATFORM, pipeline="one/p"),
     Case("platform_file_source_path", edit("one/pipelines/p/metadata.yaml", "- uuid: load\n",
                                            "- uuid: load\n  configuration:\n    file_source:\n      path: "
                                            "two/data_loaders/load.py\n", PLATFORM), base=PLATFORM, pipeline="one/p"),

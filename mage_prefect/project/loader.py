@@ -33,7 +33,8 @@ class Reading:
     project: Project | None
     everywhere: list[Diagnostic] = field(default_factory=list)  # the root's files: every pipeline
     of_pipeline: dict[str, list[Diagnostic]] = field(default_factory=dict)  # pipeline key → its problems
-    unused: list[Diagnostic] = field(default_factory=list)  # problems no pipeline meets (unused products)
+    unused: list[Diagnostic] = field(default_factory=list)  # problems no pipeline meets (unused products,
+    # sub-projects without pipelines)
 
     def diagnostics(self, pipeline: str | None = None) -> list[Diagnostic]:
         """Every diagnostic, or those that concern `pipeline` (a key)."""
@@ -90,6 +91,7 @@ class ProjectReader:
             pipeline = reader.read(folder.name, key, folder / METADATA, repo, problems)
             if pipeline is not None:
                 pipelines[key] = pipeline
+        self.reading.unused += [d for sub in subs if not _pipeline_folders(sub.path) for d in sub.problems]
         products = self._products(subs, pipelines)
         settings = root_metadata.mage_prefect.model_dump(exclude_defaults=True) if root_metadata else {}
         if unset_results(settings.get("results")):
