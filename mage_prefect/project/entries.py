@@ -19,7 +19,7 @@ KINDS = {  # pydantic error types → what the value must be
     "int_parsing": "a whole number", "int_from_float": "a whole number", "float_type": "a number",
     "float_parsing": "a number", "finite_number": "a finite number", "dict_type": "a mapping",
     "model_type": "a mapping", "model_attributes_type": "a mapping", "list_type": "a list",
-    "datetime_type": "a date-time", "datetime_parsing": "a date-time", "missing": "present",
+    "datetime_type": "a date-time", "datetime_parsing": "a date-time",
 }
 FREE_FORM = ("configuration",)  # mappings whose other keys belong to block kinds: not reported
 
@@ -72,8 +72,8 @@ def _diagnostic(model: type[Entry], doc: YamlDocument, key: KeyPath, path: KeyPa
     if kind == "missing":
         message, hint = f"'{name}' is missing", f"add '{path[-1]}:' (it may be null)"
     elif kind == "extra_forbidden":
-        message, hint = f"unknown key '{name}' (Mage refuses it)", did_you_mean(str(path[-1]), _model_at(model, path).model_fields) \
-            or "remove it"
+        known = _model_at(model, path).model_fields
+        message, hint = f"unknown key '{name}' (Mage refuses it)", did_you_mean(str(path[-1]), known) or "remove it"
     elif value is None:
         message, hint = f"'{name}' may not be null: Mage fails on it", "give it a value, or remove the key"
     elif kind == "literal_error":
