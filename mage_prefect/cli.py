@@ -281,7 +281,7 @@ def emit(
         extra = json.loads(payload) if payload else {}
     except ValueError as exc:
         _fail(f"--payload is not valid JSON: {exc}", 2)
-    event = emit_trigger(pipeline, trigger or names[0], _parse_vars(var), extra)
+    event = emit_trigger(item.key, trigger or names[0], _parse_vars(var), extra)
     typer.echo(f"emitted {event.event if event else 'event'} for {pipeline}/{trigger or names[0]}")
 
 

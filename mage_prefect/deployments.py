@@ -21,6 +21,7 @@ import yaml
 
 from .project.errors import Diagnostic
 from .project.models import Pipeline, Project, Trigger
+from .project.textfile import write_atomically
 
 PLAN_MARKS = {"create": "+", "update": "~", "delete": "-", "keep": "="}
 
@@ -362,9 +363,8 @@ def _prefect_version() -> str:
 
 
 def write(compiled: Compiled, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     for name, text in compiled.files.items():
-        (out / name).write_text(text, encoding="utf-8")
+        write_atomically(out / name, text.encode())
 
 
 def stale(compiled: Compiled, out: Path) -> str:

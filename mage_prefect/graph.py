@@ -38,7 +38,7 @@ def topological_order(pipeline: Pipeline) -> list[Block]:
 
 def render_text(pipeline: Pipeline) -> str:
     """One line per block in run order: `uuid (type) <- upstreams`."""
-    lines = [f"pipeline {pipeline.uuid}"]
+    lines = [f"pipeline {pipeline.key}"]
     for block in topological_order(pipeline):
         upstream = f"  <- {', '.join(block.upstream_blocks)}" if block.upstream_blocks else ""
         lines.append(f"  {block.run_name} ({block.type}){upstream}")
@@ -122,6 +122,6 @@ def selected_blocks(pipeline: Pipeline, *, block: str | None = None, start: str 
     if end is not None:
         selected &= lineage(pipeline, end, "up")
     if not selected:
-        raise ValueError(f"no block of pipeline '{pipeline.uuid}' is both below '{start}' and above '{end}'; "
+        raise ValueError(f"no block of pipeline '{pipeline.key}' is both below '{start}' and above '{end}'; "
                          f"--to names a block downstream of --from (see `mage-prefect graph`)")
     return selected

@@ -69,7 +69,7 @@ def project_tracking(project, pipeline) -> Tracking | None:
     blocks = section.get("blocks")
     return Tracking(
         tracking_uri=uri,
-        experiment=section.get("experiment") or pipeline.uuid,
+        experiment=section.get("experiment") or pipeline.key,
         blocks=tuple(blocks) if blocks else None,
         autolog=section.get("autolog", True),
         log_params=section.get("log_params", True),

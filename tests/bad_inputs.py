@@ -46,11 +46,12 @@ BASE = {
     "data_exporters/export.py": "@data_exporter\ndef export(rows, *args, **kwargs):\n    print(rows)\n",
     "custom/use.py": "@custom\ndef use(product, *args, **kwargs):\n    return product\n",
 }
+SUB_PROJECT = {**BASE, PROJECT: BASE[PROJECT].replace("mage_prefect: {}\n", "")}  # only the root's section is read
 PLATFORM = {  # a multi-project platform: two sub-projects, each a copy of BASE
     SETTINGS: "projects:\n  one: {}\n  two: {}\n",
     PROJECT: "project_type: main\n",
-    **{f"one/{name}": text for name, text in BASE.items()},
-    **{f"two/{name}": text for name, text in BASE.items()},
+    **{f"one/{name}": text for name, text in SUB_PROJECT.items()},
+    **{f"two/{name}": text for name, text in SUB_PROJECT.items()},
 }
 
 
@@ -467,6 +468,8 @@ CASES += [
          stricter="Mage fails at run time"),
     Case("io_config_profile_null", {IO_CONFIG: "version: 0.1.1\ndefault:\n"}, (error(PIPELINE, "no profile 'default'"),),
          stricter="Mage fails at run time"),
+    Case("io_config_duplicate_keys", {IO_CONFIG: BASE[IO_CONFIG] + "default:\n  DUCKDB_DATABASE: other.duckdb\n"},
+         (warning(IO_CONFIG, "duplicate key 'default'"),)),
     Case("io_config_missing", {IO_CONFIG: None}, (error(PIPELINE, "io_config.yaml"),), stricter="Mage fails at run time"),
     Case("not_a_project", {PROJECT: None, PIPELINE: None, TRIGGERS: None, "pipelines/q/metadata.yaml": None},
          (error(PROJECT, "not a Mage project"),)),
@@ -505,6 +508,50 @@ CASES += [
                                               "- uuid: load\n  configuration:\n    file_source:\n      path: "
                                               "/etc/hosts\n", PLATFORM),
          (error("one/pipelines/p/metadata.yaml", "outside the project"),), base=PLATFORM, pipeline="one/p"),
+]
+
+# -- found by review: crashes, knock-on errors and guesses the cases above did not cover -------------------------
+Q = "pipelines/q/metadata.yaml"
+CASES += [
+    Case("pipeline_tagged_scalar", pipeline_key("description", "!!int abc"), (error(PIPELINE, "a value its tag cannot make"),)),
+    Case("triggers_tagged_scalar", trigger_key("sla", "!!bool maybe"), (error(TRIGGERS, "a value its tag cannot make"),),
+         stricter="Mage drops every trigger of the file"),
+    Case("product_block_without_reference", {Q: BASE[Q].replace("  configuration:\n    global_data_product:\n      uuid: "
+                                                                "p_outputs\n", "")},
+         (error(Q, "names no product"),), pipeline="q", stricter="Mage fails at run time"),
+    Case("product_block_reference_null", edit(Q, "    global_data_product:\n      uuid: p_outputs\n",
+                                              "    global_data_product: null\n"),
+         (error(Q, "names no product"),), pipeline="q", stricter="Mage fails at run time"),
+    Case("product_outdated_after_number", {PRODUCTS: BASE[PRODUCTS].replace("  outdated_after:\n    seconds: 3600\n",
+                                                                          "  outdated_after: 5\n")},
+         (error(PRODUCTS, "'outdated_after' must be a mapping"),), pipeline="q", stricter="Mage fails at run time"),
+    Case("product_unknown_sub_project", edit(Q, "      uuid: p_outputs\n", "      uuid: p_outputs\n      project: nosuch\n"),
+         (error(Q, "sub-project 'nosuch'"),), pipeline="q", stricter="Mage fails at run time"),
+    Case("product_of_a_pipeline_that_does_not_exist", {PRODUCTS: BASE[PRODUCTS].replace("object_uuid: p", "object_uuid: gone")},
+         (error(Q, "names pipeline 'gone'"),), pipeline="q", stricter="Mage fails at run time"),
+    Case("product_of_a_broken_pipeline", block_key("upstream_blocks", "[lod]"),
+         (error(PIPELINE, "names unknown upstream block 'lod'"),), pipeline="q",
+         stricter="Mage runs the product's pipeline as it reads it, dropping the dependency"),
+    Case("product_uuids_cleaning_to_one_name", {PRODUCTS: BASE[PRODUCTS] + BASE[PRODUCTS].replace("p_outputs", "P-outputs")},
+         (error(PRODUCTS, "are both 'p_outputs' to Mage"),), pipeline="q", stricter="Mage lets one shadow the other"),
+    Case("block_file_path_nul", block_key("configuration", '{file_path: "a\\0b.py"}'),
+         (error(PIPELINE, "NUL character"),), stricter="Mage fails at run time"),
+    Case("platform_path_nul", {SETTINGS: 'projects:\n  one: {path: "o\\0ne"}\n  two: {}\n'},
+         (error(SETTINGS, "NUL character"),), base=PLATFORM, pipeline="two/p", stricter="Mage fails at run time"),
+    Case("block_timeout_true", block_key("timeout", "true"), (error(PIPELINE, "must be a number, not True"),),
+         stricter="Mage reads it as 1 s"),
+    Case("block_retry_delay_true", block_key("retry_config", "{delay: true}"), (error(PIPELINE, "must be a number"),),
+         stricter="Mage reads it as 1 s"),
+    Case("pipeline_tags_with_numbers", pipeline_key("tags", "[1, team]"), (warning(PIPELINE, "'tags.0' must be a string"),)),
+    Case("block_replicating_an_inline_block", {PIPELINE: BASE[PIPELINE].replace(
+        "- uuid: load\n  type: data_loader\n", "- uuid: load\n  type: data_loader\n  content: |\n    @data_loader\n"
+        "    def load(*args, **kwargs):\n        return [1]\n").replace("variables:", "- uuid: again\n  type: data_loader\n"
+                                                                      "  replicated_block: load\nvariables:"),
+        LOADER: None}),
+    Case("markdown_block_named_like_another", {PIPELINE: BASE[PIPELINE].replace("variables:", "- uuid: Load\n  type: markdown\n"
+                                                                                 "variables:")}),
+    Case("project_template_huge_filter_argument", {PROJECT: "project_uuid: \"{{ 'a'|center(10**9) }}\"\n"},
+         (error(PROJECT, "too large"),), stricter="Mage's unsandboxed Jinja runs it"),
 ]
 
 # -- 6. what Mage itself writes: must be accepted -------------------------------------------------------------------

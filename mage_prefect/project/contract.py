@@ -12,8 +12,10 @@ One model per file (or per entry of a file), derived from Mage's own models and 
 * **Unknown keys are warnings** (Mage ignores them), except where Mage refuses them: a trigger with an
   unknown key is dropped, a `retry_config` or `notification_config` with one fails at run time.
 
-`loader.py` validates each file's data with these models and turns every problem into a diagnostic
-at its line; the README's "The input contract" section summarises them for users.
+entries.py turns every validation problem into a diagnostic at its line; loader.py and pipelines.py
+apply these models file by file, entry by entry. The README's "The input contract" section
+summarises them for users. io_config.yaml is read where a block uses it (runtime/compat/io_config.py):
+a mapping of profile names to settings, like the files above bounded and rendered in the sandbox.
 """
 
 from __future__ import annotations
@@ -21,12 +23,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator, model_validator
+
+def _not_a_bool(value: Any) -> Any:
+    """Numbers Mage converts with int() accept "30"; true and false are no numbers (`timeout: true`)."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {value}")
+    return value
+
 
 Bool = Annotated[bool, Strict()]  # Mage tests `is True` or truthiness: "yes" and "no" would both misread
 Count = Annotated[int, Strict(), Field(ge=1)]
-Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # `timeout: "abc"` is no timeout to Mage
-Text = Annotated[str, Strict()]
+Number = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
+Whole = Annotated[int, BeforeValidator(_not_a_bool)]
+Seconds = Annotated[Number, Field(gt=0)]  # `timeout: "abc"` is no timeout to Mage
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("holds a NUL character, which no file name or Mage value may hold")
+    return value
+
+
+Text = Annotated[str, Strict(), AfterValidator(_no_nul)]
 Mapping = dict[Text, Any]  # non-string keys are refused: Mage's kwargs and JSON need names
 
 
@@ -36,6 +53,7 @@ class Entry(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     NOT_NULL: ClassVar[frozenset[str]] = frozenset()  # where Mage fails on null
     WARN_ONLY: ClassVar[frozenset[str]] = frozenset()  # stored by Mage, never used in a run
+    WARN_IF_NOT_A_MAPPING: ClassVar[frozenset[str]] = frozenset()  # Mage takes every default then
 
     @model_validator(mode="before")
     @classmethod
@@ -59,9 +77,13 @@ class RetryConfigEntry(Closed):
     the block's is merged over the project's when a block runs."""
 
     retries: Annotated[int, Strict(), Field(ge=0)] = 0
-    delay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5
-    max_delay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60
+    delay: Annotated[Number, Field(ge=0)] = 5
+    max_delay: Annotated[Number, Field(ge=0)] = 60
     exponential_backoff: Bool = True
+
+    def given(self) -> dict[str, Any]:
+        """The keys it sets (a block's are merged over the project's, key by key, as Mage merges them)."""
+        return self.model_dump(exclude_unset=True)
 
 
 class WebhookEntry(Closed):
@@ -246,8 +268,8 @@ class PipelineFile(Entry):
     entry by entry (BlockEntry), so one bad block does not hide the others' problems."""
 
     NOT_NULL = frozenset({"extensions"})  # `extensions: null` fails Mage's load
+    WARN_IF_NOT_A_MAPPING = frozenset({"concurrency_config"})
     WARN_ONLY = frozenset({"uuid", "name", "description", "tags", "created_at", "updated_at", "retry_config",
-                           "concurrency_config",  # not a mapping: Mage takes every default
                            "executor_type", "executor_config", "executor_count", "spark_config", "version",
                            "cache_block_output_in_memory", "run_pipeline_in_one_process", "execution_framework",
                            "variables_dir", "remote_variables_dir", "data_integration", "state_store_config"})
@@ -311,7 +333,7 @@ class BlockConfiguration(Entry):
     global_data_product: GlobalDataProductRef | None = None
     use_raw_sql: Bool | None = None
     disable_query_preprocessing: Bool | None = None
-    limit_in_pipeline_run: Annotated[int, Field(ge=0)] | None = None
+    limit_in_pipeline_run: Annotated[Whole, Field(ge=0)] | None = None
 
 
 class BlockEntry(Entry):
@@ -329,7 +351,7 @@ class BlockEntry(Entry):
     configuration: BlockConfiguration = BlockConfiguration()
     content: Text | None = None
     retry_config: RetryConfigEntry | None = None
-    timeout: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None  # 0: none; negative: fails at once
+    timeout: Annotated[Number, Field(ge=0)] | None = None  # 0: none; negative: fails at once
     has_callback: Bool | None = None  # "no" would be truthy to Mage
     replicated_block: Text | None = None
     name: Any = None
@@ -371,8 +393,8 @@ class TriggerSettingsEntry(Closed):
     allow_blocks_to_fail: Bool = False
     create_initial_pipeline_run: Bool = False
     landing_time_enabled: Bool = False
-    pipeline_run_limit: Annotated[int, Field(ge=1)] | None = None  # Mage applies int(): "3" works
-    timeout: Annotated[int, Field(ge=1)] | None = None  # Mage applies int(): "abc" is silently no timeout
+    pipeline_run_limit: Annotated[Whole, Field(ge=1)] | None = None  # Mage applies int(): "3" works
+    timeout: Annotated[Whole, Field(ge=1)] | None = None  # Mage applies int(): "abc" is silently no timeout
     timeout_status: RunStatus | None = None
     invalid_schedule_interval: Bool | None = None  # written by Mage itself
 
@@ -413,7 +435,7 @@ StartingAt = Literal["day_of_month", "day_of_week", "day_of_year", "hour_of_day"
 
 
 class PartitionSettings(Entry):
-    partitions: Annotated[int, Field(ge=1)] | None = None
+    partitions: Annotated[Whole, Field(ge=1)] | None = None
 
 
 class GlobalDataProductEntry(Entry):
@@ -422,7 +444,8 @@ class GlobalDataProductEntry(Entry):
 
     object_type: Literal["pipeline"] = "pipeline"  # `block` products never resolve in Mage 0.9.80
     object_uuid: Text
-    outdated_after: dict[Text, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+    outdated_after: dict[Text, Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict)  # a string fails Mage's relativedelta
     outdated_starting_at: dict[StartingAt, Annotated[int, Strict()]] = Field(default_factory=dict)
     settings: dict[Text, PartitionSettings] = Field(default_factory=dict)
     repo_path: Text | None = None

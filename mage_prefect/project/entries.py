@@ -27,8 +27,8 @@ FREE_FORM = ("configuration",)  # mappings whose other keys belong to block kind
 def checked(model: type[M], data: Any, doc: YamlDocument, key: KeyPath, into: list[Diagnostic],
             what: str = "", partial: bool = False) -> M | None:
     """`data` (at `key` of `doc`) as `model`, or None when it has errors; every problem goes `into`
-    the list. Wrong types of the model's WARN_ONLY fields are warnings, and those fields take their
-    defaults. With `partial`, an entry with errors is still built, every failing top-level key at
+    the list. Wrong values in the model's WARN_ONLY fields (and a WARN_IF_NOT_A_MAPPING field that is
+    not a mapping) are warnings, and those fields take their defaults. With `partial`, an entry with errors is still built, every failing top-level key at
     its default (for further checks; the errors stand). `what` names the entry in messages."""
     _unknown_keys(model, data, doc, key, into, what)
     try:
@@ -37,7 +37,8 @@ def checked(model: type[M], data: Any, doc: YamlDocument, key: KeyPath, into: li
         problems = _problems(exc, data)
         hard = False
         for path, error in problems:
-            warning = len(path) == 1 and path[0] in model.WARN_ONLY
+            warning = bool(path) and (path[0] in model.WARN_ONLY or path == (path[0],) and path[0] in
+                                      model.WARN_IF_NOT_A_MAPPING)  # that whole field then takes its default
             hard = hard or not warning
             into.append(_diagnostic(model, doc, key, path, error, what, "warning" if warning else "error"))
         if hard and not partial or not isinstance(data, dict):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from . import templating
 from .block_files import BlockFiles
-from .contract import IGNORED_UNITS, OUTDATED_UNITS, PlatformSettings, ProjectMetadata, RetryConfigEntry
+from .contract import IGNORED_UNITS, OUTDATED_UNITS, PlatformSettings, ProjectMetadata
 from .entries import checked
-from .errors import Diagnostic
+from .errors import Diagnostic, did_you_mean
 from .models import GlobalDataProduct, Pipeline, Project, clean_name, product_location
 from .notification_config import read_notification_config
 from .pipelines import PipelineReader, Repo
@@ -35,15 +35,28 @@ class Reading:
     of_pipeline: dict[str, list[Diagnostic]] = field(default_factory=dict)  # pipeline key → its problems
     unused: list[Diagnostic] = field(default_factory=list)  # problems no pipeline meets (unused products,
     # sub-projects without pipelines)
+    keys: dict[tuple[Path, str], str] = field(default_factory=dict)  # ((sub-)project, uuid) → pipeline key
+
+    def key_of(self, name: str, near: Path | None = None) -> str:
+        """The key of the pipeline `name` (a key, or a Mage uuid), readable or not: a uuid several
+        sub-projects hold is the one in the sub-project `near`, else ambiguous (a LookupError)."""
+        if name in self.of_pipeline:
+            return name
+        found = {repo: key for (repo, uuid), key in self.keys.items() if uuid == name}
+        if near in found or len(found) == 1:
+            return found.get(near) or next(iter(found.values()))
+        if found:
+            raise LookupError(f"pipeline '{name}' is in several sub-projects: name one of "
+                              f"{', '.join(sorted(found.values()))}; name it <sub-project>/<uuid>")
+        hint = did_you_mean(name, self.of_pipeline) or "list the folders under pipelines/"
+        raise LookupError(f"no pipeline '{name}' in this project; {hint}")
 
     def diagnostics(self, pipeline: str | None = None) -> list[Diagnostic]:
-        """Every diagnostic, or those that concern `pipeline` (a key)."""
-        if pipeline is not None:
-            return self.everywhere + self.of_pipeline.get(pipeline, [])
-        seen: dict[int, Diagnostic] = {}
-        for diagnostic in [*self.everywhere, *(d for ds in self.of_pipeline.values() for d in ds), *self.unused]:
-            seen.setdefault(id(diagnostic), diagnostic)  # a sub-project's problems concern each of its pipelines
-        return list(seen.values())
+        """Every diagnostic, or those that concern `pipeline` (a key); each once (a sub-project's or a
+        product's problems concern several pipelines)."""
+        found = self.everywhere + (self.of_pipeline.get(pipeline, []) if pipeline is not None else
+                                   [*(d for ds in self.of_pipeline.values() for d in ds), *self.unused])
+        return list({id(diagnostic): diagnostic for diagnostic in found}.values())
 
 
 @dataclass
@@ -75,8 +88,12 @@ class ProjectReader:
         if platform:
             subs = self._platform(everywhere)
             for sub in subs:
-                sub.retry_config, sub.notification_config = self._inherited(*self._metadata(sub.path, sub.problems),
-                                                                            sub.problems)
+                metadata, doc = self._metadata(sub.path, sub.problems)
+                sub.retry_config, sub.notification_config = self._inherited(metadata, doc, sub.problems)
+                if doc is not None and isinstance(doc.data, dict) and "mage_prefect" in doc.data:
+                    sub.problems.append(doc.diagnostic(("mage_prefect",), "only the root project's mage_prefect "
+                                                       "section is read", f"move it to {self.root / METADATA}",
+                                                       severity="warning"))
         else:
             subs = [_SubProject(self.root.name, self.root)]
             subs[0].retry_config, subs[0].notification_config = self._inherited(root_metadata, root_doc, everywhere)
@@ -84,8 +101,11 @@ class ProjectReader:
         uuids = [folder.name for _, folder in folders]
         reader = PipelineReader(BlockFiles(self.root), platform)
         pipelines: dict[str, Pipeline] = {}
+        keys = self.reading.keys
+        keys.update({(sub.path, folder.name): f"{sub.name}/{folder.name}" if uuids.count(folder.name) > 1
+                     else folder.name for sub, folder in folders})
         for sub, folder in folders:
-            key = f"{sub.name}/{folder.name}" if uuids.count(folder.name) > 1 else folder.name
+            key = keys[sub.path, folder.name]
             problems = self.reading.of_pipeline.setdefault(key, list(sub.problems))
             repo = Repo(sub.path, sub.retry_config, sub.notification_config)
             pipeline = reader.read(folder.name, key, folder / METADATA, repo, problems)
@@ -127,7 +147,7 @@ class ProjectReader:
         if metadata is None or doc is None:
             return {}, {}
         notifications = read_notification_config(doc, (doc.data or {}).get("notification_config"), into)
-        return _given(metadata.retry_config), notifications
+        return (metadata.retry_config.given() if metadata.retry_config else {}), notifications
 
     def _platform(self, into: list[Diagnostic]) -> list[_SubProject]:
         """Mage's multi-project platform: active iff `<root>/settings.yaml` exists. Its projects are
@@ -136,6 +156,8 @@ class ProjectReader:
         settings = checked(PlatformSettings, doc.data or {}, doc, (), into) if doc is not None else None
         listed = settings.projects if settings is not None else {}
         subs: dict[str, _SubProject] = {}
+        excluded = {(self.root / (entry.path or name)).resolve() for name, entry in listed.items()
+                    if entry.is_project is False}
         for name, entry in listed.items():
             if entry.is_project is False:
                 continue
@@ -148,11 +170,15 @@ class ProjectReader:
             else:
                 into.append(doc.diagnostic(("projects", name), f"sub-project '{name}' does not exist at {path}",
                                            "remove it from settings.yaml or create the folder", severity="warning"))
-        listed_paths = {sub.path for sub in subs.values()}
+        known = {sub.path for sub in subs.values()} | excluded
         for folder in sorted(self.root.iterdir()):
             if folder.is_dir() and not folder.name.startswith(".") and (folder / METADATA).is_file() \
-                    and folder.resolve() not in listed_paths and folder.name not in listed:
+                    and folder.resolve() not in known and folder.name not in listed:
                 subs[folder.name] = _SubProject(folder.name, folder.resolve())
+        if _pipeline_folders(self.root):
+            into.append(Diagnostic(file=self.root / "pipelines", message="the root project's own pipelines/ are not "
+                                   "part of the platform: Mage sees only its sub-projects' pipelines, and so does "
+                                   "mage-prefect", hint="move them into a sub-project", severity="warning"))
         return list(subs.values())
 
     # -- global data products --------------------------------------------------------------------------
@@ -167,22 +193,35 @@ class ProjectReader:
             products += found
             problems.update({(sub.path, uuid): listed for uuid, listed in by_product.items()})
         used: set[tuple[Path, str]] = set()
+        locations = {sub.name: sub.path for sub in subs}
         for key, pipeline in pipelines.items():
+            uses: set[tuple[Path, str]] = set()
             for block in pipeline.blocks:
-                if block.type != "global_data_product":
+                reference = block.configuration.get("global_data_product")
+                if block.type != "global_data_product" or not isinstance(reference, dict) \
+                        or not isinstance(reference.get("uuid"), str):
+                    continue  # pipelines.py reports a GDP block that names no product
+                into, where = self.reading.of_pipeline[key], dict(file=block.source.file, line=block.source.line,
+                                                                   column=block.source.column)
+                if reference.get("project") and reference["project"] not in locations:
+                    into.append(Diagnostic(**where, message=f"block '{block.uuid}' takes its product from sub-project "
+                                           f"'{reference['project']}', which the platform does not have",
+                                           hint=f"name one of {', '.join(locations)} in global_data_product.project"))
                     continue
-                reference = block.configuration["global_data_product"]
-                repo = product_location(reference, pipeline.repo_path, {sub.name: sub.path for sub in subs})
-                wanted = (repo, str(reference["uuid"]))
-                used.add(wanted)
-                into = self.reading.of_pipeline[key]
-                into += file_problems.get(repo, []) + problems.get(wanted, [])
-                if wanted not in problems and not any(p.uuid == wanted[1] and p.defined_in == repo for p in products):
-                    into.append(Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
-                                           message=f"block '{block.uuid}' uses global data product '{wanted[1]}', "
-                                                   f"which {repo / PRODUCTS} does not define",
+                wanted = (product_location(reference, pipeline.repo_path, locations), reference["uuid"])
+                if wanted in uses:
+                    continue
+                uses.add(wanted)
+                into += file_problems.get(wanted[0], []) + problems.get(wanted, [])
+                product = next((p for p in products if (p.defined_in, p.uuid) == wanted), None)
+                if product is None and wanted not in problems:
+                    into.append(Diagnostic(**where, message=f"block '{block.uuid}' uses global data product "
+                                           f"'{wanted[1]}', which {wanted[0] / PRODUCTS} does not define",
                                            hint="add it to global_data_products.yaml (Mage stores product uuids "
                                                 "cleaned: lowercase, '_' for other characters)"))
+                elif product is not None:
+                    into += self._source_problems(product, block, where)
+            used |= uses
         for (repo, uuid), listed in problems.items():
             if (repo, uuid) not in used:
                 self.reading.unused += [replace(d, severity="warning") for d in listed]
@@ -190,6 +229,16 @@ class ProjectReader:
             if not any(used_repo == repo for used_repo, _ in used):
                 self.reading.unused += [replace(d, severity="warning") for d in listed]
         return tuple(products)
+
+    def _source_problems(self, product: GlobalDataProduct, block, where: dict) -> list[Diagnostic]:
+        """The product's pipeline must be in the product's own (sub-)project, as Mage looks it up, and
+        its errors concern every pipeline that uses the product (a stale product runs it)."""
+        source = self.reading.keys.get((product.defined_in, product.object_uuid))
+        if source is None:
+            return [Diagnostic(**where, message=f"global data product '{product.uuid}' of block '{block.uuid}' names "
+                               f"pipeline '{product.object_uuid}', which {product.defined_in} does not hold",
+                               hint="set object_uuid to a pipeline of the product's own (sub-)project")]
+        return [d for d in self.reading.of_pipeline.get(source, []) if d.severity == "error"]
 
     def _product_file(self, repo: Path) -> tuple[list[GlobalDataProduct], list[Diagnostic], dict[str, list[Diagnostic]]]:
         """The products of one global_data_products.yaml, its file-level problems, and each product's."""
@@ -204,9 +253,13 @@ class ProjectReader:
             file_problems.append(doc.diagnostic((), "global_data_products.yaml must map product uuids to products",
                                                 "write 'product_uuid: {object_type: pipeline, object_uuid: ...}'"))
             return [], file_problems, {}
-        products, problems = [], {}
+        products, problems, names = [], {}, {}
         for name, raw in doc.data.items():
             uuid, listed = clean_name(str(name)), []  # Mage stores product uuids cleaned
+            if uuid in names:
+                listed.append(doc.diagnostic((name,), f"global data products '{names[uuid]}' and '{name}' are both "
+                                             f"'{uuid}' to Mage, which stores product uuids cleaned", "rename one"))
+            names.setdefault(uuid, name)
             if not isinstance(raw, dict):
                 listed.append(doc.diagnostic((name,), f"global data product '{name}' must be a mapping, not {raw!r} "
                                              "(Mage then fails every product of this file; mage-prefect this one)",
@@ -214,13 +267,17 @@ class ProjectReader:
             else:
                 entry = checked(GlobalDataProduct, {**raw, "uuid": uuid, "defined_in": repo}, doc, (name,), listed,
                                 what=f"global data product '{name}'")
-                ignored = [unit for unit in IGNORED_UNITS if unit in (raw.get("outdated_after") or {})]
-                if entry is not None and ignored:
+                ignored = [unit for unit in IGNORED_UNITS if entry is not None and unit in entry.outdated_after]
+                if ignored:
                     listed.append(doc.diagnostic((name, "outdated_after", ignored[0]), f"Mage 0.9.80 reads only "
                                                  f"{', '.join(OUTDATED_UNITS)} of outdated_after and ignores "
                                                  f"{', '.join(ignored)}; mage-prefect does the same",
                                                  "write the age in seconds or weeks", severity="warning"))
-                if entry is not None:
+                if entry is not None and entry.repo_path is not None:
+                    listed.append(doc.diagnostic((name, "repo_path"), "a product's repo_path is not read: mage-prefect "
+                                                 "looks object_uuid up in the product's own (sub-)project",
+                                                 "remove repo_path, or move the product there", severity="warning"))
+                if entry is not None and not [d for d in listed if d.severity == "error"]:
                     products.append(entry)
             if listed:
                 problems[uuid] = listed
@@ -235,10 +292,6 @@ def unset_results(results: str | None) -> bool:
 def _pipeline_folders(repo: Path) -> list[Path]:
     folder = repo / "pipelines"
     return sorted(p for p in folder.iterdir() if (p / METADATA).is_file()) if folder.is_dir() else []
-
-
-def _given(entry: RetryConfigEntry | None) -> dict:
-    return entry.model_dump(exclude_unset=True) if entry is not None else {}
 
 
 def read_project(root: str | Path, pipeline: str | None = None) -> tuple[Project | None, list[Diagnostic]]:

@@ -52,11 +52,12 @@ class RetryConfig(RetryConfigEntry):
 
 
 class SourceRef(_Frozen):
-    """Where a model element is written: the YAML file and its line."""
+    """Where a model element is written: the YAML file, its line and its key path in the file."""
 
     file: Path
     line: int | None = None
     column: int | None = None
+    key_path: str = ""  # e.g. "blocks[3]"
 
 
 class Block(_Frozen):

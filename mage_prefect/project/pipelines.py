@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .block_files import BlockFiles
-from .contract import BlockEntry, NotificationEntry, PipelineFile, RetryConfigEntry, TriggersFile
+from .contract import BlockEntry, NotificationEntry, PipelineFile, TriggersFile
 from .entries import checked
 from .errors import Diagnostic, did_you_mean
 from .models import (
@@ -28,7 +28,7 @@ from .models import (
     clean_name,
 )
 from .notification_config import read_notification_config
-from .yamlfile import KeyPath, YamlDocument, read_document
+from .yamlfile import KeyPath, YamlDocument, format_key_path, read_document
 
 NOT_YET = "mage-prefect does not support this yet"
 SECTIONS = ("blocks", *ADD_ON_TYPES)
@@ -104,13 +104,13 @@ class PipelineReader:
         sections: dict[str, tuple] = {}
         for section in SECTIONS:
             kept = [item for item in entries[section] if item[1].type not in SKIPPED_TYPES]
-            files: dict[str, Path | None] = {}
+            built: dict[str, Block] = {}  # replicas come last: they take their original's code
             blocks = {}
             for index, entry, raw in sorted(kept, key=lambda item: item[1].replicated_block is not None):
                 key = (section, index)
-                blocks[index] = (self._block(doc, key, entry, raw, repo, runnable, files, into) if raw is not None
+                blocks[index] = (self._block(doc, key, entry, raw, repo, runnable, built, into) if raw is not None
                                  else _stand_in(doc, key, entry))
-                files[entry.uuid] = blocks[index].file
+                built[entry.uuid] = blocks[index]
             sections[section] = tuple(blocks[index] for index in sorted(blocks))
         return sections
 
@@ -154,15 +154,17 @@ class PipelineReader:
                                                f"at {seen[entry.uuid]})", "block uuids must be unique within a pipeline"))
                     continue
                 seen[entry.uuid] = where
+                if section == "widgets" or entry.type in SKIPPED_TYPES:
+                    continue  # charts, markdown and scratchpads store no outputs
                 name = clean_name(entry.uuid)
-                if name in cleaned and section != "widgets":
+                if name in cleaned:
                     into.append(doc.diagnostic((section, index, "uuid"), f"block uuid '{entry.uuid}' collides with "
                                                f"'{cleaned[name]}': both store their outputs as '{name}'",
                                                "rename one of them"))
                 cleaned.setdefault(name, entry.uuid)
 
     def _block(self, doc: YamlDocument, key: KeyPath, entry: BlockEntry, raw: dict, repo: Repo, runnable: set[str],
-               files: dict[str, Path | None], into: list[Diagnostic]) -> Block:
+               built: dict[str, Block], into: list[Diagnostic]) -> Block:
         """The block, as far as it can be resolved (its problems go `into` the list)."""
         uuid = entry.uuid
         self._unsupported(doc, key, entry, into)
@@ -176,9 +178,19 @@ class PipelineReader:
                                            did_you_mean(upstream, runnable) or "add that block to 'blocks' or remove the "
                                                                               "reference"))
         configuration = raw.get("configuration") or {}  # block code gets it as written
+        content = entry.content if entry.content and entry.content.strip() else None
         file = None
-        if entry.content is None or not entry.content.strip():
-            file = self._code_file(doc, key, entry, configuration, repo, files, into)
+        if entry.replicated_block is not None:
+            original = built.get(entry.replicated_block)
+            if original is None:
+                into.append(doc.diagnostic(key + ("replicated_block",), f"block '{uuid}' replicates unknown block "
+                                           f"'{entry.replicated_block}'", did_you_mean(entry.replicated_block, built)
+                                           or "name a block of this section of the pipeline"))
+            else:
+                file, content = original.file, original.content
+        elif content is None and entry.type != "global_data_product":  # a product has no code
+            file = self.files.find(doc, key, uuid, entry.type, entry.language, configuration, repo.path,
+                                   self.platform, into)
         callback_file = None
         if entry.has_callback:
             callback_file = self.files.find(doc, key + ("has_callback",), f"{clean_name(uuid)}_callback", "callback",
@@ -193,28 +205,15 @@ class PipelineReader:
             language=entry.language,
             upstream_blocks=tuple(upstreams),
             configuration=configuration,
-            retry_config=RetryConfig.model_validate({**repo.retry_config, **_given(entry.retry_config)}),
+            retry_config=RetryConfig.model_validate({**repo.retry_config, **(entry.retry_config.given() if
+                                                                            entry.retry_config else {})}),
             timeout=entry.timeout or None,  # 0: no timeout, as in Mage
             replicated_block=entry.replicated_block,
-            content=entry.content if entry.content and entry.content.strip() else None,
+            content=content,
             file=file,
             callback_file=callback_file,
-            source=SourceRef(file=doc.path, line=line, column=column),
+            source=SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key)),
         )
-
-    def _code_file(self, doc: YamlDocument, key: KeyPath, entry: BlockEntry, configuration: dict, repo: Repo,
-                   files: dict[str, Path | None], into: list[Diagnostic]) -> Path | None:
-        if entry.type == "global_data_product":
-            return None  # a product has no code
-        if entry.replicated_block is None:
-            return self.files.find(doc, key, entry.uuid, entry.type, entry.language, configuration, repo.path,
-                                   self.platform, into)
-        if files.get(entry.replicated_block) is None:
-            into.append(doc.diagnostic(key + ("replicated_block",), f"block '{entry.uuid}' replicates unknown block "
-                                       f"'{entry.replicated_block}'",
-                                       did_you_mean(entry.replicated_block, files) or "name a block of this pipeline"))
-            return None
-        return files[entry.replicated_block]
 
     @staticmethod
     def _unsupported(doc: YamlDocument, key: KeyPath, entry: BlockEntry, into: list[Diagnostic]) -> None:
@@ -295,10 +294,4 @@ def _stand_in(doc: YamlDocument, key: KeyPath, entry: BlockEntry) -> Block:
     """A block whose entry has errors, as far as other blocks see it: its uuid and upstreams."""
     line, column = doc.positions.get(key, (None, None))
     return Block(uuid=entry.uuid, type=entry.type, upstream_blocks=tuple(entry.upstream_blocks),
-                 source=SourceRef(file=doc.path, line=line, column=column))
-
-
-def _given(entry: RetryConfigEntry | None) -> dict[str, Any]:
-    """The keys a retry_config sets (merged over the project's, as Mage merges them)."""
-    return entry.model_dump(exclude_unset=True) if entry is not None else {}
-
+                 source=SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key)))

@@ -2,13 +2,15 @@
 
 Templates render in Jinja's sandbox, with bounds: `validate` and `compile` run on pull requests in
 CI, so a template must neither reach Python's internals (`cycler.__init__.__globals__`) nor hang or
-exhaust memory. Each render may take MAX_STEPS loop iterations and calls together, build values of
-at most MAX_SIZE items by `*` or `**`, and produce at most MAX_SIZE characters.
+exhaust memory. Each render may take MAX_STEPS loop iterations and calls together, pass no number
+above MAX_SIZE to a call (`'x'.ljust(10**10)`), build values of at most MAX_SIZE items by `*`, `**`
+or a call, and produce at most MAX_SIZE characters.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import os
 from typing import Any, Iterable, Iterator
@@ -56,6 +58,22 @@ def _bounded(iterable: Iterable[Any]) -> Iterator[Any]:
         yield item
 
 
+def _check_size(args: Iterable[Any]) -> None:
+    if any(isinstance(value, int) and abs(value) > MAX_SIZE for value in args):
+        raise TemplateLimitError(f"a call with a number above {MAX_SIZE:,} ('x'.ljust(10**10)?) is too large for a "
+                                 "template")
+
+
+def _sized(function):
+    """A filter that refuses numbers above MAX_SIZE (Jinja calls filters directly, not through `call`)."""
+    @functools.wraps(function)  # keeps Jinja's pass_context / pass_environment marks
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        _check_size((*args, *kwargs.values()))
+        return function(*args, **kwargs)
+
+    return sized
+
+
 class _BoundedSandbox(SandboxedEnvironment):
     """Jinja's sandbox, with every loop and call counted against the render's budget."""
 
@@ -63,6 +81,7 @@ class _BoundedSandbox(SandboxedEnvironment):
 
     def __init__(self, undefined: type[jinja2.Undefined]):
         super().__init__(keep_trailing_newline=True, undefined=undefined)
+        self.filters = {name: _sized(function) for name, function in self.filters.items()}  # `|center(10**9)`
         self.filters[_BOUNDED] = _bounded
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
@@ -73,7 +92,11 @@ class _BoundedSandbox(SandboxedEnvironment):
 
     def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
         _spend()
-        return super().call(__context, __obj, *args, **kwargs)
+        _check_size((*args, *kwargs.values()))
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, (str, bytes, list, tuple)) and len(result) > MAX_SIZE:
+            raise TemplateLimitError(f"a call built a value of {len(result):,} items, too large for a template")
+        return result
 
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \

@@ -1,11 +1,14 @@
 """Read a project's text files safely: bounded in size, decoded as Mage (YAML) or Python (blocks)
-decodes them, and every unreadable byte reported as a Diagnostic with its line and column."""
+decodes them, and every unreadable byte reported as a Diagnostic with its line and column; and
+replace files whole."""
 
 from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
+import threading
 import tokenize
 from pathlib import Path
 
@@ -22,15 +25,16 @@ def read_text(path: Path, *, python: bool = False) -> str | Diagnostic:
     """The file's text, or a Diagnostic saying why it cannot be read. YAML is UTF-8 (a UTF-8 BOM is
     dropped); a Python file is decoded as Python decodes it, honouring a PEP 263 `coding:` cookie."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            return Diagnostic(file=path, message=f"file is {size / 2**20:.1f} MiB, above mage-prefect's limit of "
-                                                 f"{MAX_BYTES // 2**20} MiB for project files",
-                              hint="a Mage project file this large is almost certainly not meant to be read; "
-                                   "remove it or move its data out of the project")
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read(MAX_BYTES + 1)  # bounded even where the size on disk says nothing (a FIFO, /proc)
     except OSError as exc:
         return Diagnostic(file=path, message=f"cannot read file: {exc.strerror or exc}")
+    if len(data) > MAX_BYTES:
+        size = max(path.stat().st_size, len(data))
+        return Diagnostic(file=path, message=f"file is {size / 2**20:.1f} MiB, above mage-prefect's limit of "
+                                             f"{MAX_BYTES // 2**20} MiB for project files",
+                          hint="a Mage project file this large is almost certainly not meant to be read; "
+                               "remove it or move its data out of the project")
     return decode(path, data, python=python)
 
 
@@ -56,6 +60,17 @@ def decode(path: Path, data: bytes, *, python: bool = False) -> str | Diagnostic
     except UnicodeDecodeError as exc:
         return _at(path, data, exc.start, f"file is not valid {encoding.upper().removesuffix('-SIG')}: "
                                           f"byte {data[exc.start:exc.start + 1]!r} cannot be decoded", SAVE_AS_UTF8)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` whole: readers (other processes, a second CI step) never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _at(path: Path, data: bytes, offset: int, message: str, hint: str) -> Diagnostic:

@@ -17,7 +17,7 @@ from ..runtime.compat import MODULES as SHIM_MODULES
 from ..runtime.compat.io_config import IoConfigError, profile_settings, read_io_config
 from ..runtime.compat.io_sql import EXPORT_POLICIES, missing_settings
 from ..runtime.sql import PROVIDERS, SQL_DRIVERS, df_reference_problems
-from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
+from .errors import Diagnostic, ProjectError, has_errors
 from .loader import ProjectReader
 from .textfile import read_text
 from .models import RUNNABLE_TYPES, Block, Pipeline, Project
@@ -30,9 +30,11 @@ RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "skip_sensors", "a
                        "return_state")
 
 
-def check_project(root: str | Path, pipeline: str | None = None) -> tuple[Project | None, list[Diagnostic]]:
-    """Read and statically check a project (or one pipeline of it: its key or Mage uuid); returns
-    every diagnostic that concerns it."""
+def check_project(root: str | Path, pipeline: str | None = None,
+                  near: Path | None = None) -> tuple[Project | None, list[Diagnostic]]:
+    """Read and statically check a project, or one pipeline of it: its key, or its Mage uuid (one
+    that several sub-projects hold is the one in the sub-project `near`, as Mage looks in its active
+    project first). Returns every diagnostic that concerns it."""
     reading = ProjectReader(Path(root)).read()
     project = reading.project
     if project is None:
@@ -42,17 +44,13 @@ def check_project(root: str | Path, pipeline: str | None = None) -> tuple[Projec
         diagnostics = reading.diagnostics()
     else:
         try:
-            wanted = [project.pipeline(pipeline)]
+            key = reading.key_of(pipeline, near)
         except LookupError as exc:
-            if pipeline not in reading.of_pipeline:  # not even a folder: else it is one that does not read
-                ambiguous = "several sub-projects" in str(exc)
-                return project, reading.everywhere + [Diagnostic(
-                    file=project.root / "pipelines" / pipeline / "metadata.yaml",
-                    message=str(exc) if ambiguous else f"no pipeline '{pipeline}' in this project",
-                    hint="name it <sub-project>/<uuid>" if ambiguous else did_you_mean(pipeline, project.pipelines)
-                    or "list the folders under pipelines/")]
-            wanted = []
-        diagnostics = reading.diagnostics(wanted[0].key if wanted else pipeline)
+            return project, reading.everywhere + [Diagnostic(
+                file=project.root / "pipelines" / pipeline / "metadata.yaml", message=str(exc).split("; ")[0],
+                hint=str(exc).split("; ")[1] if "; " in str(exc) else "list the folders under pipelines/")]
+        wanted = [project.pipelines[key]] if key in project.pipelines else []  # else: it does not read
+        diagnostics = reading.diagnostics(key)
     for item in wanted:
         diagnostics.extend(check_pipeline(item, project.root))
     return project, diagnostics + _flow_name_clashes(project, wanted)
@@ -71,9 +69,10 @@ def _flow_name_clashes(project: Project, wanted: list[Pipeline]) -> list[Diagnos
     return problems
 
 
-def load_project(root: str | Path, pipeline: str | None = None) -> Project:
-    """Read a project, raising ProjectError (with every diagnostic) when it has errors."""
-    project, diagnostics = check_project(root, pipeline)
+def load_project(root: str | Path, pipeline: str | None = None, near: Path | None = None) -> Project:
+    """Read a project (see check_project), raising ProjectError (with every diagnostic) when it has
+    errors."""
+    project, diagnostics = check_project(root, pipeline, near)
     if project is None or has_errors(diagnostics):
         raise ProjectError([d for d in diagnostics if d.severity == "error"])
     return project
@@ -87,7 +86,7 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
         block = pipeline.block(cycle[0])
         diagnostics.append(
             Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
-                       key_path=f"blocks[{pipeline.blocks.index(block)}].upstream_blocks",
+                       key_path=f"{block.source.key_path}.upstream_blocks",
                        message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
                        hint="remove one of these upstream_blocks entries")
         )
@@ -103,7 +102,7 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
         if block.dynamic and block.uuid in children:
             diagnostics.append(
                 Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
-                           key_path=f"blocks[{pipeline.blocks.index(block)}].configuration.dynamic",
+                           key_path=f"{block.source.key_path}.configuration.dynamic",
                            message=f"block '{block.uuid}' is both a dynamic parent and a dynamic child; "
                                    "mage-prefect does not support nested dynamic blocks yet",
                            hint="set reduce_output: true on the dynamic child above it, or remove dynamic: true")
@@ -112,9 +111,9 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
     for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
         if block.type != "global_data_product" and block.language == "python":
             diagnostics.extend(check_block_code(block, folders))
-    for position, block in enumerate(pipeline.blocks):  # SQL add-ons are refused by the loader
+    for block in pipeline.blocks:  # SQL add-ons are refused by the loader
         if block.language == "sql":
-            diagnostics.extend(check_sql_block(block, f"blocks[{position}]", pipeline, children))
+            diagnostics.extend(check_sql_block(block, block.source.key_path, pipeline, children))
     return diagnostics
 
 
@@ -146,7 +145,7 @@ def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children
                 "create io_config.yaml with the profile the block names (data_provider_profile, default: 'default')")
     elif provider in PROVIDERS and "{" not in profile:  # a templated profile is known only at run time
         try:  # secrets are not looked up: validate reaches no service
-            settings = profile_settings(io_config, read_io_config(io_config, secret=lambda name: "<secret>"), profile)
+            settings = profile_settings(io_config, read_io_config(io_config, lambda name: "<secret>", problems), profile)
         except IoConfigError as exc:
             problems.append(exc.diagnostic)
         except (ValueError, KeyError) as exc:

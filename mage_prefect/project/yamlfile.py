@@ -70,6 +70,9 @@ def parse_yaml(path: Path, text: str) -> YamlDocument | Diagnostic:
         if problem is not None:
             return problem
         data = loader.construct_document(node)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a tagged scalar: `!!int abc`, `!!bool maybe`
+        return Diagnostic(file=path, message=f"invalid YAML: a value its tag cannot make ({type(exc).__name__}: {exc})",
+                          hint="remove the !!tag or fix the value it tags")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

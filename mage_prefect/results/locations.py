@@ -6,11 +6,11 @@ of parquet outputs under `.records/`) and small-file access for its JSON bookkee
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 from prefect.filesystems import LocalFileSystem, WritableFileSystem
+
+from ..project.textfile import write_atomically
 
 S3_SCHEME = "s3://"
 
@@ -25,11 +25,7 @@ class LocalLocation:
         self.records: WritableFileSystem = LocalFileSystem(basepath=str(self.root / ".records"))
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        temporary.write_bytes(data)
-        temporary.replace(path)
+        write_atomically(self.root / key, data)
 
     def write_many(self, files: dict[str, bytes]) -> None:
         for key, data in files.items():

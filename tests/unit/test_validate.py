@@ -258,7 +258,14 @@ def test_a_uuid_in_several_sub_projects_is_named_by_its_sub_project(tmp_path):
     with pytest.raises(LookupError, match="in several sub-projects.*name one of one/p, two/p"):
         project.pipeline("p")
     _, diagnostics = check_project(root, "p")
-    assert [d.message.split(":")[0] for d in diagnostics] == [f"pipeline 'p' is in several sub-projects of {root}"]
+    assert [d.message for d in diagnostics] == ["pipeline 'p' is in several sub-projects: name one of one/p, two/p"]
+    assert diagnostics[0].hint == "name it <sub-project>/<uuid>"
+    assert check_project(root, "p", near=root / "two")[1] == []  # Mage's active project first
+    (root / "one" / "pipelines" / "p" / "metadata.yaml").write_text("blocks: [\n")  # one copy does not read:
+    with pytest.raises(ProjectError, match="several sub-projects"):  # still ambiguous, not the other one
+        load_project(root, "p")
+    with pytest.raises(ProjectError, match="invalid YAML"):
+        load_project(root, "p", near=root / "one")
 
 
 def test_a_problem_blocks_only_the_pipelines_it_concerns(tmp_path):

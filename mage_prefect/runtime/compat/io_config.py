@@ -89,15 +89,19 @@ class IoConfigError(ValueError):
         super().__init__(diagnostic.format())
 
 
-def read_io_config(path: Path, secret: Callable[[str], Any] = get_secret_value) -> dict[str, Any]:
+def read_io_config(path: Path, secret: Callable[[str], Any] = get_secret_value,
+                   warnings: list[Diagnostic] | None = None) -> dict[str, Any]:
     """The rendered document (`mage_secret_var` calls `secret`), read as the project's other files
-    are (bounded, sandboxed); IoConfigError names the file and line of a problem."""
+    are (bounded, sandboxed); IoConfigError names the file and line of a problem, and what Mage
+    accepts with a warning (duplicate keys) goes to `warnings`."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no io_config.yaml; create it with the profiles SQL blocks name")
     problems: list[Diagnostic] = []
     document = read_document(path, problems, render=lambda text: render(text, {"mage_secret_var": secret}))
     if document is None:
-        raise IoConfigError(problems[0])
+        raise IoConfigError(next(p for p in problems if p.severity == "error"))
+    if warnings is not None:
+        warnings.extend(problems)
     return document.data if isinstance(document.data, dict) else {}
 
 

@@ -81,7 +81,8 @@ def _resolved(pipeline_uuid: str) -> tuple[str, str]:
     active = ACTIVE.get()
     if active is None:
         return pipeline_uuid, prefect_name(pipeline_uuid)
-    pipeline = load_project(active.root_path).pipeline(pipeline_uuid, near=active.repo_path)
+    pipeline = load_project(active.root_path, pipeline_uuid, near=active.repo_path).pipeline(
+        pipeline_uuid, near=active.repo_path)
     return pipeline.key, pipeline.flow_name
 
 

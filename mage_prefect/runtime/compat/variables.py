@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from ...project.textfile import write_atomically
+from ...project.yamlfile import read_document
 from . import ACTIVE
 
 
@@ -37,8 +39,8 @@ def get_variable(pipeline_uuid: str, block_uuid: str, key: str = "output_0", par
 
     run = _run()
     index = int(str(key).rsplit("_", 1)[-1]) if str(key).startswith("output_") else 0
-    project = load_project(run.root_path)
-    pipeline = project.pipeline(pipeline_uuid, near=run.repo_path).key  # Mage looks in its active project first
+    project = load_project(run.root_path, pipeline_uuid, near=run.repo_path)  # Mage's active project first
+    pipeline = project.pipeline(pipeline_uuid, near=run.repo_path).key
     runs = [partition] if partition else [run.pipeline_run_id, "latest"]
     for candidate in runs:
         try:
@@ -50,8 +52,7 @@ def get_variable(pipeline_uuid: str, block_uuid: str, key: str = "output_0", par
 
 def get_global_variables(pipeline_uuid: str, pipeline=None, context_data=None, repo_path: str | None = None,
                          variables_dir=None) -> dict:
-    data = yaml.safe_load(_metadata_path(pipeline_uuid, repo_path).read_text(encoding="utf-8")) or {}
-    return data.get("variables") or {}
+    return _metadata(_metadata_path(pipeline_uuid, repo_path)).get("variables") or {}
 
 
 def get_global_variable(pipeline_uuid: str, key: str, repo_path: str | None = None) -> Any:
@@ -69,8 +70,17 @@ def delete_global_variable(pipeline_uuid: str, key: str, repo_path: str | None =
 
 def _update_variables(pipeline_uuid: str, repo_path: str | None, change) -> None:
     path = _metadata_path(pipeline_uuid, repo_path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = _metadata(path)
     variables = data.get("variables") or {}
     change(variables)
     data["variables"] = variables
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    write_atomically(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode())
+
+
+def _metadata(path: Path) -> dict:
+    """A pipeline's metadata.yaml, read as the loader reads it (bounded); a problem raises."""
+    problems: list = []
+    document = read_document(path, problems)
+    if document is None:
+        raise ValueError(problems[0].format())
+    return document.data if isinstance(document.data, dict) else {}
