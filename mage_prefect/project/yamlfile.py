@@ -87,15 +87,6 @@ def parse_yaml(path: Path, text: str) -> YamlDocument | Diagnostic:
     return YamlDocument(path=path, data=data, positions=walk.positions, duplicates=tuple(walk.duplicates))
 
 
-def read_yaml(path: Path, text: str | None = None) -> YamlDocument | Diagnostic:
-    """Read and parse a YAML file (or already-rendered `text` of it)."""
-    if text is None:
-        text = read_text(path)
-        if isinstance(text, Diagnostic):
-            return text
-    return parse_yaml(path, text)
-
-
 class _Walk:
     """One pass over the composed node graph, before any value is built: positions of key paths,
     duplicate keys, recursive aliases and alias expansion."""
