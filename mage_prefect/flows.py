@@ -175,8 +175,8 @@ def build_flow(project: Project, pipeline_key: str, *, results: str | Path | Non
     def _axis(uuid: str, runs: dict) -> list[tuple[str, Any, dict]]:
         """The runs a fanned-out upstream contributes: (name suffix, argument, kwargs metadata)."""
         upstream = pipeline.block(uuid)
-        if not upstream.dynamic:
-            return [(suffix, future, {}) for suffix, future in runs[uuid]]
+        if not upstream.dynamic:  # a dynamic child: its children are numbered, as Mage names them (`describe:0`)
+            return [(str(index), future, {}) for index, (_, future) in enumerate(runs[uuid])]
         future = runs[uuid][0][1]
         parent = future.result(raise_on_failure=False)
         if not isinstance(parent, BlockResult):  # failed or skipped: its children follow its state

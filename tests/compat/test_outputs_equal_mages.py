@@ -8,6 +8,7 @@ multi-project root unchanged, but for its loader's URL, pointed at a local copy 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy
@@ -118,3 +119,20 @@ def test_dynamic_children_reduced_outputs_and_kwargs_match_mage(prefect_server, 
     ours = ours_outputs(root, "fan_out", theirs)
     compare(ours, theirs)
     assert {name for name in theirs if name.startswith("square:")} == {"square:n0", "square:n1", "square:n2"}
+
+
+RUNTIME_CHECKS = Path(__file__).parents[1] / "e2e" / "projects" / "runtime_checks"
+
+
+@pytest.fixture(scope="module")
+def runtime_checks(tmp_path_factory):
+    return Path(shutil.copytree(RUNTIME_CHECKS, tmp_path_factory.mktemp("copy") / RUNTIME_CHECKS.name))
+
+
+@pytest.mark.parametrize("pipeline", ["dynamic", "replicas", "flaky", "gated"])
+def test_the_runtime_fixture_pipelines_match_mage(prefect_server, runtime_checks, pipeline, tmp_path):
+    """Children of dynamic children, reduce_output, replicas, retries and conditionals. (`parallel`
+    meets its two branches at a thread barrier: it runs only where blocks are threads.)"""
+    theirs = mage_outputs(runtime_checks, pipeline, tmp_path / "mage")
+    ours = ours_outputs(runtime_checks, pipeline, theirs)
+    compare(ours, theirs)

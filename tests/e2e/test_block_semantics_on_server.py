@@ -24,11 +24,11 @@ def test_dynamic_children_fan_out_and_reduce(prefect_server, checks_project):
     assert run.ok, run.state.message
     assert get_output(checks_project, "dynamic", "total") == 36  # 1 + 8 + 27
     names = ["numbers", "cube:one", "cube:two", "cube:three", "total", "square:one", "square:two",
-             "square:three", "describe:one", "describe:two", "describe:three"]
+             "square:three", "describe:0", "describe:1", "describe:2"]
     assert sorted(run.blocks) == sorted(names)
     # metadata is merged into kwargs (block_uuid overwritten, as in Mage), with dynamic_block_index
     assert get_output(checks_project, "dynamic", "square:two") == {"square": 4, "index": 1, "name": "two"}
-    assert get_output(checks_project, "dynamic", "describe:three") == "three=9"  # children of children follow
+    assert get_output(checks_project, "dynamic", "describe:2") == "three=9"  # children of children follow
     assert sorted(task_runs(run.flow_run_id, expected=len(names))) == sorted(names)
 
 
