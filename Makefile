@@ -8,7 +8,7 @@ DEMO := pipelines/mlops_demo
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test compat bench ui clean postgres
+.PHONY: demo test lint format compat bench ui clean postgres
 
 # The e2e tests run their Prefect server on PostgreSQL's server binaries (Debian's package).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -30,8 +30,17 @@ demo: $(BIN)/.installed
 	$(BIN)/mage-prefect output $(DEMO) predict export_predictions --format json
 	$(BIN)/mage-prefect output $(DEMO) predict risk_by_contract --format text
 
-test: $(BIN)/.installed postgres
+test: $(BIN)/.installed postgres lint
 	$(BIN)/python -m pytest
+
+# Formatting and lint (ruff, line length 120); `make format` rewrites what `lint` refuses.
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format --quiet .
+	$(BIN)/ruff check --quiet --fix .
 
 # The differential tier against real Mage, in a venv of its own: mage-ai pins pandas 2 / numpy 1.
 MAGE_VENV := .venv-mage

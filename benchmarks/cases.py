@@ -25,9 +25,10 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HEADER = """if '{decorator}' not in globals():
     from mage_ai.data_preparation.decorators import {decorator}
@@ -75,8 +76,9 @@ class Workload:
 
 WORKLOADS = {
     "chain": Workload("chain", "50 trivial blocks (value + 1)", CHAIN_FIRST, CHAIN_STEP, blocks=50, rows=0),
-    "frame": Workload("frame", "5 blocks, 2,000,000 x 10 float64 DataFrame", FRAME_FIRST, FRAME_STEP,
-                      blocks=5, rows=2_000_000),
+    "frame": Workload(
+        "frame", "5 blocks, 2,000,000 x 10 float64 DataFrame", FRAME_FIRST, FRAME_STEP, blocks=5, rows=2_000_000
+    ),
 }
 MODES = ("direct", "prefect", "mage-prefect")
 
@@ -92,8 +94,11 @@ def write_project(root: Path, workload: Workload) -> None:
     (root / "transformers").mkdir()
     (root / "metadata.yaml").write_text("project_type: standalone\nvariables_dir: ~/.mage_data\n")
     for index in range(workload.blocks):
-        folder, decorator, body = ("data_loaders", "data_loader", workload.first) if index == 0 else (
-            "transformers", "transformer", workload.step)
+        folder, decorator, body = (
+            ("data_loaders", "data_loader", workload.first)
+            if index == 0
+            else ("transformers", "transformer", workload.step)
+        )
         (root / folder / f"{block_uuid(index)}.py").write_text(HEADER.format(decorator=decorator) + body)
     for pipeline in ("bench", "warmup"):
         blocks, rows = workload.size(pipeline)
@@ -140,8 +145,10 @@ def prefect_runner(workload: Workload, functions: list[Callable], workdir: Path)
 
     def tasks(pipeline: str) -> list:
         blocks, _ = workload.size(pipeline)
-        return [task(function, name=block_uuid(index), persist_result=True, result_storage=workdir / RESULTS[pipeline])
-                for index, function in enumerate(functions[:blocks])]
+        return [
+            task(function, name=block_uuid(index), persist_result=True, result_storage=workdir / RESULTS[pipeline])
+            for index, function in enumerate(functions[:blocks])
+        ]
 
     prepared = {pipeline: tasks(pipeline) for pipeline in RESULTS}
 
@@ -226,10 +233,17 @@ def main(workload_name: str, mode: str, workdir: str, out: str, heartbeat: bool 
         peak = peak_rss_mb()
 
     files = check(workload, mode, root, workdir / RESULTS["bench"], value)
-    Path(out).write_text(json.dumps({
-        "seconds": seconds, "peak_rss_mb": peak, "peak_before_mb": peak_before,
-        "stored_mb": sum(path.stat().st_size for path in files) / 2**20, "stored_files": len(files),
-    }))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss_mb": peak,
+                "peak_before_mb": peak_before,
+                "stored_mb": sum(path.stat().st_size for path in files) / 2**20,
+                "stored_files": len(files),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -50,11 +50,17 @@ def make_project(root: Path, blocks: int) -> Path:
     uuids = [f"step_{index:04d}" for index in range(blocks)]
     entries = []
     for index, uuid in enumerate(uuids):
-        entries.append(MAGE_BLOCK.format(uuid=uuid, upstream=uuids[index - 1] if index else "",
-                                         downstream=uuids[index + 1] if index + 1 < blocks else ""))
+        entries.append(
+            MAGE_BLOCK.format(
+                uuid=uuid,
+                upstream=uuids[index - 1] if index else "",
+                downstream=uuids[index + 1] if index + 1 < blocks else "",
+            )
+        )
         (root / "transformers" / f"{uuid}.py").write_text(CODE)
     (root / "pipelines" / "wide" / "metadata.yaml").write_text(
-        "blocks:\n" + "".join(entries) + "name: wide\ntype: python\nuuid: wide\nvariables: {}\n")
+        "blocks:\n" + "".join(entries) + "name: wide\ntype: python\nuuid: wide\nvariables: {}\n"
+    )
     return root
 
 
@@ -81,10 +87,14 @@ def main() -> None:
             subprocess.run(command, check=True, capture_output=True)
             walls.append(time.perf_counter() - started)
     median, wall = statistics.median(timings), statistics.median(walls)
-    print(f"| validate, {args.blocks}-block pipeline | in process | {median:.3f} s | target < {TARGET_SECONDS:g} s | "
-          f"{'PASS' if median < TARGET_SECONDS else 'FAIL'} |")
-    print(f"| validate, {args.blocks}-block pipeline | `mage-prefect validate` command | {wall:.3f} s | (imports "
-          f"included) | |")
+    print(
+        f"| validate, {args.blocks}-block pipeline | in process | {median:.3f} s | target < {TARGET_SECONDS:g} s | "
+        f"{'PASS' if median < TARGET_SECONDS else 'FAIL'} |"
+    )
+    print(
+        f"| validate, {args.blocks}-block pipeline | `mage-prefect validate` command | {wall:.3f} s | (imports "
+        f"included) | |"
+    )
     sys.exit(0 if median < TARGET_SECONDS else 1)
 
 

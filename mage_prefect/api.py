@@ -7,11 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .graph import lineage, selected_blocks
+from .project.errors import NotFound
+from .project.graph import lineage, selected_blocks
 from .project.models import Project
+from .project.parameters import RunOptions, flow_parameters
 from .project.validate import load_project
 from .results.store import LATEST, OutputStore, results_location
-from .runtime.arguments import event_payload, shape_input
+from .runtime.arguments import shape_input
 
 
 def _as_project(project: Project | str | Path, pipeline: str | None = None) -> Project:
@@ -19,7 +21,7 @@ def _as_project(project: Project | str | Path, pipeline: str | None = None) -> P
 
 
 @dataclass
-class PipelineRun:
+class RunOutcome:
     """The outcome of one pipeline run: the flow run, its final state and each block's state."""
 
     pipeline: str
@@ -53,7 +55,7 @@ def run_pipeline(
     start: str | None = None,
     end: str | None = None,
     resume: str | None = None,
-) -> PipelineRun:
+) -> RunOutcome:
     """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server).
 
     `variables` override the pipeline's variables; names it does not declare become runtime
@@ -65,26 +67,25 @@ def run_pipeline(
     the most recent run that stored an output) executes only what that run did not finish, reusing
     the outputs it stored.
     """
+    from .flows import run_flow
+
     project = _as_project(project, pipeline)
-    pipeline = project.pipeline(pipeline).key  # a Mage uuid names the same pipeline, when unambiguous
-    declared = project.pipeline(pipeline).variables
-    variables = variables or {}
-    extra = {name: value for name, value in variables.items() if name not in declared}
-    event_payload({**extra, **(runtime_variables or {})})  # a bad payload fails here, before a flow run starts
-    execute, reuse_run = _partial_run(project, pipeline, results, block, start, end, resume)
-    flow = build_flow(project, pipeline, results=results, execute=execute, reuse_run=reuse_run,
-                      reuse_all=resume is not None)  # a resumed run records the whole pipeline
-    state = flow(
-        **{name: value for name, value in variables.items() if name in declared},
-        execution_date=execution_date,
-        runtime_variables={**extra, **(runtime_variables or {})} or None,
-        skip_sensors=skip_sensors,
-        allow_blocks_to_fail=allow_blocks_to_fail,
-        return_state=True,
+    model = project.pipeline(pipeline)  # a Mage uuid names the same pipeline, when unambiguous
+    options = RunOptions(execution_date, runtime_variables, skip_sensors, allow_blocks_to_fail)
+    parameters = flow_parameters(model, variables or {}, options)
+    execute, reuse_run = _partial_run(project, model.key, results, block, start, end, resume)
+    state = run_flow(
+        project,
+        model.key,
+        parameters,
+        results=results,
+        execute=execute,
+        reuse_run=reuse_run,
+        reuse_all=resume is not None,  # a resumed run records the whole pipeline
     )
     summary = state.result(raise_on_failure=False) if (state.is_completed() or state.is_failed()) else None
-    return PipelineRun(
-        pipeline=pipeline,
+    return RunOutcome(
+        pipeline=model.key,
         flow_run_id=str(state.state_details.flow_run_id),
         state=state,
         blocks=summary if isinstance(summary, dict) else {},
@@ -94,8 +95,9 @@ def run_pipeline(
 LAST_RUN = "last"
 
 
-def _partial_run(project: Project, pipeline: str, results, block: str | None, start: str | None, end: str | None,
-                 resume: str | None) -> tuple[set[str] | None, str]:
+def _partial_run(
+    project: Project, pipeline: str, results, block: str | None, start: str | None, end: str | None, resume: str | None
+) -> tuple[set[str] | None, str]:
     """The blocks to execute (None: all) and the run whose stored outputs the others hand over."""
     model = project.pipeline(pipeline)
     execute = selected_blocks(model, block=block, start=start, end=end) if block or start or end else None
@@ -106,16 +108,17 @@ def _partial_run(project: Project, pipeline: str, results, block: str | None, st
     if resume == LAST_RUN:
         resume = store.last_run(pipeline, uuids)
         if resume is None:
-            raise LookupError(f"pipeline '{pipeline}' has no run with stored outputs to resume; run it first")
+            raise NotFound(f"pipeline '{pipeline}' has no run with stored outputs to resume; run it first")
     finished = store.saved(pipeline, resume, uuids)
     if not finished:
-        raise LookupError(f"run {resume} of pipeline '{pipeline}' stored no outputs: nothing to resume from")
+        raise NotFound(f"run {resume} of pipeline '{pipeline}' stored no outputs: nothing to resume from")
     unfinished = set().union(*(lineage(model, uuid, "down") for uuid in uuids if uuid not in finished))
     return (unfinished if execute is None else unfinished & execute), resume
 
 
-def get_outputs(project: Project | str | Path, pipeline: str, block: str, *, run: str = LATEST,
-                results: str | Path | None = None) -> list[Any]:
+def get_outputs(
+    project: Project | str | Path, pipeline: str, block: str, *, run: str = LATEST, results: str | Path | None = None
+) -> list[Any]:
     """Every stored output (output_0…) of a block, from its latest run or run `run`."""
     project = _as_project(project, pipeline)
     pipeline = project.pipeline(pipeline).key
@@ -123,12 +126,19 @@ def get_outputs(project: Project | str | Path, pipeline: str, block: str, *, run
     return OutputStore(results_location(project, results)).load(pipeline, block, run)
 
 
-def get_output(project: Project | str | Path, pipeline: str, block: str, *, run: str = LATEST,
-               index: int | None = None, results: str | Path | None = None) -> Any:
+def get_output(
+    project: Project | str | Path,
+    pipeline: str,
+    block: str,
+    *,
+    run: str = LATEST,
+    index: int | None = None,
+    results: str | Path | None = None,
+) -> Any:
     """A block's stored output as a downstream block receives it, or output `index` alone."""
     outputs = get_outputs(project, pipeline, block, run=run, results=results)
     if index is None:
         return shape_input(outputs)
     if not 0 <= index < len(outputs):
-        raise IndexError(f"block '{block}' has {len(outputs)} output(s); there is no output {index}")
+        raise NotFound(f"block '{block}' has {len(outputs)} output(s); there is no output {index}")
     return outputs[index]

@@ -2,19 +2,62 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from pathlib import Path
+import traceback
 from contextlib import contextmanager
 from enum import Enum
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any
 
+import click
 import typer
 
-from .project.errors import ProjectError, format_report, has_errors
+from .frames import is_pandas
+from .project.errors import MagePrefectError, ProjectError, format_report, has_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Mage AI projects, unchanged, on Prefect.")
+BUG_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's
 
+
+def command(name: str | None = None):
+    """`@command()` whose errors end the way users expect: a MagePrefectError (a mistake the user
+    can fix) as its message and exit 1; any other exception, a bug of ours, as a short traceback and
+    a line saying so."""
+
+    def register(function):
+        @functools.wraps(function)
+        def handled(*args, **kwargs):
+            with _reported_errors():
+                return function(*args, **kwargs)
+
+        return app.command(name)(handled)
+
+    return register
+
+
+@contextmanager
+def _reported_errors():
+    try:
+        yield
+    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        raise
+    except ProjectError as exc:
+        typer.echo(format_report(exc.diagnostics, "text", relative_to=Path.cwd()), err=True)
+        raise typer.Exit(1) from None
+    except MagePrefectError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        frames = "".join(traceback.format_exception(exc, limit=-4))
+        typer.echo(frames.rstrip(), err=True)
+        typer.secho(
+            f"internal error: this is a bug in mage-prefect, not a problem in your project ({type(exc).__name__}); "
+            "please report it with the traceback above",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(BUG_EXIT_CODE) from None
 
 
 class TextOrJson(str, Enum):
@@ -35,10 +78,10 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
+@command()
 def validate(
     project: Path = ProjectArg,
-    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Check only this pipeline."),
+    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Check only this pipeline."),
     format: TextOrJson = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Check a project statically (never runs block code); exit 1 on errors."""
@@ -63,23 +106,26 @@ def _parse_vars(pairs: list[str]) -> dict[str, Any]:
     return variables
 
 
-@app.command()
+@command()
 def run(
     project: Path = ProjectArg,
     pipeline: str = typer.Argument(..., help="The pipeline uuid."),
     var: list[str] = typer.Option([], "--var", help="A variable as KEY=VALUE (repeatable)."),
-    runtime_vars: Optional[str] = typer.Option(None, "--runtime-vars", help="Runtime variables as a JSON object."),
-    execution_date: Optional[str] = typer.Option(None, "--execution-date", help="ISO date-time (default: now, UTC)."),
-    results: Optional[str] = typer.Option(None, "--results", help="Where block outputs are stored."),
+    runtime_vars: str | None = typer.Option(None, "--runtime-vars", help="Runtime variables as a JSON object."),
+    execution_date: str | None = typer.Option(None, "--execution-date", help="ISO date-time (default: now, UTC)."),
+    results: str | None = typer.Option(None, "--results", help="Where block outputs are stored."),
     skip_sensors: bool = typer.Option(False, "--skip-sensors", help="Do not wait for sensor blocks."),
     allow_blocks_to_fail: bool = typer.Option(
-        False, "--allow-blocks-to-fail", help="Keep running independent blocks after a block fails."),
-    block: Optional[str] = typer.Option(None, "--block", help="Run this block alone, on its upstreams' stored outputs."),
-    start: Optional[str] = typer.Option(None, "--from", help="Run this block and everything below it."),
-    end: Optional[str] = typer.Option(None, "--to", help="Run this block and everything above it."),
-    resume: Optional[str] = typer.Option(
-        None, "--resume", help="A flow run id, or 'last' (the latest run that stored outputs): run only what it "
-                               "did not finish."),
+        False, "--allow-blocks-to-fail", help="Keep running independent blocks after a block fails."
+    ),
+    block: str | None = typer.Option(None, "--block", help="Run this block alone, on its upstreams' stored outputs."),
+    start: str | None = typer.Option(None, "--from", help="Run this block and everything below it."),
+    end: str | None = typer.Option(None, "--to", help="Run this block and everything above it."),
+    resume: str | None = typer.Option(
+        None,
+        "--resume",
+        help="A flow run id, or 'last' (the latest run that stored outputs): run only what it did not finish.",
+    ),
 ) -> None:
     """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
     runtime: dict = {}
@@ -93,11 +139,20 @@ def run(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from .api import run_pipeline
 
-    with _user_errors():
-        outcome = run_pipeline(project, pipeline, variables=_parse_vars(var), runtime_variables=runtime,
-                               execution_date=execution_date, results=results, skip_sensors=skip_sensors,
-                               allow_blocks_to_fail=allow_blocks_to_fail, block=block, start=start, end=end,
-                               resume=resume)
+    outcome = run_pipeline(
+        project,
+        pipeline,
+        variables=_parse_vars(var),
+        runtime_variables=runtime,
+        execution_date=execution_date,
+        results=results,
+        skip_sensors=skip_sensors,
+        allow_blocks_to_fail=allow_blocks_to_fail,
+        block=block,
+        start=start,
+        end=end,
+        resume=resume,
+    )
     _print_summary(outcome)
     raise typer.Exit(0 if outcome.ok else 1)
 
@@ -106,47 +161,34 @@ def _print_summary(outcome) -> None:
     typer.echo(f"\nPipeline '{outcome.pipeline}' (flow run {outcome.flow_run_id}): {outcome.state.name}")
     for block, outcome_of_block in outcome.blocks.items():
         ok = outcome_of_block["state"] in ("Completed", "Cached")
-        typer.secho(f"  {'✓' if ok else '✗'} {outcome_of_block['state']:<10} {block}",
-                    fg=typer.colors.GREEN if ok else typer.colors.RED)
+        typer.secho(
+            f"  {'✓' if ok else '✗'} {outcome_of_block['state']:<10} {block}",
+            fg=typer.colors.GREEN if ok else typer.colors.RED,
+        )
     if not outcome.ok:
         typer.secho(outcome.state.message or "", fg=typer.colors.RED)
-
-
-@contextmanager
-def _user_errors():
-    """A user's mistake (a broken project, an unknown name, a missing output) ends the command
-    with a clear message and exit 1, never a traceback."""
-    try:
-        yield
-    except ProjectError as exc:
-        typer.echo(format_report(exc.diagnostics, "text", relative_to=Path.cwd()), err=True)
-        raise typer.Exit(1)
-    except (LookupError, ValueError) as exc:  # OutputNotFound and IndexError are LookupErrors
-        _fail(str(exc))
 
 
 def _load_pipeline(project: Path, pipeline: str):
     from .project.validate import load_project
 
-    with _user_errors():
-        return load_project(project, pipeline).pipeline(pipeline)
+    return load_project(project, pipeline).pipeline(pipeline)
 
 
-@app.command()
+@command()
 def output(
     project: Path = ProjectArg,
     pipeline: str = typer.Argument(..., help="The pipeline uuid."),
     block: str = typer.Argument(..., help="The block uuid."),
     run: str = typer.Option("latest", "--run", help="'latest' or a flow run id."),
-    index: Optional[int] = typer.Option(None, "--index", help="Only output_<index>."),
+    index: int | None = typer.Option(None, "--index", help="Only output_<index>."),
     format: TextOrJson = typer.Option("text", "--format", help="text or json."),
-    results: Optional[str] = typer.Option(None, "--results", help="Where block outputs are stored."),
+    results: str | None = typer.Option(None, "--results", help="Where block outputs are stored."),
 ) -> None:
     """Print a block's stored output as a downstream block would receive it."""
     from .api import get_output
 
-    with _user_errors():
-        value = get_output(project, pipeline, block, run=run, index=index, results=results)
+    value = get_output(project, pipeline, block, run=run, index=index, results=results)
     typer.echo(_to_json(value) if format is TextOrJson.json else _to_text(value))
 
 
@@ -156,7 +198,7 @@ def _to_json(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "to_json") and type(value).__name__ in ("DataFrame", "Series"):
+    if is_pandas(value):
         return json.loads(value.to_json(orient="table", date_format="iso"))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -171,26 +213,26 @@ def _to_text(value: Any) -> str:
     return value if isinstance(value, str) else repr(value) if not hasattr(value, "to_string") else value.to_string()
 
 
-@app.command()
+@command()
 def graph(
     project: Path = ProjectArg,
     pipeline: str = typer.Argument(..., help="The pipeline uuid."),
     format: TextOrMermaid = typer.Option("text", "--format", help="text or mermaid."),
 ) -> None:
     """Print a pipeline's block graph."""
-    from .graph import render_mermaid, render_text
+    from .project.graph import render_mermaid, render_text
 
     item = _load_pipeline(project, pipeline)
     typer.echo(render_mermaid(item) if format is TextOrMermaid.mermaid else render_text(item))
 
 
-@app.command("compile")
+@command("compile")
 def compile_(
     project: Path = ProjectArg,
     out: Path = typer.Option(Path("deployments"), "--out", help="Where prefect.yaml and flows.py go."),
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff if --out is stale."),
-    work_pool: Optional[str] = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
-    env: Optional[str] = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
+    work_pool: str | None = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
+    env: str | None = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
 ) -> None:
     """Validate, then compile every pipeline's triggers into Prefect deployments (prefect.yaml)."""
     _, compiled = _compile(project, out, work_pool, env)
@@ -224,14 +266,14 @@ def _compile(project: Path, out: Path, work_pool: str | None, env: str | None):
     return model, compiled
 
 
-@app.command()
+@command()
 def deploy(
     project: Path = ProjectArg,
     out: Path = typer.Option(Path("deployments"), "--out", help="Where prefect.yaml and flows.py go."),
     plan_only: bool = typer.Option(False, "--plan", help="Only show what would be created, changed, deleted."),
     prune: bool = typer.Option(False, "--prune", help="Delete this project's deployments whose trigger is gone."),
-    work_pool: Optional[str] = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
-    env: Optional[str] = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
+    work_pool: str | None = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
+    env: str | None = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
 ) -> None:
     """Compile, then register what changed on the Prefect server in PREFECT_API_URL."""
     from prefect.settings import PREFECT_API_URL
@@ -248,25 +290,29 @@ def deploy(
     if plan_only:
         return
     deployments.write(compiled, out)
-    try:
-        started = deployments.apply(changes, out, model, prune=prune, work_pools=deployments.work_pools(compiled),
-                                    initial_runs=compiled.initial_runs)
-    except RuntimeError as exc:
-        _fail(str(exc))
+    started = deployments.apply(
+        changes,
+        out,
+        model,
+        prune=prune,
+        work_pools=deployments.work_pools(compiled),
+        initial_runs=compiled.initial_runs,
+    )
     for name in started:
         typer.echo(f"started the first run of {name} (create_initial_pipeline_run)")
     counts = {action: sum(c.action == action for c in changes) for action in ("create", "update", "delete")}
-    typer.echo(f"deployed: {counts['create']} created, {counts['update']} updated, "
-               f"{counts['delete'] if prune else 0} deleted")
+    typer.echo(
+        f"deployed: {counts['create']} created, {counts['update']} updated, {counts['delete'] if prune else 0} deleted"
+    )
 
 
-@app.command()
+@command()
 def emit(
     project: Path = ProjectArg,
     pipeline: str = typer.Argument(..., help="The pipeline uuid."),
-    trigger: Optional[str] = typer.Option(None, "--trigger", help="The event trigger (default: the only one)."),
+    trigger: str | None = typer.Option(None, "--trigger", help="The event trigger (default: the only one)."),
     var: list[str] = typer.Option([], "--var", help="A runtime variable as KEY=VALUE (repeatable)."),
-    payload: Optional[str] = typer.Option(None, "--payload", help="More event payload as a JSON object."),
+    payload: str | None = typer.Option(None, "--payload", help="More event payload as a JSON object."),
 ) -> None:
     """Emit the Prefect event that starts a pipeline's event trigger."""
     from .deployments import emit_trigger
@@ -274,7 +320,10 @@ def emit(
     item = _load_pipeline(project, pipeline)
     names = [t.name for t in item.triggers if t.schedule_type == "event"]
     if trigger is None and len(names) != 1:
-        _fail(f"pipeline '{pipeline}' has {len(names)} event triggers ({', '.join(names) or 'none'}); name one with --trigger")
+        _fail(
+            f"pipeline '{pipeline}' has {len(names)} event triggers ({', '.join(names) or 'none'}); "
+            "name one with --trigger"
+        )
     if trigger is not None and trigger not in names:
         _fail(f"pipeline '{pipeline}' has no event trigger '{trigger}' (event triggers: {', '.join(names) or 'none'})")
     try:

@@ -13,14 +13,16 @@ import keyword
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .project.errors import Diagnostic
+from .project.contract import DeploymentSettings, EventTriggerSettings
+from .project.errors import Diagnostic, RunFailed
 from .project.models import Pipeline, Project, Trigger
+from .project.parameters import as_utc, split_variables
 from .project.textfile import write_atomically
 
 PLAN_MARKS = {"create": "+", "update": "~", "delete": "-", "keep": "="}
@@ -54,7 +56,7 @@ class Compiled:
 
 def compile_project(project: Project, out: Path, *, work_pool: str | None = None, env: str | None = None) -> Compiled:
     """The prefect.yaml and entrypoint module for every pipeline's triggers (or one API deployment)."""
-    settings = project.settings.get("deployments") or {}
+    settings = project.settings.deployments
     env = env or os.environ.get("ENV", "prod")
     result = Compiled()
     entrypoints: dict[str, tuple[str, int | None]] = {}
@@ -76,9 +78,7 @@ def compile_project(project: Project, out: Path, *, work_pool: str | None = None
             "push": None,
             # Workers run each flow in a fresh folder: they must change into the deployments folder,
             # which is where `prefect deploy` runs ($PWD is resolved at deploy time).
-            "pull": settings.get("pull") or [
-                {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PWD }}"}}
-            ],
+            "pull": settings.pull or [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PWD }}"}}],
             "deployments": deployments,
         },
         sort_keys=False,
@@ -88,25 +88,37 @@ def compile_project(project: Project, out: Path, *, work_pool: str | None = None
     return result
 
 
-def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, attribute: str, settings: dict,
-                work_pool: str | None, result: Compiled) -> dict[str, Any]:
+def _deployment(
+    project: Project,
+    pipeline: Pipeline,
+    trigger: Trigger | None,
+    attribute: str,
+    settings: DeploymentSettings,
+    work_pool: str | None,
+    result: Compiled,
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "name": trigger.deployment_name if trigger else "api",
-        "description": (trigger.description if trigger and trigger.description else
-                        f"Mage pipeline {pipeline.key}: " + (f"{trigger.schedule_type} trigger {trigger.name}"
-                                                              if trigger else "runs on demand (no triggers.yaml)")),
-        "tags": [OWNER_TAG, project_tag(project), *settings.get("tags", [])],
+        "description": (
+            trigger.description
+            if trigger and trigger.description
+            else f"Mage pipeline {pipeline.key}: "
+            + (f"{trigger.schedule_type} trigger {trigger.name}" if trigger else "runs on demand (no triggers.yaml)")
+        ),
+        "tags": [OWNER_TAG, project_tag(project), *settings.tags],
         "entrypoint": f"{ENTRYPOINT_MODULE}:{attribute}",
         "parameters": _parameters(pipeline, trigger),
         "enforce_parameter_schema": True,
         "work_pool": {
-            "name": work_pool or settings.get("work_pool") or DEFAULT_WORK_POOL,
-            "work_queue_name": settings.get("work_queue"),
-            "job_variables": {**(settings.get("job_variables") or {}),
-                              **({"image": settings["image"]} if settings.get("image") else {})},
+            "name": work_pool or settings.work_pool or DEFAULT_WORK_POOL,
+            "work_queue_name": settings.work_queue,
+            "job_variables": {
+                **settings.job_variables,
+                **({"image": settings.image} if settings.image else {}),
+            },
         },
         "schedules": _schedules(trigger),
-        "triggers": _event_triggers(pipeline, trigger, settings.get("event_triggers") or {}),
+        "triggers": _event_triggers(pipeline, trigger, settings.event_triggers),
     }
     limit = _concurrency(trigger)
     if limit:
@@ -115,23 +127,26 @@ def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None, a
         _report_unmapped(pipeline, trigger, result)
     config["version"] = _version(pipeline, config)
     result.targets[(pipeline.flow_name, config["name"])] = config["version"]
-    if trigger and trigger.settings.create_initial_pipeline_run and trigger.status == "active" and trigger.cron \
-            and not _starts_later(trigger):
+    if (
+        trigger
+        and trigger.settings.create_initial_pipeline_run
+        and trigger.status == "active"
+        and trigger.cron
+        and not _starts_later(trigger)
+    ):
         result.initial_runs[(pipeline.flow_name, config["name"])] = trigger.cron
     return config
 
 
 def _starts_later(trigger: Trigger) -> bool:
     start = trigger.start_time
-    return start is not None and (start if start.tzinfo else start.replace(tzinfo=timezone.utc)) > datetime.now(timezone.utc)
+    return start is not None and as_utc(start) > datetime.now(UTC)
 
 
 def _parameters(pipeline: Pipeline, trigger: Trigger | None) -> dict[str, Any]:
     """Trigger variables: declared pipeline variables as parameters, the rest as runtime variables;
     the trigger's `allow_blocks_to_fail` setting when it is on."""
-    variables = trigger.variables if trigger else {}
-    declared = {name: value for name, value in variables.items() if name in pipeline.variables}
-    extra = {name: value for name, value in variables.items() if name not in pipeline.variables}
+    declared, extra = split_variables(pipeline, trigger.variables if trigger else {})
     allow = {"allow_blocks_to_fail": True} if trigger and trigger.settings.allow_blocks_to_fail else {}
     return {**declared, **({"runtime_variables": extra} if extra else {}), **allow}
 
@@ -146,27 +161,36 @@ def _schedules(trigger: Trigger | None) -> list[dict[str, Any]]:
     return [{"cron": trigger.cron, "timezone": "UTC", "active": active}]
 
 
-def _event_triggers(pipeline: Pipeline, trigger: Trigger | None, custom: dict[str, Any]) -> list[dict[str, Any]]:
+def _event_triggers(
+    pipeline: Pipeline, trigger: Trigger | None, custom: dict[str, EventTriggerSettings]
+) -> list[dict[str, Any]]:
     """A deployment trigger on `mage_prefect.trigger` events for this trigger, or on the event that
     `mage_prefect.deployments.event_triggers["<pipeline>/<trigger>"]` names (expect / match)."""
     if trigger is None or trigger.schedule_type != "event":
         return []
-    event = custom.get(f"{pipeline.key}/{trigger.name}") or {}
+    event = custom.get(f"{pipeline.key}/{trigger.name}") or EventTriggerSettings()
     parameters = _parameters(pipeline, trigger)
-    return [{
-        "type": "event",
-        "enabled": trigger.status == "active",
-        "match": event.get("match") or {"prefect.resource.id": resource_id(pipeline.key),
-                                         "mage_prefect.trigger": trigger.name},
-        "expect": event.get("expect") or [EVENT],
-        "parameters": {
-            **parameters,
-            # Mage's API body semantics: payload["variables"] are runtime variables, the rest the `event`;
-            # Prefect renders the template when the event arrives (it hydrates nested values too)
-            "runtime_variables": {**parameters.get("runtime_variables", {}), "event": {
-                "__prefect_kind": "json", "value": {"__prefect_kind": "jinja", "template": "{{ event.payload | tojson }}"}}},
-        },
-    }]
+    return [
+        {
+            "type": "event",
+            "enabled": trigger.status == "active",
+            "match": event.match
+            or {"prefect.resource.id": resource_id(pipeline.key), "mage_prefect.trigger": trigger.name},
+            "expect": event.expect or [EVENT],
+            "parameters": {
+                **parameters,
+                # Mage's API body semantics: payload["variables"] are runtime variables, the rest the `event`;
+                # Prefect renders the template when the event arrives (it hydrates nested values too)
+                "runtime_variables": {
+                    **parameters.get("runtime_variables", {}),
+                    "event": {
+                        "__prefect_kind": "json",
+                        "value": {"__prefect_kind": "jinja", "template": "{{ event.payload | tojson }}"},
+                    },
+                },
+            },
+        }
+    ]
 
 
 def _concurrency(trigger: Trigger | None) -> dict[str, Any] | None:
@@ -184,24 +208,39 @@ def _report_unmapped(pipeline: Pipeline, trigger: Trigger, result: Compiled) -> 
     unmapped = {
         "settings.create_initial_pipeline_run": (
             trigger.settings.create_initial_pipeline_run and not trigger.cron,
-            "`mage-prefect deploy` starts a first run for cron and preset time triggers only"),
-        "settings.landing_time_enabled": (trigger.settings.landing_time_enabled, "runs are scheduled at the cron times"),
+            "`mage-prefect deploy` starts a first run for cron and preset time triggers only",
+        ),
+        "settings.landing_time_enabled": (
+            trigger.settings.landing_time_enabled,
+            "runs are scheduled at the cron times",
+        ),
         "settings.timeout_status": (trigger.settings.timeout_status, "a timed-out flow run always ends Failed"),
     }
     for key, (value, hint) in unmapped.items():
         if value:
-            result.diagnostics.append(Diagnostic(
-                file=pipeline.source.file.parent / "triggers.yaml", severity="warning", hint=hint,
-                message=f"trigger '{trigger.name}': {key} is not mapped to Prefect", key_path=key))
+            result.diagnostics.append(
+                Diagnostic(
+                    file=pipeline.source.file.parent / "triggers.yaml",
+                    severity="warning",
+                    hint=hint,
+                    message=f"trigger '{trigger.name}': {key} is not mapped to Prefect",
+                    key_path=key,
+                )
+            )
 
 
 def _for_env(trigger: Trigger, env: str, pipeline: Pipeline, result: Compiled) -> bool:
     if not trigger.envs or env in trigger.envs:
         return True
-    result.diagnostics.append(Diagnostic(
-        file=pipeline.source.file.parent / "triggers.yaml", severity="warning", key_path="envs",
-        message=f"trigger '{trigger.name}' is skipped: its envs {trigger.envs} do not include '{env}'",
-        hint="compile with --env, or set ENV, to include it"))
+    result.diagnostics.append(
+        Diagnostic(
+            file=pipeline.source.file.parent / "triggers.yaml",
+            severity="warning",
+            key_path="envs",
+            message=f"trigger '{trigger.name}' is skipped: its envs {trigger.envs} do not include '{env}'",
+            hint="compile with --env, or set ENV, to include it",
+        )
+    )
     return False
 
 
@@ -241,8 +280,15 @@ def plan(project: Project, compiled: Compiled) -> list[Change]:
     return changes
 
 
-def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, work_pools: set[str],
-          initial_runs: dict[tuple[str, str], str] | None = None) -> list[str]:
+def apply(
+    changes: list[Change],
+    out: Path,
+    project: Project,
+    *,
+    prune: bool,
+    work_pools: set[str],
+    initial_runs: dict[tuple[str, str], str] | None = None,
+) -> list[str]:
     """Deploy what is new or changed with `prefect deploy`; with `prune`, delete what is gone. New
     deployments in `initial_runs` get a first flow run for the current interval, as Mage's
     `create_initial_pipeline_run` does for a new time trigger; returns the names of those started."""
@@ -265,10 +311,11 @@ def apply(changes: list[Change], out: Path, project: Project, *, prune: bool, wo
     names = [arg for c in changes if c.action in ("create", "update") for arg in ("--name", f"{c.flow}/{c.deployment}")]
     if names:
         command = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--prefect-file", "prefect.yaml", *names]
-        done = subprocess.run(command, cwd=out, capture_output=True, text=True,
-                              env={**os.environ, "PWD": str(out.resolve())})
+        done = subprocess.run(
+            command, cwd=out, capture_output=True, text=True, env={**os.environ, "PWD": str(out.resolve())}
+        )
         if done.returncode:
-            raise RuntimeError(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+            raise RunFailed(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     _clear_dropped_schedules(changes, out)
     created = {(c.flow, c.deployment) for c in changes if c.action == "create"}
     return _start_initial_runs({key: cron for key, cron in (initial_runs or {}).items() if key in created})
@@ -280,17 +327,20 @@ def _start_initial_runs(crons: dict[tuple[str, str], str]) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.states import Scheduled
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with get_client(sync_client=True) as client:
         for (flow, name), cron in crons.items():
             try:
                 deployment = client.read_deployment_by_name(f"{flow}/{name}")
                 client.create_flow_run_from_deployment(
-                    deployment.id, state=Scheduled(scheduled_time=croniter(cron, now).get_prev(datetime)))
+                    deployment.id, state=Scheduled(scheduled_time=croniter(cron, now).get_prev(datetime))
+                )
             except Exception as exc:
-                raise RuntimeError(f"deployment {flow}/{name} was created, but its first run "
-                                   f"(create_initial_pipeline_run) was not: {exc}; start it with "
-                                   f"`prefect deployment run {flow}/{name}`") from None
+                raise RunFailed(
+                    f"deployment {flow}/{name} was created, but its first run "
+                    f"(create_initial_pipeline_run) was not: {exc}; start it with "
+                    f"`prefect deployment run {flow}/{name}`"
+                ) from None
     return [f"{flow}/{name}" for flow, name in crons]
 
 
@@ -373,6 +423,7 @@ def stale(compiled: Compiled, out: Path) -> str:
     for name, text in sorted(compiled.files.items()):
         path = out / name
         current = path.read_text(encoding="utf-8") if path.is_file() else ""
-        diff += difflib.unified_diff(current.splitlines(True), text.splitlines(True), f"{path} (committed)",
-                                     f"{path} (compiled)")
+        diff += difflib.unified_diff(
+            current.splitlines(True), text.splitlines(True), f"{path} (committed)", f"{path} (compiled)"
+        )
     return "".join(diff)

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .frames import frame_library
 from .results.store import OutputStore
 
 
@@ -68,13 +69,16 @@ def preview(value: Any) -> str:
 
 
 def _preview(value: Any) -> str:
-    shape, columns = getattr(value, "shape", None), getattr(value, "columns", None)
-    if columns is not None and isinstance(shape, tuple) and len(shape) == 2:
+    shape = getattr(value, "shape", None)
+    if frame_library(value) is not None:
+        columns = value.columns
         names = ", ".join(str(column) for column in list(columns)[:8]) + (", …" if len(columns) > 8 else "")
         return f"{type(value).__name__} {shape[0]:,} rows × {shape[1]} columns ({names})"
     if isinstance(shape, tuple) and hasattr(value, "dtype"):
         name = getattr(value, "name", None)
-        return f"{type(value).__name__} {' × '.join(f'{n:,}' for n in shape)} {value.dtype}" + (f" ({name})" if name else "")
+        return f"{type(value).__name__} {' × '.join(f'{n:,}' for n in shape)} {value.dtype}" + (
+            f" ({name})" if name else ""
+        )
     return " ".join(_SHORT.repr(value).split())
 
 
@@ -112,11 +116,11 @@ def dynamic_items(parent: BlockResult) -> tuple[list[Any], list[dict]]:
     item (`{}` where the parent gave none)."""
     outputs = parent.peek()
     items = outputs[0] if outputs else []
-    if hasattr(items, "to_dict") and hasattr(items, "iterrows"):  # a DataFrame: one item per row
+    if frame_library(items) == "pandas":  # one item per row
         items = [row.to_dict() for _, row in items.iterrows()]
     given = outputs[1] if len(outputs) > 1 and isinstance(outputs[1], list) else []
     metadata = [m if isinstance(m, dict) else {} for m in given] + [{}] * max(0, len(items) - len(given))
-    return list(items), metadata[:len(items)]
+    return list(items), metadata[: len(items)]
 
 
 def first_skip(upstream: tuple) -> Skip | None:

@@ -10,16 +10,18 @@ MLflow's active run is per thread, so each task's nested run is started in the t
 from __future__ import annotations
 
 import atexit
+import contextvars
 import functools
 import inspect
 import numbers
 import os
 import re
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import mlflow
 from mlflow.entities import RunStatus
@@ -59,21 +61,19 @@ class Tracking:
 
 def project_tracking(project, pipeline) -> Tracking | None:
     """The `mage_prefect.mlflow` section of a Mage project, or None when tracking is off."""
-    section = project.settings.get("mlflow")
-    if not section:
+    section = project.settings.tracking
+    if section is None:
         return None
-    section = section if isinstance(section, dict) else {}
     store = project.root / ".mage_prefect"
-    uri = section.get("tracking_uri") or _environment_uri() or f"sqlite:///{store / 'mlflow.db'}"
+    uri = section.tracking_uri or _environment_uri() or f"sqlite:///{store / 'mlflow.db'}"
     local_artifacts = None if uri.startswith("http") else (store / "mlartifacts").as_uri()
-    blocks = section.get("blocks")
     return Tracking(
         tracking_uri=uri,
-        experiment=section.get("experiment") or pipeline.key,
-        blocks=tuple(blocks) if blocks else None,
-        autolog=section.get("autolog", True),
-        log_params=section.get("log_params", True),
-        artifact_location=section.get("artifact_location") or local_artifacts,
+        experiment=section.experiment or pipeline.key,
+        blocks=tuple(section.blocks) if section.blocks else None,
+        autolog=section.autolog,
+        log_params=section.log_params,
+        artifact_location=section.artifact_location or local_artifacts,
     )
 
 
@@ -90,7 +90,7 @@ _OPENED_BY_TASKS: dict[str, Tracking] = {}  # parents no flow wrapper will end: 
 def _prefect_tags(kind: str) -> dict[str, str]:
     from prefect.runtime import flow_run, task_run
 
-    from .flows import current_deployment_id
+    from .prefect_context import current_deployment_id
 
     tags = {
         "prefect.flow_run_id": str(flow_run.id),
@@ -99,8 +99,13 @@ def _prefect_tags(kind: str) -> dict[str, str]:
         "prefect.deployment_id": str(current_deployment_id()),
     }
     if kind == "task":
-        tags.update({"prefect.task_run_id": str(task_run.id), "prefect.task_run_name": str(task_run.name),
-                     "prefect.run_count": str(task_run.run_count)})
+        tags.update(
+            {
+                "prefect.task_run_id": str(task_run.id),
+                "prefect.task_run_name": str(task_run.name),
+                "prefect.run_count": str(task_run.run_count),
+            }
+        )
     return tags
 
 
@@ -114,14 +119,16 @@ def parent_run_id(tracking: Tracking, opened_by_task: bool = False) -> str:
             return _PARENTS[flow_run_id]
         experiment_id = tracking.experiment_id(str(flow_run.flow_name))
         client = tracking.client()
-        found = client.search_runs([experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{flow_run_id}'",
-                                   max_results=10)
+        found = client.search_runs(
+            [experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{flow_run_id}'", max_results=10
+        )
         parents = [run for run in found if "mlflow.parentRunId" not in run.data.tags]
         if parents:
             run_id = parents[0].info.run_id
         else:
-            run_id = client.create_run(experiment_id, run_name=str(flow_run.name),
-                                       tags={**_prefect_tags("flow"), "mage_prefect.kind": "flow"}).info.run_id
+            run_id = client.create_run(
+                experiment_id, run_name=str(flow_run.name), tags={**_prefect_tags("flow"), "mage_prefect.kind": "flow"}
+            ).info.run_id
             if opened_by_task:
                 _OPENED_BY_TASKS[run_id] = tracking
         _PARENTS[flow_run_id] = run_id
@@ -151,27 +158,42 @@ def flow_run(tracking: Tracking, params: dict[str, Any] | None = None) -> Iterat
         parent.failed = True
         raise
     finally:
-        client.set_terminated(parent.run_id, RunStatus.to_string(RunStatus.FAILED if parent.failed else RunStatus.FINISHED))
+        client.set_terminated(
+            parent.run_id, RunStatus.to_string(RunStatus.FAILED if parent.failed else RunStatus.FINISHED)
+        )
         with _LOCK:
             _PARENTS.pop(str(prefect_flow_run.id), None)
 
 
 # -- one nested run per task ------------------------------------------------------------------------
 @contextmanager
-def task_run(tracking: Tracking, name: str, params: dict[str, Any] | None = None,
-             tags: dict[str, str] | None = None, nested: bool = True) -> Iterator[Any]:
+def task_run(
+    tracking: Tracking,
+    name: str,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    nested: bool = True,
+) -> Iterator[Any]:
     """The task's MLflow run, nested under the flow run's (unless `nested=False`), active in this
     thread for the body; FAILED if the body raises."""
     from prefect.runtime import flow_run as prefect_flow_run
 
     client = tracking.client()
     parent = parent_run_id(tracking, opened_by_task=True) if nested else None
-    experiment_id = (client.get_run(parent).info.experiment_id if parent
-                     else tracking.experiment_id(str(prefect_flow_run.flow_name or "tasks")))
+    experiment_id = (
+        client.get_run(parent).info.experiment_id
+        if parent
+        else tracking.experiment_id(str(prefect_flow_run.flow_name or "tasks"))
+    )
     if tracking.tracking_uri:
         mlflow.set_tracking_uri(tracking.tracking_uri)
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=name, parent_run_id=parent, nested=bool(parent),
-                           tags={**_prefect_tags("task"), **(tags or {})})
+    run = mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=name,
+        parent_run_id=parent,
+        nested=bool(parent),
+        tags={**_prefect_tags("task"), **(tags or {})},
+    )
     try:
         if tracking.autolog:
             _autolog()
@@ -199,50 +221,89 @@ def log_result_metrics(value: Any, name: str) -> None:
 
 
 class mlflow_task:
-    """`@mlflow_task(experiment=..., autolog=True, log_params=..., artifacts=[...])` on a Prefect task
-    or block function, or `with mlflow_task(...):` inside one: a nested MLflow run under the flow
-    run's parent run, tagged with the Prefect and Mage ids, closed FAILED when the task fails."""
+    """`@mlflow_task(experiment=..., autolog=True, log_params=..., artifacts=[...])` (or bare `@mlflow_task`)
+    on a Prefect task or block function, or `with mlflow_task(...):` inside one: a nested MLflow run under
+    the flow run's parent run, tagged with the Prefect and Mage ids, closed FAILED when the task fails.
+    Every call of a decorated function, and every `with`, has its own run: concurrent calls (threads,
+    Prefect's thread pool) each close exactly the run they opened."""
 
-    def __init__(self, fn: Callable | None = None, *, experiment: str | None = None, tracking_uri: str | None = None,
-                 autolog: bool = True, log_params: dict[str, Any] | bool | None = None, nested: bool = True,
-                 artifacts: tuple[str | Path, ...] | list[str | Path] = (), name: str | None = None):
-        self.tracking = Tracking(tracking_uri=tracking_uri or _environment_uri(), experiment=experiment,
-                                 autolog=autolog, log_params=log_params is not False)
+    # (instance, open run) pairs entered with `with` and not exited yet: per thread and per asyncio task
+    _entered: contextvars.ContextVar[tuple[tuple[mlflow_task, Any], ...]] = contextvars.ContextVar(
+        "mage_prefect_mlflow_task_entered", default=()
+    )
+
+    def __new__(cls, fn: Callable | None = None, **options: Any):
+        self = super().__new__(cls)
+        if fn is None:
+            return self
+        # bare `@mlflow_task` (or `mlflow_task(fn, ...)`): the decorated function itself, not an instance
+        self.__init__(**options)
+        return self(fn)
+
+    def __init__(
+        self,
+        fn: Callable | None = None,
+        *,
+        experiment: str | None = None,
+        tracking_uri: str | None = None,
+        autolog: bool = True,
+        log_params: dict[str, Any] | bool | None = None,
+        nested: bool = True,
+        artifacts: tuple[str | Path, ...] | list[str | Path] = (),
+        name: str | None = None,
+    ):
+        self.tracking = Tracking(
+            tracking_uri=tracking_uri or _environment_uri(),
+            experiment=experiment,
+            autolog=autolog,
+            log_params=log_params is not False,
+        )
         self.params = log_params if isinstance(log_params, dict) else None
         self.artifacts, self.name, self.nested = tuple(artifacts), name, nested
-        self._runs: list[Any] = []
-        if fn is not None:
-            self.__wrapped__ = self(fn)
 
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self as _:
+            with self._run():  # a fresh run context per call, shared with no other call
                 result = fn(*args, **kwargs)
                 log_result_metrics(result, self.name or fn.__name__)
                 return result
 
         return wrapper
 
-    def __enter__(self):
+    @contextmanager
+    def _run(self) -> Iterator[Any]:
+        """One run of this task: opened in the calling thread, the artifacts logged if the body succeeds."""
         from prefect.runtime import task_run as prefect_task_run
 
         name = self.name or str(prefect_task_run.name or "task")
-        context = task_run(self.tracking, name, self.params, nested=self.nested)
+        with task_run(self.tracking, name, self.params, nested=self.nested) as run:
+            yield run
+            for path in self.artifacts:
+                mlflow.log_artifact(str(path))
+
+    def __enter__(self):
+        context = self._run()
         run = context.__enter__()
-        self._runs.append(context)
+        self._entered.set((*self._entered.get(), (self, context)))
         return run
 
     def __exit__(self, *exc_info):
-        context = self._runs.pop()
-        if exc_info[0] is None:
-            for path in self.artifacts:
-                mlflow.log_artifact(str(path))
-        return context.__exit__(*exc_info)
+        entered = self._entered.get()
+        mine = [i for i, (owner, _) in enumerate(entered) if owner is self]
+        if not mine:
+            raise RuntimeError("mlflow_task exited in a thread or task where it was not entered")
+        self._entered.set(entered[: mine[-1]] + entered[mine[-1] + 1 :])
+        return entered[mine[-1]][1].__exit__(*exc_info)
 
 
-def mlflow_flow(fn: Callable | None = None, *, experiment: str | None = None, tracking_uri: str | None = None,
-                log_params: bool = True):
+def mlflow_flow(
+    fn: Callable | None = None,
+    *,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    log_params: bool = True,
+):
     """`@flow` over `@mlflow_flow(experiment=...)`: the flow run's parent MLflow run, opened for the
     whole flow and ended FINISHED, or FAILED when the flow raises or returns a Failed state."""
 
@@ -270,8 +331,16 @@ def register_model(model: Any, name: str, *, flavor: str = "sklearn", **log_opti
     return str(info.registered_model_version)
 
 
-def promote_if_better(name: str, version: str | int, metric: str, value: float, *, alias: str = "champion",
-                      greater_is_better: bool = True, tracking_uri: str | None = None) -> bool:
+def promote_if_better(
+    name: str,
+    version: str | int,
+    metric: str,
+    value: float,
+    *,
+    alias: str = "champion",
+    greater_is_better: bool = True,
+    tracking_uri: str | None = None,
+) -> bool:
     """Give `version` the alias (e.g. champion) if `metric` beats the current holder's; on promotion,
     emit the Prefect event `mage_prefect.model.promoted` (resource `mage_prefect.model.<name>`)."""
     client = MlflowClient(tracking_uri=tracking_uri or mlflow.get_tracking_uri())
@@ -296,8 +365,12 @@ def _emit_promoted(name: str, version: str, alias: str, metric: str, value: floa
     emit_event(
         event=PROMOTED_EVENT,
         resource={"prefect.resource.id": f"mage_prefect.model.{name}", "mage_prefect.model": name},
-        payload={"variables": {"model_name": name, "model_version": version, "model_alias": alias},
-                 "metric": metric, "value": value, "previous_version": previous},
+        payload={
+            "variables": {"model_name": name, "model_version": version, "model_alias": alias},
+            "metric": metric,
+            "value": value,
+            "previous_version": previous,
+        },
     )
 
 
@@ -346,9 +419,11 @@ def _link_artifact(tracking: Tracking, run_id: str, what: str) -> None:
     experiment_id = tracking.client().get_run(run_id).info.experiment_id
     path = f"#/experiments/{experiment_id}/runs/{run_id}"
     link = f"{uri.rstrip('/')}/{path}" if uri.startswith("http") else f"{uri}{path}"
-    create_link_artifact(link=link, link_text=f"MLflow run {run_id}",
-                         description=f"MLflow run of {what} (open with `mlflow ui --backend-store-uri {uri}` "
-                                     "when the store is local)")
+    create_link_artifact(
+        link=link,
+        link_text=f"MLflow run {run_id}",
+        description=f"MLflow run of {what} (open with `mlflow ui --backend-store-uri {uri}` when the store is local)",
+    )
 
 
 @atexit.register

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import smtplib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, Callable
+from typing import Any
 
 from .project.contract import WEBHOOK_CHANNELS, EmailEntry, NotificationEntry
 
@@ -35,7 +36,7 @@ def notifying(config: NotificationEntry, facts: RunFacts, sla: float | None, log
     (also when `run` raises)."""
     timer = None
     if sla and ALERT_OF["passed_sla"] in config.alert_on:
-        delay = (facts.execution_time + timedelta(seconds=sla) - datetime.now(timezone.utc)).total_seconds()
+        delay = (facts.execution_time + timedelta(seconds=sla) - datetime.now(UTC)).total_seconds()
         timer = threading.Timer(max(delay, 0), notify, (config, "passed_sla", facts, logger))
         timer.daemon = True
         timer.start()
@@ -62,8 +63,9 @@ def notify(config: NotificationEntry, event: str, facts: RunFacts, logger) -> No
     try:
         subject, details = message(config, event, facts)
     except (ValueError, LookupError, TypeError, AttributeError) as exc:  # a template validate did not see
-        logger.warning(f"notification_config.message_templates.{event} cannot be filled in ({exc}): "
-                       "sending Mage's default message")
+        logger.warning(
+            f"notification_config.message_templates.{event} cannot be filled in ({exc}): sending Mage's default message"
+        )
         subject, details = message(config.model_copy(update={"message_templates": None}), event, facts)
     for channel in WEBHOOK_CHANNELS:
         for url in webhook_urls(getattr(config, channel)):
@@ -76,12 +78,21 @@ def message(config: NotificationEntry, event: str, facts: RunFacts) -> tuple[str
     """The subject and text: Mage's defaults, or the project's `message_templates` for the event."""
     names = {**facts.__dict__, "execution_time": str(facts.execution_time)}
     summary, subject = {
-        "success": (f"Successfully ran Pipeline `{facts.pipeline_uuid}` with Trigger `{facts.pipeline_schedule_name}` "
-                    f"at execution time `{facts.execution_time}`.", f"Successfully ran Pipeline {facts.pipeline_uuid}"),
-        "failure": (f"Failed to run Pipeline `{facts.pipeline_uuid}` with Trigger `{facts.pipeline_schedule_name}` "
-                    f"at execution time `{facts.execution_time}`.", f"Failed to run Mage pipeline {facts.pipeline_uuid}"),
-        "passed_sla": (f"SLA missed for pipeline `{facts.pipeline_uuid}` with Trigger `{facts.pipeline_schedule_name}` "
-                       f"at execution time `{facts.execution_time}`.", f"SLA missed on pipeline {facts.pipeline_uuid}"),
+        "success": (
+            f"Successfully ran Pipeline `{facts.pipeline_uuid}` with Trigger `{facts.pipeline_schedule_name}` "
+            f"at execution time `{facts.execution_time}`.",
+            f"Successfully ran Pipeline {facts.pipeline_uuid}",
+        ),
+        "failure": (
+            f"Failed to run Pipeline `{facts.pipeline_uuid}` with Trigger `{facts.pipeline_schedule_name}` "
+            f"at execution time `{facts.execution_time}`.",
+            f"Failed to run Mage pipeline {facts.pipeline_uuid}",
+        ),
+        "passed_sla": (
+            f"SLA missed for pipeline `{facts.pipeline_uuid}` with Trigger `{facts.pipeline_schedule_name}` "
+            f"at execution time `{facts.execution_time}`.",
+            f"SLA missed on pipeline {facts.pipeline_uuid}",
+        ),
     }[event]
     details = f"{summary}\nOpen {facts.pipeline_run_url} to check pipeline run results and logs."
     if facts.error:
@@ -122,7 +133,11 @@ def webhook_urls(channel) -> list[str]:
 
 def _email(config: EmailEntry, subject: str, text: str) -> None:
     mail = EmailMessage()
-    mail["Subject"], mail["From"], mail["To"] = subject, config.smtp_mail_from or config.smtp_user, ", ".join(config.to_emails)
+    mail["Subject"], mail["From"], mail["To"] = (
+        subject,
+        config.smtp_mail_from or config.smtp_user,
+        ", ".join(config.to_emails),
+    )
     mail.set_content(text)
     connect = smtplib.SMTP_SSL if config.smtp_ssl else smtplib.SMTP
     with connect(config.smtp_host, config.smtp_port, timeout=30) as server:

@@ -32,8 +32,18 @@ class BlockFiles:
         self.root = root
         self._files: list[Path] | None = None  # every file under the root, listed once, for Mage's search
 
-    def find(self, doc: YamlDocument, key: KeyPath, uuid: str, block_type: str, language: str,
-             configuration: dict[str, Any], repo_path: Path, platform: bool, into: list[Diagnostic]) -> Path | None:
+    def find(
+        self,
+        doc: YamlDocument,
+        key: KeyPath,
+        uuid: str,
+        block_type: str,
+        language: str,
+        configuration: dict[str, Any],
+        repo_path: Path,
+        platform: bool,
+        into: list[Diagnostic],
+    ) -> Path | None:
         """The block's file, or None with a diagnostic `into` the list."""
         configured = []
         source = configuration.get("file_source") or {}
@@ -51,9 +61,15 @@ class BlockFiles:
             if found is not None:
                 return found
             if name == "file_path":  # Mage falls back silently; a stale file_source.path is common and expected
-                into.append(doc.diagnostic(where, f"block '{uuid}': file_path {path!r} names no file in the project; "
-                                                  "Mage falls back to the default path, and so does mage-prefect",
-                                           "fix file_path or remove it", severity="warning"))
+                into.append(
+                    doc.diagnostic(
+                        where,
+                        f"block '{uuid}': file_path {path!r} names no file in the project; "
+                        "Mage falls back to the default path, and so does mage-prefect",
+                        "fix file_path or remove it",
+                        severity="warning",
+                    )
+                )
         default = repo_path / type_directory(block_type) / f"{uuid}.{LANGUAGE_EXTENSIONS.get(language, 'py')}"
         try:
             resolved = self._inside(default)
@@ -63,8 +79,13 @@ class BlockFiles:
         if resolved.is_file():
             return resolved
         tried = ", ".join([path for _, _, path in configured] + [_shown(default, self.root)])
-        into.append(doc.diagnostic(key, f"block file for '{uuid}' not found (tried: {tried})",
-                                   f"create {_shown(default, self.root)} or fix configuration.file_path"))
+        into.append(
+            doc.diagnostic(
+                key,
+                f"block file for '{uuid}' not found (tried: {tried})",
+                f"create {_shown(default, self.root)} or fix configuration.file_path",
+            )
+        )
         return None
 
     def _configured(self, configured: str) -> Path | None:

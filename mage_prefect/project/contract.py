@@ -23,7 +23,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
+
 
 def _not_a_bool(value: Any) -> Any:
     """Numbers Mage converts with int() accept "30"; true and false are no numbers (`timeout: true`)."""
@@ -37,6 +47,8 @@ Count = Annotated[int, Strict(), Field(ge=1)]
 Number = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
 Whole = Annotated[int, BeforeValidator(_not_a_bool)]
 Seconds = Annotated[Number, Field(gt=0)]  # `timeout: "abc"` is no timeout to Mage
+
+
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("holds a NUL character, which no file name or Mage value may hold")
@@ -54,6 +66,7 @@ class Entry(BaseModel):
     NOT_NULL: ClassVar[frozenset[str]] = frozenset()  # where Mage fails on null
     WARN_ONLY: ClassVar[frozenset[str]] = frozenset()  # stored by Mage, never used in a run
     WARN_IF_NOT_A_MAPPING: ClassVar[frozenset[str]] = frozenset()  # Mage takes every default then
+    IGNORED_BY: ClassVar[str] = "Mage"  # who ignores an unknown key
 
     @model_validator(mode="before")
     @classmethod
@@ -61,8 +74,11 @@ class Entry(BaseModel):
         if not isinstance(data, dict):
             return data
         fields = cls.model_fields
-        return {key: value for key, value in data.items()
-                if value is not None or key in cls.NOT_NULL or key in fields and fields[key].is_required()}
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None or key in cls.NOT_NULL or key in fields and fields[key].is_required()
+        }
 
 
 class Closed(Entry):
@@ -151,6 +167,8 @@ class NotificationEntry(Closed):
 
 # -- mage-prefect's own section of the project metadata.yaml ------------------------------------------------
 class MlflowSettings(Entry):
+    IGNORED_BY: ClassVar[str] = "mage-prefect"
+
     experiment: Text | None = None
     tracking_uri: Text | None = None
     blocks: list[Text] | None = None
@@ -160,11 +178,15 @@ class MlflowSettings(Entry):
 
 
 class EventTriggerSettings(Entry):
+    IGNORED_BY: ClassVar[str] = "mage-prefect"
+
     match: Mapping = Field(default_factory=dict)
     expect: list[Text] = Field(default_factory=list)
 
 
 class DeploymentSettings(Entry):
+    IGNORED_BY: ClassVar[str] = "mage-prefect"
+
     work_pool: Text | None = None
     work_queue: Text | None = None
     image: Text | None = None
@@ -175,13 +197,27 @@ class DeploymentSettings(Entry):
 
 
 class MagePrefectSettings(Entry):
-    """`mage_prefect:` in the project's metadata.yaml (Mage ignores the section)."""
+    """`mage_prefect:` in the project's metadata.yaml (Mage ignores the section). settings.py adds
+    the environment's overrides (ENVIRONMENT) to what the file says."""
 
-    results: Text | None = None
-    sensor_interval: Seconds | None = None
-    max_dynamic_children: Count | None = None
+    IGNORED_BY: ClassVar[str] = "mage-prefect"
+    ENVIRONMENT: ClassVar[dict[str, str]] = {
+        "results": "MAGE_PREFECT_RESULTS",
+        "sensor_interval": "MAGE_PREFECT_SENSOR_INTERVAL",
+        "max_dynamic_children": "MAGE_PREFECT_MAX_DYNAMIC_CHILDREN",
+    }
+    results: Text | None = None  # default: <project>/.mage_prefect/results
+    sensor_interval: Seconds = 60.0
+    max_dynamic_children: Count = 1000
     mlflow: Bool | MlflowSettings | None = None
     deployments: DeploymentSettings = DeploymentSettings()
+
+    @property
+    def tracking(self) -> MlflowSettings | None:
+        """The MLflow section when tracking is on (`mlflow: true`: every default), else None."""
+        if self.mlflow is True:
+            return MlflowSettings()
+        return self.mlflow or None
 
 
 # -- project metadata.yaml (mage_ai/data_preparation/repo_manager.py RepoConfig) ----------------------------
@@ -189,8 +225,16 @@ class ProjectMetadata(Entry):
     """The project's metadata.yaml, rendered with Jinja first. Absent or empty: every default."""
 
     NOT_NULL = frozenset({"logging_config"})  # `logging_config: null` fails every Mage run
-    WARN_ONLY = frozenset({"project_uuid", "project_type", "variables_retention_period", "help_improve_mage",
-                           "cluster_type", "openai_api_key"})
+    WARN_ONLY = frozenset(
+        {
+            "project_uuid",
+            "project_type",
+            "variables_retention_period",
+            "help_improve_mage",
+            "cluster_type",
+            "openai_api_key",
+        }
+    )
     project_uuid: Text | None = None
     project_type: Literal["main", "sub", "standalone"] | None = None
     variables_dir: Text | None = None  # not a string: Mage silently loses the whole file
@@ -239,9 +283,23 @@ class PlatformSettings(Entry):
 
 # -- pipeline metadata.yaml (mage_ai/data_preparation/models/pipeline.py Pipeline.load_config) --------------
 PipelineType = Literal["python", "integration", "streaming", "pyspark", "databricks", "execution_framework"]
-BlockType = Literal["callback", "conditional", "chart", "custom", "data_exporter", "data_loader", "dbt",
-                    "extension", "global_data_product", "markdown", "scratchpad", "sensor", "transformer",
-                    "group", "pipeline"]
+BlockType = Literal[
+    "callback",
+    "conditional",
+    "chart",
+    "custom",
+    "data_exporter",
+    "data_loader",
+    "dbt",
+    "extension",
+    "global_data_product",
+    "markdown",
+    "scratchpad",
+    "sensor",
+    "transformer",
+    "group",
+    "pipeline",
+]
 Language = Literal["python", "sql", "r", "yaml", "markdown"]
 
 
@@ -269,10 +327,29 @@ class PipelineFile(Entry):
 
     NOT_NULL = frozenset({"extensions"})  # `extensions: null` fails Mage's load
     WARN_IF_NOT_A_MAPPING = frozenset({"concurrency_config"})
-    WARN_ONLY = frozenset({"uuid", "name", "description", "tags", "created_at", "updated_at", "retry_config",
-                           "executor_type", "executor_config", "executor_count", "spark_config", "version",
-                           "cache_block_output_in_memory", "run_pipeline_in_one_process", "execution_framework",
-                           "variables_dir", "remote_variables_dir", "data_integration", "state_store_config"})
+    WARN_ONLY = frozenset(
+        {
+            "uuid",
+            "name",
+            "description",
+            "tags",
+            "created_at",
+            "updated_at",
+            "retry_config",
+            "executor_type",
+            "executor_config",
+            "executor_count",
+            "spark_config",
+            "version",
+            "cache_block_output_in_memory",
+            "run_pipeline_in_one_process",
+            "execution_framework",
+            "variables_dir",
+            "remote_variables_dir",
+            "data_integration",
+            "state_store_config",
+        }
+    )
     uuid: Text | None = None
     name: Text | None = None
     description: Text | None = None
@@ -340,9 +417,23 @@ class BlockEntry(Entry):
     """An entry of `blocks`, `callbacks` or `conditionals` (Pipeline.load_config, Block.__init__)."""
 
     NOT_NULL = frozenset({"upstream_blocks", "downstream_blocks"})  # TypeError in Mage's load
-    WARN_ONLY = frozenset({"name", "color", "status", "executor_type", "executor_config", "groups", "tags",
-                           "all_upstream_blocks_executed", "extension_uuid", "callback_blocks",
-                           "conditional_blocks", "pipelines", "retry_config_override"})
+    WARN_ONLY = frozenset(
+        {
+            "name",
+            "color",
+            "status",
+            "executor_type",
+            "executor_config",
+            "groups",
+            "tags",
+            "all_upstream_blocks_executed",
+            "extension_uuid",
+            "callback_blocks",
+            "conditional_blocks",
+            "pipelines",
+            "retry_config_override",
+        }
+    )
     uuid: Annotated[Text, BeforeValidator(_uuid_text), Field(min_length=1)]
     type: BlockType
     language: Language = "python"  # `5` or `Python` fail Mage's runs (KeyError)
@@ -377,10 +468,15 @@ def _timestamp(value: Any) -> Any:
     """YAML timestamps only, as Mage stores them: a quoted string or a number fails Mage's sync of
     every pipeline's schedules into its database."""
     if value is None or isinstance(value, (datetime, date)):
-        return value if not isinstance(value, date) or isinstance(value, datetime) else datetime(
-            value.year, value.month, value.day)
-    raise ValueError(f"{value!r} is not a YAML timestamp (Mage's schedule sync fails on it); write it unquoted, "
-                     "as 2024-05-16 07:00:00")
+        return (
+            value
+            if not isinstance(value, date) or isinstance(value, datetime)
+            else datetime(value.year, value.month, value.day)
+        )
+    raise ValueError(
+        f"{value!r} is not a YAML timestamp (Mage's schedule sync fails on it); write it unquoted, "
+        "as 2024-05-16 07:00:00"
+    )
 
 
 Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
@@ -430,8 +526,17 @@ class TriggersFile(Entry):
 # Mage's get_outdated_at_delta reads only these units of `outdated_after` (relativedelta arguments).
 OUTDATED_UNITS = ("seconds", "weeks", "months", "years")
 IGNORED_UNITS = ("minutes", "hours", "days")
-StartingAt = Literal["day_of_month", "day_of_week", "day_of_year", "hour_of_day", "minute_of_hour",
-                     "month_of_year", "second_of_minute", "week_of_month", "week_of_year"]
+StartingAt = Literal[
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "hour_of_day",
+    "minute_of_hour",
+    "month_of_year",
+    "second_of_minute",
+    "week_of_month",
+    "week_of_year",
+]
 
 
 class PartitionSettings(Entry):
@@ -445,7 +550,8 @@ class GlobalDataProductEntry(Entry):
     object_type: Literal["pipeline"] = "pipeline"  # `block` products never resolve in Mage 0.9.80
     object_uuid: Text
     outdated_after: dict[Text, Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]] = Field(
-        default_factory=dict)  # a string fails Mage's relativedelta
+        default_factory=dict
+    )  # a string fails Mage's relativedelta
     outdated_starting_at: dict[StartingAt, Annotated[int, Strict()]] = Field(default_factory=dict)
     settings: dict[Text, PartitionSettings] = Field(default_factory=dict)
     repo_path: Text | None = None
@@ -455,7 +561,9 @@ class GlobalDataProductEntry(Entry):
     @classmethod
     def _drop_null_units(cls, value: Any) -> Any:
         """Mage skips units set to null (`weeks: null`, `day_of_month: null`)."""
-        return {unit: amount for unit, amount in value.items() if amount is not None} if isinstance(value, dict) else value
+        return (
+            {unit: amount for unit, amount in value.items() if amount is not None} if isinstance(value, dict) else value
+        )
 
     @field_validator("outdated_after")
     @classmethod

@@ -15,21 +15,38 @@ from .yamlfile import KeyPath, YamlDocument
 M = TypeVar("M", bound=Entry)
 
 KINDS = {  # pydantic error types → what the value must be
-    "string_type": "a string", "bool_type": "true or false", "int_type": "a whole number",
-    "int_parsing": "a whole number", "int_from_float": "a whole number", "float_type": "a number",
-    "float_parsing": "a number", "finite_number": "a finite number", "dict_type": "a mapping",
-    "model_type": "a mapping", "model_attributes_type": "a mapping", "list_type": "a list",
-    "datetime_type": "a date-time", "datetime_parsing": "a date-time",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "datetime_type": "a date-time",
+    "datetime_parsing": "a date-time",
 }
 FREE_FORM = ("configuration",)  # mappings whose other keys belong to block kinds: not reported
 
 
-def checked(model: type[M], data: Any, doc: YamlDocument, key: KeyPath, into: list[Diagnostic],
-            what: str = "", partial: bool = False) -> M | None:
+def checked(
+    model: type[M],
+    data: Any,
+    doc: YamlDocument,
+    key: KeyPath,
+    into: list[Diagnostic],
+    what: str = "",
+    partial: bool = False,
+) -> M | None:
     """`data` (at `key` of `doc`) as `model`, or None when it has errors; every problem goes `into`
     the list. Wrong values in the model's WARN_ONLY fields (and a WARN_IF_NOT_A_MAPPING field that is
-    not a mapping) are warnings, and those fields take their defaults. With `partial`, an entry with errors is still built, every failing top-level key at
-    its default (for further checks; the errors stand). `what` names the entry in messages."""
+    not a mapping) are warnings, and those fields take their defaults. With `partial`, an entry with
+    errors is still built, every failing top-level key at its default (for further checks; the errors
+    stand). `what` names the entry in messages."""
     _unknown_keys(model, data, doc, key, into, what)
     try:
         return model.model_validate(data)
@@ -37,8 +54,9 @@ def checked(model: type[M], data: Any, doc: YamlDocument, key: KeyPath, into: li
         problems = _problems(exc, data)
         hard = False
         for path, error in problems:
-            warning = bool(path) and (path[0] in model.WARN_ONLY or path == (path[0],) and path[0] in
-                                      model.WARN_IF_NOT_A_MAPPING)  # that whole field then takes its default
+            warning = bool(path) and (
+                path[0] in model.WARN_ONLY or path == (path[0],) and path[0] in model.WARN_IF_NOT_A_MAPPING
+            )  # that whole field then takes its default
             hard = hard or not warning
             into.append(_diagnostic(model, doc, key, path, error, what, "warning" if warning else "error"))
         if hard and not partial or not isinstance(data, dict):
@@ -56,8 +74,13 @@ def _problems(exc: ValidationError, data: Any) -> list[tuple[KeyPath, dict]]:
     for error in exc.errors():
         path, value = [], data
         for part in error["loc"]:
-            if isinstance(value, dict) and part in value or isinstance(value, list) and isinstance(part, int) \
-                    and 0 <= part < len(value):
+            if (
+                isinstance(value, dict)
+                and part in value
+                or isinstance(value, list)
+                and isinstance(part, int)
+                and 0 <= part < len(value)
+            ):
                 path.append(part)
                 value = value[part]
             elif error["type"] in ("missing", "extra_forbidden") and part == error["loc"][-1]:
@@ -66,8 +89,9 @@ def _problems(exc: ValidationError, data: Any) -> list[tuple[KeyPath, dict]]:
     return list(found.items())
 
 
-def _diagnostic(model: type[Entry], doc: YamlDocument, key: KeyPath, path: KeyPath, error: dict, what: str,
-                severity: str) -> Diagnostic:
+def _diagnostic(
+    model: type[Entry], doc: YamlDocument, key: KeyPath, path: KeyPath, error: dict, what: str, severity: str
+) -> Diagnostic:
     name = ".".join(str(part) for part in path) or what or "this entry"
     kind, value = error["type"], error.get("input")
     if kind == "missing":
@@ -101,8 +125,9 @@ def _literals(error: dict) -> list[str]:
     return [part.strip(" '") for part in str(error.get("ctx", {}).get("expected", "")).replace(" or ", ",").split(",")]
 
 
-def _unknown_keys(model: type[Entry], data: Any, doc: YamlDocument, key: KeyPath, into: list[Diagnostic],
-                  what: str) -> None:
+def _unknown_keys(
+    model: type[Entry], data: Any, doc: YamlDocument, key: KeyPath, into: list[Diagnostic], what: str
+) -> None:
     """Keys of `data` that `model` does not know, as warnings (Mage ignores them), nested entries
     included. Models that refuse unknown keys report them as errors already."""
     if not isinstance(data, dict):
@@ -112,15 +137,23 @@ def _unknown_keys(model: type[Entry], data: Any, doc: YamlDocument, key: KeyPath
         if field is None:
             if model.model_config.get("extra") != "forbid":
                 hint = did_you_mean(str(name), model.model_fields) or "remove it"
-                message = f"{what + ': ' if what else ''}unknown key '{name}' (Mage ignores it)"
+                message = f"{what + ': ' if what else ''}unknown key '{name}' ({model.IGNORED_BY} ignores it)"
                 into.append(doc.diagnostic(key + (name,), message, hint, severity="warning"))
         elif name not in FREE_FORM:
             for shape, inner in _entry_types(field.annotation):
-                items = ({"": value}.items() if shape == "model" else value.items() if isinstance(value, dict)
-                         else enumerate(value) if shape == "list" and isinstance(value, list) else ())
+                items = (
+                    {"": value}.items()
+                    if shape == "model"
+                    else value.items()
+                    if isinstance(value, dict)
+                    else enumerate(value)
+                    if shape == "list" and isinstance(value, list)
+                    else ()
+                )
                 for item_key, item in items:
-                    _unknown_keys(inner, item, doc, key + (name,) + ((item_key,) if shape != "model" else ()), into,
-                                  what)
+                    _unknown_keys(
+                        inner, item, doc, key + (name,) + ((item_key,) if shape != "model" else ()), into, what
+                    )
 
 
 def _entry_types(annotation: Any) -> list[tuple[str, type[Entry]]]:

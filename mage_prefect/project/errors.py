@@ -1,12 +1,17 @@
-"""Diagnostics: problems found in a project, reported all at once like a compiler."""
+"""What mage-prefect reports to a user: diagnostics (problems found in a project, reported all at
+once like a compiler) and the exceptions that carry them.
+
+Every mistake of a user (a broken project, an unknown name, a request that cannot be honoured) is a
+`MagePrefectError`: the CLI prints its message and exits 1. Any other exception is a bug of ours."""
 
 from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning"]
 
@@ -40,7 +45,24 @@ class Diagnostic:
         return {**asdict(self), "file": str(self.file)}
 
 
-class ProjectError(Exception):
+class MagePrefectError(Exception):
+    """The root of the errors a user can fix: the message says what is wrong and how to fix it."""
+
+
+class NotFound(MagePrefectError, LookupError):
+    """A pipeline, block, run, output or product the request names does not exist."""
+
+
+class InvalidRequest(MagePrefectError, ValueError):
+    """A request or setting mage-prefect cannot honour (a partial-run selection, an event payload,
+    a results location)."""
+
+
+class RunFailed(MagePrefectError, RuntimeError):
+    """A step outside block code failed: `prefect deploy`, a global data product's pipeline."""
+
+
+class ProjectError(MagePrefectError):
     """Raised when a project has errors; carries every diagnostic."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):

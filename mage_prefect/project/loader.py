@@ -13,12 +13,13 @@ from pathlib import Path
 
 from . import templating
 from .block_files import BlockFiles
-from .contract import IGNORED_UNITS, OUTDATED_UNITS, PlatformSettings, ProjectMetadata
+from .contract import IGNORED_UNITS, OUTDATED_UNITS, MagePrefectSettings, PlatformSettings, ProjectMetadata
 from .entries import checked
-from .errors import Diagnostic, did_you_mean
+from .errors import Diagnostic, NotFound, did_you_mean
 from .models import GlobalDataProduct, Pipeline, Project, clean_name, product_location
 from .notification_config import read_notification_config
 from .pipelines import PipelineReader, Repo
+from .settings import with_environment
 from .yamlfile import YamlDocument, read_document
 
 SETTINGS = "settings.yaml"
@@ -39,23 +40,28 @@ class Reading:
 
     def key_of(self, name: str, near: Path | None = None) -> str:
         """The key of the pipeline `name` (a key, or a Mage uuid), readable or not: a uuid several
-        sub-projects hold is the one in the sub-project `near`, else ambiguous (a LookupError)."""
+        sub-projects hold is the one in the sub-project `near`, else ambiguous (NotFound)."""
         if name in self.of_pipeline:
             return name
         found = {repo: key for (repo, uuid), key in self.keys.items() if uuid == name}
         if near in found or len(found) == 1:
             return found.get(near) or next(iter(found.values()))
         if found:
-            raise LookupError(f"pipeline '{name}' is in several sub-projects: name one of "
-                              f"{', '.join(sorted(found.values()))}; name it <sub-project>/<uuid>")
+            raise NotFound(
+                f"pipeline '{name}' is in several sub-projects: name one of "
+                f"{', '.join(sorted(found.values()))}; name it <sub-project>/<uuid>"
+            )
         hint = did_you_mean(name, self.of_pipeline) or "list the folders under pipelines/"
-        raise LookupError(f"no pipeline '{name}' in this project; {hint}")
+        raise NotFound(f"no pipeline '{name}' in this project; {hint}")
 
     def diagnostics(self, pipeline: str | None = None) -> list[Diagnostic]:
         """Every diagnostic, or those that concern `pipeline` (a key); each once (a sub-project's or a
         product's problems concern several pipelines)."""
-        found = self.everywhere + (self.of_pipeline.get(pipeline, []) if pipeline is not None else
-                                   [*(d for ds in self.of_pipeline.values() for d in ds), *self.unused])
+        found = self.everywhere + (
+            self.of_pipeline.get(pipeline, [])
+            if pipeline is not None
+            else [*(d for ds in self.of_pipeline.values() for d in ds), *self.unused]
+        )
         return list({id(diagnostic): diagnostic for diagnostic in found}.values())
 
 
@@ -77,33 +83,61 @@ class ProjectReader:
 
     def read(self) -> Reading:
         everywhere = self.reading.everywhere
-        if not (self.root / METADATA).is_file() and not (self.root / SETTINGS).is_file() \
-                and not (self.root / "pipelines").is_dir():
-            everywhere.append(Diagnostic(file=self.root / METADATA, message="not a Mage project: no metadata.yaml, "
-                                         "settings.yaml or pipelines/ folder here",
-                                         hint="point at the folder that holds the project's metadata.yaml"))
+        if not any(path.exists() for path in (self.root / METADATA, self.root / SETTINGS, self.root / "pipelines")):
+            everywhere.append(
+                Diagnostic(
+                    file=self.root / METADATA,
+                    message="not a Mage project: no metadata.yaml, settings.yaml or pipelines/ folder here",
+                    hint="point at the folder that holds the project's metadata.yaml",
+                )
+            )
             return self.reading
         root_metadata, root_doc = self._metadata(self.root, everywhere, root=True)
         platform = (self.root / SETTINGS).is_file()
         if platform:
-            subs = self._platform(everywhere)
-            for sub in subs:
-                metadata, doc = self._metadata(sub.path, sub.problems)
-                sub.retry_config, sub.notification_config = self._inherited(metadata, doc, sub.problems)
-                if doc is not None and isinstance(doc.data, dict) and "mage_prefect" in doc.data:
-                    sub.problems.append(doc.diagnostic(("mage_prefect",), "only the root project's mage_prefect "
-                                                       "section is read", f"move it to {self.root / METADATA}",
-                                                       severity="warning"))
+            subs = self._sub_projects(everywhere)
         else:
             subs = [_SubProject(self.root.name, self.root)]
             subs[0].retry_config, subs[0].notification_config = self._inherited(root_metadata, root_doc, everywhere)
+        pipelines = self._pipelines(subs, PipelineReader(BlockFiles(self.root), platform))
+        self.reading.unused += [d for sub in subs if not _pipeline_folders(sub.path) for d in sub.problems]
+        self.reading.project = Project(
+            root=self.root,
+            name=self.root.name,
+            platform=platform,
+            sub_projects={sub.name: sub.path for sub in subs} if platform else {},
+            pipelines=pipelines,
+            global_data_products=self._products(subs, pipelines),
+            settings=self._settings(root_metadata, root_doc),
+        )
+        return self.reading
+
+    def _sub_projects(self, into: list[Diagnostic]) -> list[_SubProject]:
+        """The platform's sub-projects, each with what its metadata.yaml hands its pipelines."""
+        subs = self._platform(into)
+        for sub in subs:
+            metadata, doc = self._metadata(sub.path, sub.problems)
+            sub.retry_config, sub.notification_config = self._inherited(metadata, doc, sub.problems)
+            if doc is not None and isinstance(doc.data, dict) and "mage_prefect" in doc.data:
+                sub.problems.append(
+                    doc.diagnostic(
+                        ("mage_prefect",),
+                        "only the root project's mage_prefect section is read",
+                        f"move it to {self.root / METADATA}",
+                        severity="warning",
+                    )
+                )
+        return subs
+
+    def _pipelines(self, subs: list[_SubProject], reader: PipelineReader) -> dict[str, Pipeline]:
+        """Every pipeline that reads, by key: its uuid, or `<sub-project>/<uuid>` where several
+        sub-projects hold that uuid."""
         folders = [(sub, folder) for sub in subs for folder in _pipeline_folders(sub.path)]
         uuids = [folder.name for _, folder in folders]
-        reader = PipelineReader(BlockFiles(self.root), platform)
-        pipelines: dict[str, Pipeline] = {}
         keys = self.reading.keys
-        keys.update({(sub.path, folder.name): f"{sub.name}/{folder.name}" if uuids.count(folder.name) > 1
-                     else folder.name for sub, folder in folders})
+        for sub, folder in folders:
+            keys[sub.path, folder.name] = f"{sub.name}/{folder.name}" if uuids.count(folder.name) > 1 else folder.name
+        pipelines: dict[str, Pipeline] = {}
         for sub, folder in folders:
             key = keys[sub.path, folder.name]
             problems = self.reading.of_pipeline.setdefault(key, list(sub.problems))
@@ -111,21 +145,27 @@ class ProjectReader:
             pipeline = reader.read(folder.name, key, folder / METADATA, repo, problems)
             if pipeline is not None:
                 pipelines[key] = pipeline
-        self.reading.unused += [d for sub in subs if not _pipeline_folders(sub.path) for d in sub.problems]
-        products = self._products(subs, pipelines)
-        settings = root_metadata.mage_prefect.model_dump(exclude_defaults=True) if root_metadata else {}
-        if unset_results(settings.get("results")):
-            everywhere.append(root_doc.diagnostic(("mage_prefect", "results"), f"mage_prefect.results renders as "
-                              f"{settings['results']!r} here (an unset env_var()?); a run refuses it",
-                              "set the environment variable it reads where pipelines run", severity="warning"))
-        self.reading.project = Project(root=self.root, name=self.root.name, platform=platform,
-                                       sub_projects={sub.name: sub.path for sub in subs} if platform else {},
-                                       pipelines=pipelines, global_data_products=products, settings=settings)
-        return self.reading
+        return pipelines
+
+    def _settings(self, metadata: ProjectMetadata | None, doc: YamlDocument | None) -> MagePrefectSettings:
+        """The root project's mage_prefect section, with the environment's overrides."""
+        settings = metadata.mage_prefect if metadata else MagePrefectSettings()
+        if unset_results(settings.results):
+            self.reading.everywhere.append(
+                doc.diagnostic(
+                    ("mage_prefect", "results"),
+                    f"mage_prefect.results renders as "
+                    f"{settings.results!r} here (an unset env_var()?); a run refuses it",
+                    "set the environment variable it reads where pipelines run",
+                    severity="warning",
+                )
+            )
+        return with_environment(settings, self.root / METADATA, self.reading.everywhere)
 
     # -- project level ---------------------------------------------------------------------------
-    def _metadata(self, repo: Path, into: list[Diagnostic],
-                  root: bool = False) -> tuple[ProjectMetadata | None, YamlDocument | None]:
+    def _metadata(
+        self, repo: Path, into: list[Diagnostic], root: bool = False
+    ) -> tuple[ProjectMetadata | None, YamlDocument | None]:
         """A (sub-)project's metadata.yaml, rendered with Jinja as Mage renders it, and its document;
         absent or empty, every default (Mage runs such a project)."""
         path = repo / METADATA
@@ -135,14 +175,20 @@ class ProjectReader:
         if doc is None:
             return None, None
         if doc.data is not None and not isinstance(doc.data, dict):
-            into.append(doc.diagnostic((), f"the project's metadata.yaml must be a mapping, not a "
-                                           f"{type(doc.data).__name__}", "write one 'key: value' per line"))
+            into.append(
+                doc.diagnostic(
+                    (),
+                    f"the project's metadata.yaml must be a mapping, not a {type(doc.data).__name__}",
+                    "write one 'key: value' per line",
+                )
+            )
             return None, doc
         return checked(ProjectMetadata, doc.data or {}, doc, (), into), doc
 
     @staticmethod
-    def _inherited(metadata: ProjectMetadata | None, doc: YamlDocument | None,
-                   into: list[Diagnostic]) -> tuple[dict, dict]:
+    def _inherited(
+        metadata: ProjectMetadata | None, doc: YamlDocument | None, into: list[Diagnostic]
+    ) -> tuple[dict, dict]:
         """The retry_config and notification_config a (sub-)project's pipelines inherit (checked)."""
         if metadata is None or doc is None:
             return {}, {}
@@ -156,29 +202,53 @@ class ProjectReader:
         settings = checked(PlatformSettings, doc.data or {}, doc, (), into) if doc is not None else None
         listed = settings.projects if settings is not None else {}
         subs: dict[str, _SubProject] = {}
-        excluded = {(self.root / (entry.path or name)).resolve() for name, entry in listed.items()
-                    if entry.is_project is False}
+        excluded = {
+            (self.root / (entry.path or name)).resolve() for name, entry in listed.items() if entry.is_project is False
+        }
         for name, entry in listed.items():
             if entry.is_project is False:
                 continue
             path = (self.root / (entry.path or name)).resolve()
             if not path.is_relative_to(self.root):
-                into.append(doc.diagnostic(("projects", name, "path"), f"sub-project '{name}' is at {path}, outside "
-                                           f"the platform {self.root}", "keep sub-projects inside the platform root"))
+                into.append(
+                    doc.diagnostic(
+                        ("projects", name, "path"),
+                        f"sub-project '{name}' is at {path}, outside the platform {self.root}",
+                        "keep sub-projects inside the platform root",
+                    )
+                )
             elif path.is_dir():
                 subs[name] = _SubProject(name, path)
             else:
-                into.append(doc.diagnostic(("projects", name), f"sub-project '{name}' does not exist at {path}",
-                                           "remove it from settings.yaml or create the folder", severity="warning"))
+                into.append(
+                    doc.diagnostic(
+                        ("projects", name),
+                        f"sub-project '{name}' does not exist at {path}",
+                        "remove it from settings.yaml or create the folder",
+                        severity="warning",
+                    )
+                )
         known = {sub.path for sub in subs.values()} | excluded
         for folder in sorted(self.root.iterdir()):
-            if folder.is_dir() and not folder.name.startswith(".") and (folder / METADATA).is_file() \
-                    and folder.resolve() not in known and folder.name not in listed:
+            if (
+                folder.is_dir()
+                and not folder.name.startswith(".")
+                and (folder / METADATA).is_file()
+                and folder.resolve() not in known
+                and folder.name not in listed
+            ):
                 subs[folder.name] = _SubProject(folder.name, folder.resolve())
         if _pipeline_folders(self.root):
-            into.append(Diagnostic(file=self.root / "pipelines", message="the root project's own pipelines/ are not "
-                                   "part of the platform: Mage sees only its sub-projects' pipelines, and so does "
-                                   "mage-prefect", hint="move them into a sub-project", severity="warning"))
+            into.append(
+                Diagnostic(
+                    file=self.root / "pipelines",
+                    message="the root project's own pipelines/ are not "
+                    "part of the platform: Mage sees only its sub-projects' pipelines, and so does "
+                    "mage-prefect",
+                    hint="move them into a sub-project",
+                    severity="warning",
+                )
+            )
         return list(subs.values())
 
     # -- global data products --------------------------------------------------------------------------
@@ -197,16 +267,22 @@ class ProjectReader:
         for key, pipeline in pipelines.items():
             uses: set[tuple[Path, str]] = set()
             for block in pipeline.blocks:
-                reference = block.configuration.get("global_data_product")
-                if block.type != "global_data_product" or not isinstance(reference, dict) \
-                        or not isinstance(reference.get("uuid"), str):
+                reference = _product_reference(block)
+                if reference is None:
                     continue  # pipelines.py reports a GDP block that names no product
-                into, where = self.reading.of_pipeline[key], dict(file=block.source.file, line=block.source.line,
-                                                                   column=block.source.column)
+                into, where = (
+                    self.reading.of_pipeline[key],
+                    dict(file=block.source.file, line=block.source.line, column=block.source.column),
+                )
                 if reference.get("project") and reference["project"] not in locations:
-                    into.append(Diagnostic(**where, message=f"block '{block.uuid}' takes its product from sub-project "
-                                           f"'{reference['project']}', which the platform does not have",
-                                           hint=f"name one of {', '.join(locations)} in global_data_product.project"))
+                    into.append(
+                        Diagnostic(
+                            **where,
+                            message=f"block '{block.uuid}' takes its product from sub-project "
+                            f"'{reference['project']}', which the platform does not have",
+                            hint=f"name one of {', '.join(locations)} in global_data_product.project",
+                        )
+                    )
                     continue
                 wanted = (product_location(reference, pipeline.repo_path, locations), reference["uuid"])
                 if wanted in uses:
@@ -215,19 +291,25 @@ class ProjectReader:
                 into += file_problems.get(wanted[0], []) + problems.get(wanted, [])
                 product = next((p for p in products if (p.defined_in, p.uuid) == wanted), None)
                 if product is None and wanted not in problems:
-                    into.append(Diagnostic(**where, message=f"block '{block.uuid}' uses global data product "
-                                           f"'{wanted[1]}', which {wanted[0] / PRODUCTS} does not define",
-                                           hint="add it to global_data_products.yaml (Mage stores product uuids "
-                                                "cleaned: lowercase, '_' for other characters)"))
+                    into.append(
+                        Diagnostic(
+                            **where,
+                            message=f"block '{block.uuid}' uses global data product "
+                            f"'{wanted[1]}', which {wanted[0] / PRODUCTS} does not define",
+                            hint="add it to global_data_products.yaml (Mage stores product uuids "
+                            "cleaned: lowercase, '_' for other characters)",
+                        )
+                    )
                 elif product is not None:
                     into += self._source_problems(product, block, where)
             used |= uses
-        for (repo, uuid), listed in problems.items():
-            if (repo, uuid) not in used:
-                self.reading.unused += [replace(d, severity="warning") for d in listed]
-        for repo, listed in file_problems.items():
-            if not any(used_repo == repo for used_repo, _ in used):
-                self.reading.unused += [replace(d, severity="warning") for d in listed]
+        unused = [d for wanted, listed in problems.items() if wanted not in used for d in listed] + [
+            d
+            for repo, listed in file_problems.items()
+            if all(repo != used_repo for used_repo, _ in used)
+            for d in listed
+        ]
+        self.reading.unused += [replace(d, severity="warning") for d in unused]
         return tuple(products)
 
     def _source_problems(self, product: GlobalDataProduct, block, where: dict) -> list[Diagnostic]:
@@ -235,12 +317,19 @@ class ProjectReader:
         its errors concern every pipeline that uses the product (a stale product runs it)."""
         source = self.reading.keys.get((product.defined_in, product.object_uuid))
         if source is None:
-            return [Diagnostic(**where, message=f"global data product '{product.uuid}' of block '{block.uuid}' names "
-                               f"pipeline '{product.object_uuid}', which {product.defined_in} does not hold",
-                               hint="set object_uuid to a pipeline of the product's own (sub-)project")]
+            return [
+                Diagnostic(
+                    **where,
+                    message=f"global data product '{product.uuid}' of block '{block.uuid}' names "
+                    f"pipeline '{product.object_uuid}', which {product.defined_in} does not hold",
+                    hint="set object_uuid to a pipeline of the product's own (sub-)project",
+                )
+            ]
         return [d for d in self.reading.of_pipeline.get(source, []) if d.severity == "error"]
 
-    def _product_file(self, repo: Path) -> tuple[list[GlobalDataProduct], list[Diagnostic], dict[str, list[Diagnostic]]]:
+    def _product_file(
+        self, repo: Path
+    ) -> tuple[list[GlobalDataProduct], list[Diagnostic], dict[str, list[Diagnostic]]]:
         """The products of one global_data_products.yaml, its file-level problems, and each product's."""
         path = repo / PRODUCTS
         file_problems: list[Diagnostic] = []
@@ -250,38 +339,83 @@ class ProjectReader:
         if doc is None or doc.data is None:
             return [], file_problems, {}
         if not isinstance(doc.data, dict):
-            file_problems.append(doc.diagnostic((), "global_data_products.yaml must map product uuids to products",
-                                                "write 'product_uuid: {object_type: pipeline, object_uuid: ...}'"))
+            file_problems.append(
+                doc.diagnostic(
+                    (),
+                    "global_data_products.yaml must map product uuids to products",
+                    "write 'product_uuid: {object_type: pipeline, object_uuid: ...}'",
+                )
+            )
             return [], file_problems, {}
         products, problems, names = [], {}, {}
         for name, raw in doc.data.items():
             uuid, listed = clean_name(str(name)), []  # Mage stores product uuids cleaned
             if uuid in names:
-                listed.append(doc.diagnostic((name,), f"global data products '{names[uuid]}' and '{name}' are both "
-                                             f"'{uuid}' to Mage, which stores product uuids cleaned", "rename one"))
+                listed.append(
+                    doc.diagnostic(
+                        (name,),
+                        f"global data products '{names[uuid]}' and '{name}' are both "
+                        f"'{uuid}' to Mage, which stores product uuids cleaned",
+                        "rename one",
+                    )
+                )
             names.setdefault(uuid, name)
-            if not isinstance(raw, dict):
-                listed.append(doc.diagnostic((name,), f"global data product '{name}' must be a mapping, not {raw!r} "
-                                             "(Mage then fails every product of this file; mage-prefect this one)",
-                                             "set object_type: pipeline and object_uuid: <pipeline uuid>"))
-            else:
-                entry = checked(GlobalDataProduct, {**raw, "uuid": uuid, "defined_in": repo}, doc, (name,), listed,
-                                what=f"global data product '{name}'")
-                ignored = [unit for unit in IGNORED_UNITS if entry is not None and unit in entry.outdated_after]
-                if ignored:
-                    listed.append(doc.diagnostic((name, "outdated_after", ignored[0]), f"Mage 0.9.80 reads only "
-                                                 f"{', '.join(OUTDATED_UNITS)} of outdated_after and ignores "
-                                                 f"{', '.join(ignored)}; mage-prefect does the same",
-                                                 "write the age in seconds or weeks", severity="warning"))
-                if entry is not None and entry.repo_path is not None:
-                    listed.append(doc.diagnostic((name, "repo_path"), "a product's repo_path is not read: mage-prefect "
-                                                 "looks object_uuid up in the product's own (sub-)project",
-                                                 "remove repo_path, or move the product there", severity="warning"))
-                if entry is not None and not [d for d in listed if d.severity == "error"]:
-                    products.append(entry)
+            entry = self._product(doc, repo, name, uuid, raw, listed)
+            if entry is not None and not [d for d in listed if d.severity == "error"]:
+                products.append(entry)
             if listed:
                 problems[uuid] = listed
         return products, file_problems, problems
+
+    @staticmethod
+    def _product(
+        doc: YamlDocument, repo: Path, name: str, uuid: str, raw, listed: list[Diagnostic]
+    ) -> GlobalDataProduct | None:
+        """One entry of global_data_products.yaml; its problems go to `listed`."""
+        if not isinstance(raw, dict):
+            listed.append(
+                doc.diagnostic(
+                    (name,),
+                    f"global data product '{name}' must be a mapping, not {raw!r} "
+                    "(Mage then fails every product of this file; mage-prefect this one)",
+                    "set object_type: pipeline and object_uuid: <pipeline uuid>",
+                )
+            )
+            return None
+        what = f"global data product '{name}'"
+        entry = checked(GlobalDataProduct, {**raw, "uuid": uuid, "defined_in": repo}, doc, (name,), listed, what=what)
+        if entry is None:
+            return None
+        ignored = [unit for unit in IGNORED_UNITS if unit in entry.outdated_after]
+        if ignored:
+            listed.append(
+                doc.diagnostic(
+                    (name, "outdated_after", ignored[0]),
+                    f"Mage 0.9.80 reads only {', '.join(OUTDATED_UNITS)} of outdated_after and ignores "
+                    f"{', '.join(ignored)}; mage-prefect does the same",
+                    "write the age in seconds or weeks",
+                    severity="warning",
+                )
+            )
+        if entry.repo_path is not None:
+            listed.append(
+                doc.diagnostic(
+                    (name, "repo_path"),
+                    "a product's repo_path is not read: mage-prefect looks object_uuid up in the product's own "
+                    "(sub-)project",
+                    "remove repo_path, or move the product there",
+                    severity="warning",
+                )
+            )
+        return entry
+
+
+def _product_reference(block) -> dict | None:
+    """A GDP block's `configuration.global_data_product`, when it names a product."""
+    reference = block.configuration.get("global_data_product")
+    if block.type != "global_data_product" or not isinstance(reference, dict):
+        return None
+    return reference if isinstance(reference.get("uuid"), str) else None
 
 
 def unset_results(results: str | None) -> bool:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .contract import OUTDATED_UNITS, GlobalDataProductEntry, NotificationEntry, RetryConfigEntry, TriggerEntry
-from .errors import did_you_mean
+from .contract import (
+    OUTDATED_UNITS,
+    GlobalDataProductEntry,
+    MagePrefectSettings,
+    NotificationEntry,
+    RetryConfigEntry,
+    TriggerEntry,
+)
+from .errors import NotFound, did_you_mean
 
 # Mage's block-type → folder rule: `<type>s`, except `custom` (constants.BLOCK_TYPE_DIRECTORY_NAME).
 RUNNABLE_TYPES = ("data_loader", "transformer", "data_exporter", "custom")
@@ -153,7 +160,7 @@ class Pipeline(_Frozen):
             if block.uuid == uuid:
                 return block
         hint = did_you_mean(uuid, [b.uuid for b in self.blocks]) or "run `mage-prefect graph` to list blocks"
-        raise LookupError(f"no block '{uuid}' in pipeline '{self.key}'; {hint}")
+        raise NotFound(f"no block '{uuid}' in pipeline '{self.key}'; {hint}")
 
     def add_ons(self, kind: str, parent: str) -> tuple[Block, ...]:
         """The callbacks or conditionals attached to block `parent`."""
@@ -171,12 +178,15 @@ class GlobalDataProduct(GlobalDataProductEntry):
     uuid: str
     defined_in: Path  # the (sub-)project whose file defines it, where `object_uuid` is looked up
 
-    def overridden_by(self, block_configuration: dict[str, Any]) -> "GlobalDataProduct":
+    def overridden_by(self, block_configuration: dict[str, Any]) -> GlobalDataProduct:
         """Mage's GDP block: its own non-empty `outdated_after`, `outdated_starting_at` and `settings`
         replace the product's."""
         reference = block_configuration.get("global_data_product") or {}
-        changes = {name: reference[name] for name in ("outdated_after", "outdated_starting_at", "settings")
-                   if reference.get(name)}
+        changes = {
+            name: reference[name]
+            for name in ("outdated_after", "outdated_starting_at", "settings")
+            if reference.get(name)
+        }
         return self.model_validate({**self.model_dump(), **changes}) if changes else self
 
     def max_age_seconds(self, now: datetime | None = None) -> float | None:
@@ -185,9 +195,13 @@ class GlobalDataProduct(GlobalDataProductEntry):
         units = {unit: self.outdated_after[unit] for unit in OUTDATED_UNITS if unit in self.outdated_after}
         if not units:
             return None
-        now = now or datetime.now(timezone.utc)
-        delta = relativedelta(seconds=units.get("seconds", 0), weeks=units.get("weeks", 0),
-                              months=int(units.get("months", 0)), years=int(units.get("years", 0)))
+        now = now or datetime.now(UTC)
+        delta = relativedelta(
+            seconds=units.get("seconds", 0),
+            weeks=units.get("weeks", 0),
+            months=int(units.get("months", 0)),
+            years=int(units.get("years", 0)),
+        )
         return (now - (now - delta)).total_seconds()
 
 
@@ -200,7 +214,7 @@ class Project(_Frozen):
     sub_projects: dict[str, Path] = Field(default_factory=dict)
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
     global_data_products: tuple[GlobalDataProduct, ...] = ()
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: MagePrefectSettings = MagePrefectSettings()  # mage_prefect:, with environment overrides
 
     def pipeline(self, name: str, near: Path | None = None) -> Pipeline:
         """The pipeline of that key, or of that Mage uuid: one of the same uuid in several
@@ -212,17 +226,20 @@ class Project(_Frozen):
         if len(same) == 1 or len(nearby) == 1:
             return (nearby or same)[0]
         if same:
-            raise LookupError(f"pipeline '{name}' is in several sub-projects of {self.root}: name one of "
-                              f"{', '.join(sorted(p.key for p in same))}")
+            raise NotFound(
+                f"pipeline '{name}' is in several sub-projects of {self.root}: name one of "
+                f"{', '.join(sorted(p.key for p in same))}"
+            )
         hint = did_you_mean(name, self.pipelines) or f"known pipelines: {', '.join(sorted(self.pipelines)) or 'none'}"
-        raise LookupError(f"no pipeline '{name}' in project {self.root}; {hint}")
+        raise NotFound(f"no pipeline '{name}' in project {self.root}; {hint}")
 
     def product_of(self, pipeline: Pipeline, block: Block) -> GlobalDataProduct | None:
         """The global data product a GDP block of `pipeline` uses, with the block's own overrides."""
         reference = block.configuration["global_data_product"]
         where = product_location(reference, pipeline.repo_path, self.sub_projects)
-        found = next((p for p in self.global_data_products if p.uuid == str(reference["uuid"]) and p.defined_in == where),
-                     None)
+        found = next(
+            (p for p in self.global_data_products if p.uuid == str(reference["uuid"]) and p.defined_in == where), None
+        )
         return found.overridden_by(block.configuration) if found is not None else None
 
 

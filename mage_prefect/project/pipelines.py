@@ -57,8 +57,13 @@ class PipelineReader:
         data = doc.data
         if not isinstance(data, dict) or not data:
             what = "is empty" if not data else f"must be a mapping, not a {type(data).__name__}"
-            into.append(doc.diagnostic((), f"pipeline '{uuid}': metadata.yaml {what} (Mage refuses it: Invalid "
-                                           "pipeline config)", "list the pipeline's blocks under 'blocks:'"))
+            into.append(
+                doc.diagnostic(
+                    (),
+                    f"pipeline '{uuid}': metadata.yaml {what} (Mage refuses it: Invalid pipeline config)",
+                    "list the pipeline's blocks under 'blocks:'",
+                )
+            )
             return None
         entry = checked(PipelineFile, data, doc, (), into, partial=True)  # the blocks are checked either way
         self._pipeline_level(doc, uuid, entry, into)
@@ -85,15 +90,31 @@ class PipelineReader:
 
     def _pipeline_level(self, doc: YamlDocument, uuid: str, entry: PipelineFile, into: list[Diagnostic]) -> None:
         if entry.uuid is not None and entry.uuid != uuid:
-            into.append(doc.diagnostic(("uuid",), f"pipeline uuid '{entry.uuid}' differs from its folder name "
-                                       f"'{uuid}'; Mage (and mage-prefect) use the folder name",
-                                       f"rename the folder or set uuid: {uuid}", severity="warning"))
+            into.append(
+                doc.diagnostic(
+                    ("uuid",),
+                    f"pipeline uuid '{entry.uuid}' differs from its folder name "
+                    f"'{uuid}'; Mage (and mage-prefect) use the folder name",
+                    f"rename the folder or set uuid: {uuid}",
+                    severity="warning",
+                )
+            )
         if entry.type != "python":
-            into.append(doc.diagnostic(("type",), f"pipeline type '{entry.type}' is not supported; {NOT_YET}",
-                                       "only batch pipelines (type: python) run on Prefect for now"))
+            into.append(
+                doc.diagnostic(
+                    ("type",),
+                    f"pipeline type '{entry.type}' is not supported; {NOT_YET}",
+                    "only batch pipelines (type: python) run on Prefect for now",
+                )
+            )
         if entry.extensions:
-            into.append(doc.diagnostic(("extensions",), f"pipeline extensions (Great Expectations) are not "
-                                       f"supported; {NOT_YET}", "remove 'extensions' to run this pipeline"))
+            into.append(
+                doc.diagnostic(
+                    ("extensions",),
+                    f"pipeline extensions (Great Expectations) are not supported; {NOT_YET}",
+                    "remove 'extensions' to run this pipeline",
+                )
+            )
 
     # -- blocks --------------------------------------------------------------------------------
     def _sections(self, doc: YamlDocument, data: dict, repo: Repo, into: list[Diagnostic]) -> dict[str, tuple]:
@@ -108,14 +129,18 @@ class PipelineReader:
             blocks = {}
             for index, entry, raw in sorted(kept, key=lambda item: item[1].replicated_block is not None):
                 key = (section, index)
-                blocks[index] = (self._block(doc, key, entry, raw, repo, runnable, built, into) if raw is not None
-                                 else _stand_in(doc, key, entry))
+                blocks[index] = (
+                    self._block(doc, key, entry, raw, repo, runnable, built, into)
+                    if raw is not None
+                    else _stand_in(doc, key, entry)
+                )
                 built[entry.uuid] = blocks[index]
             sections[section] = tuple(blocks[index] for index in sorted(blocks))
         return sections
 
-    def _entries(self, doc: YamlDocument, section: str, raw: Any,
-                 into: list[Diagnostic]) -> list[tuple[int, BlockEntry, dict | None]]:
+    def _entries(
+        self, doc: YamlDocument, section: str, raw: Any, into: list[Diagnostic]
+    ) -> list[tuple[int, BlockEntry, dict | None]]:
         """Each entry of a section with its raw mapping; an entry with errors but a uuid comes with
         None instead, and stands in for its block so that others may still name it (its errors are
         reported; the pipeline does not run)."""
@@ -126,18 +151,32 @@ class PipelineReader:
             name = item.get("uuid") if isinstance(item, dict) else None
             what = f"block '{name}'" if isinstance(name, str) else f"{section}[{index}]"
             if not isinstance(item, dict):
-                into.append(doc.diagnostic((section, index), f"{what} must be a mapping, not {item!r}",
-                                           "give every block at least 'uuid' and 'type'"))
+                into.append(
+                    doc.diagnostic(
+                        (section, index),
+                        f"{what} must be a mapping, not {item!r}",
+                        "give every block at least 'uuid' and 'type'",
+                    )
+                )
                 continue
             entry = checked(BlockEntry, item, doc, (section, index), into, what=what)
             if entry is not None:
                 entries.append((index, entry, item))
             elif isinstance(item.get("uuid"), (str, int)) and not isinstance(item.get("uuid"), bool):
                 upstreams = item.get("upstream_blocks")
-                entries.append((index, BlockEntry.model_construct(
-                    uuid=str(item["uuid"]), type=item["type"] if item.get("type") in EXECUTABLE_TYPES else "custom",
-                    upstream_blocks=[u for u in upstreams if isinstance(u, str)] if isinstance(upstreams, list) else []),
-                    None))
+                entries.append(
+                    (
+                        index,
+                        BlockEntry.model_construct(
+                            uuid=str(item["uuid"]),
+                            type=item["type"] if item.get("type") in EXECUTABLE_TYPES else "custom",
+                            upstream_blocks=[u for u in upstreams if isinstance(u, str)]
+                            if isinstance(upstreams, list)
+                            else [],
+                        ),
+                        None,
+                    )
+                )
         return entries
 
     @staticmethod
@@ -150,54 +189,67 @@ class PipelineReader:
             for index, entry, _ in items:
                 where = f"{section}[{index}]"
                 if entry.uuid in seen:
-                    into.append(doc.diagnostic((section, index, "uuid"), f"duplicate block uuid '{entry.uuid}' (first "
-                                               f"at {seen[entry.uuid]})", "block uuids must be unique within a pipeline"))
+                    into.append(
+                        doc.diagnostic(
+                            (section, index, "uuid"),
+                            f"duplicate block uuid '{entry.uuid}' (first at {seen[entry.uuid]})",
+                            "block uuids must be unique within a pipeline",
+                        )
+                    )
                     continue
                 seen[entry.uuid] = where
                 if section == "widgets" or entry.type in SKIPPED_TYPES:
                     continue  # charts, markdown and scratchpads store no outputs
                 name = clean_name(entry.uuid)
                 if name in cleaned:
-                    into.append(doc.diagnostic((section, index, "uuid"), f"block uuid '{entry.uuid}' collides with "
-                                               f"'{cleaned[name]}': both store their outputs as '{name}'",
-                                               "rename one of them"))
+                    into.append(
+                        doc.diagnostic(
+                            (section, index, "uuid"),
+                            f"block uuid '{entry.uuid}' collides with "
+                            f"'{cleaned[name]}': both store their outputs as '{name}'",
+                            "rename one of them",
+                        )
+                    )
                 cleaned.setdefault(name, entry.uuid)
 
-    def _block(self, doc: YamlDocument, key: KeyPath, entry: BlockEntry, raw: dict, repo: Repo, runnable: set[str],
-               built: dict[str, Block], into: list[Diagnostic]) -> Block:
+    def _block(
+        self,
+        doc: YamlDocument,
+        key: KeyPath,
+        entry: BlockEntry,
+        raw: dict,
+        repo: Repo,
+        runnable: set[str],
+        built: dict[str, Block],
+        into: list[Diagnostic],
+    ) -> Block:
         """The block, as far as it can be resolved (its problems go `into` the list)."""
         uuid = entry.uuid
         self._unsupported(doc, key, entry, into)
-        upstreams = []
-        for position, upstream in enumerate(entry.upstream_blocks):
-            if upstream in runnable:
-                upstreams.append(upstream)
-            else:
-                into.append(doc.diagnostic(key + ("upstream_blocks", position), f"block '{uuid}' names unknown "
-                                           f"upstream block '{upstream}'",
-                                           did_you_mean(upstream, runnable) or "add that block to 'blocks' or remove the "
-                                                                              "reference"))
+        upstreams = self._upstreams(doc, key, entry, runnable, into)
         configuration = raw.get("configuration") or {}  # block code gets it as written
-        content = entry.content if entry.content and entry.content.strip() else None
-        file = None
-        if entry.replicated_block is not None:
-            original = built.get(entry.replicated_block)
-            if original is None:
-                into.append(doc.diagnostic(key + ("replicated_block",), f"block '{uuid}' replicates unknown block "
-                                           f"'{entry.replicated_block}'", did_you_mean(entry.replicated_block, built)
-                                           or "name a block of this section of the pipeline"))
-            else:
-                file, content = original.file, original.content
-        elif content is None and entry.type != "global_data_product":  # a product has no code
-            file = self.files.find(doc, key, uuid, entry.type, entry.language, configuration, repo.path,
-                                   self.platform, into)
+        file, content = self._code(doc, key, entry, configuration, repo, built, into)
         callback_file = None
         if entry.has_callback:
-            callback_file = self.files.find(doc, key + ("has_callback",), f"{clean_name(uuid)}_callback", "callback",
-                                            "python", {}, repo.path, self.platform, into)
+            callback_file = self.files.find(
+                doc,
+                key + ("has_callback",),
+                f"{clean_name(uuid)}_callback",
+                "callback",
+                "python",
+                {},
+                repo.path,
+                self.platform,
+                into,
+            )
         if entry.type == "global_data_product" and entry.configuration.global_data_product is None:
-            into.append(doc.diagnostic(key + ("configuration",), f"global data product block '{uuid}' names no "
-                                       "product", "set configuration.global_data_product.uuid"))
+            into.append(
+                doc.diagnostic(
+                    key + ("configuration",),
+                    f"global data product block '{uuid}' names no product",
+                    "set configuration.global_data_product.uuid",
+                )
+            )
         line, column = doc.positions.get(key, (None, None))
         return Block(
             uuid=uuid,
@@ -205,8 +257,9 @@ class PipelineReader:
             language=entry.language,
             upstream_blocks=tuple(upstreams),
             configuration=configuration,
-            retry_config=RetryConfig.model_validate({**repo.retry_config, **(entry.retry_config.given() if
-                                                                            entry.retry_config else {})}),
+            retry_config=RetryConfig.model_validate(
+                {**repo.retry_config, **(entry.retry_config.given() if entry.retry_config else {})}
+            ),
             timeout=entry.timeout or None,  # 0: no timeout, as in Mage
             replicated_block=entry.replicated_block,
             content=content,
@@ -214,6 +267,56 @@ class PipelineReader:
             callback_file=callback_file,
             source=SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key)),
         )
+
+    @staticmethod
+    def _upstreams(
+        doc: YamlDocument, key: KeyPath, entry: BlockEntry, runnable: set[str], into: list[Diagnostic]
+    ) -> list[str]:
+        """The block's upstream blocks that exist; each unknown one is an error."""
+        upstreams = []
+        for position, upstream in enumerate(entry.upstream_blocks):
+            if upstream in runnable:
+                upstreams.append(upstream)
+            else:
+                into.append(
+                    doc.diagnostic(
+                        key + ("upstream_blocks", position),
+                        f"block '{entry.uuid}' names unknown upstream block '{upstream}'",
+                        did_you_mean(upstream, runnable) or "add that block to 'blocks' or remove the reference",
+                    )
+                )
+        return upstreams
+
+    def _code(
+        self,
+        doc: YamlDocument,
+        key: KeyPath,
+        entry: BlockEntry,
+        configuration: dict,
+        repo: Repo,
+        built: dict[str, Block],
+        into: list[Diagnostic],
+    ) -> tuple[Path | None, str | None]:
+        """Where the block's code is: (its file, its inline content); a replica runs its original's."""
+        content = entry.content if entry.content and entry.content.strip() else None
+        if entry.replicated_block is not None:
+            original = built.get(entry.replicated_block)
+            if original is not None:
+                return original.file, original.content
+            into.append(
+                doc.diagnostic(
+                    key + ("replicated_block",),
+                    f"block '{entry.uuid}' replicates unknown block '{entry.replicated_block}'",
+                    did_you_mean(entry.replicated_block, built) or "name a block of this section of the pipeline",
+                )
+            )
+            return None, content
+        if content is None and entry.type != "global_data_product":  # a product has no code
+            file = self.files.find(
+                doc, key, entry.uuid, entry.type, entry.language, configuration, repo.path, self.platform, into
+            )
+            return file, None
+        return None, content
 
     @staticmethod
     def _unsupported(doc: YamlDocument, key: KeyPath, entry: BlockEntry, into: list[Diagnostic]) -> None:
@@ -227,7 +330,9 @@ class PipelineReader:
         elif entry.language not in ("python", "sql") and entry.type != "global_data_product":
             problems.append((("language",), f"{entry.language} blocks are not supported; {NOT_YET}"))
         if isinstance(entry.configuration.dynamic, dict):
-            problems.append((("configuration", "dynamic"), f"dynamic blocks v2 (a mapping) are not supported; {NOT_YET}"))
+            problems.append(
+                (("configuration", "dynamic"), f"dynamic blocks v2 (a mapping) are not supported; {NOT_YET}")
+            )
         for sub_key, message in problems:
             into.append(doc.diagnostic(key + sub_key, message, "see the README's list of supported Mage features"))
 
@@ -241,17 +346,26 @@ class PipelineReader:
         if doc is None:
             return ()
         if doc.data is not None and not isinstance(doc.data, dict):
-            into.append(doc.diagnostic((), "triggers.yaml must be a mapping with a 'triggers:' list (Mage drops every "
-                                           "trigger of this file)", "write 'triggers:' followed by a list"))
+            into.append(
+                doc.diagnostic(
+                    (),
+                    "triggers.yaml must be a mapping with a 'triggers:' list (Mage drops every trigger of this file)",
+                    "write 'triggers:' followed by a list",
+                )
+            )
             return ()
         file = checked(TriggersFile, doc.data or {}, doc, (), into)
         triggers: list[Trigger] = []
         for index, raw in enumerate(file.triggers if file else []):
             key = ("triggers", index)
             if not isinstance(raw, dict):
-                into.append(doc.diagnostic(key, f"a trigger must be a mapping, not {raw!r} (Mage drops every trigger of "
-                                                "this file)", "give each trigger name, schedule_type, schedule_interval "
-                                                              "and start_time"))
+                into.append(
+                    doc.diagnostic(
+                        key,
+                        f"a trigger must be a mapping, not {raw!r} (Mage drops every trigger of this file)",
+                        "give each trigger name, schedule_type, schedule_interval and start_time",
+                    )
+                )
                 continue
             name = raw.get("name")
             trigger = checked(Trigger, raw, doc, key, into, what=f"trigger '{name}'" if isinstance(name, str) else "")
@@ -259,11 +373,18 @@ class PipelineReader:
                 continue
             clash = next((t for t in triggers if t.deployment_name == trigger.deployment_name), None)
             if clash is not None:
-                same = "duplicate trigger name" if clash.name == trigger.name else "trigger names that make one " \
-                                                                                    "deployment name"
-                into.append(doc.diagnostic(key + ("name",), f"{same}: '{trigger.name}' and '{clash.name}' both "
-                                           f"deploy as '{trigger.deployment_name}'", "trigger names must be unique per "
-                                                                                     "pipeline (/, %, &, <, > become -)"))
+                same = (
+                    "duplicate trigger name"
+                    if clash.name == trigger.name
+                    else "trigger names that make one deployment name"
+                )
+                into.append(
+                    doc.diagnostic(
+                        key + ("name",),
+                        f"{same}: '{trigger.name}' and '{clash.name}' both deploy as '{trigger.deployment_name}'",
+                        "trigger names must be unique per pipeline (/, %, &, <, > become -)",
+                    )
+                )
                 continue
             if self._schedule_ok(doc, key, trigger, into):
                 triggers.append(trigger)
@@ -276,15 +397,19 @@ class PipelineReader:
         interval, where = trigger.schedule_interval, key + ("schedule_interval",)
         problem = None
         if trigger.schedule_type == "time" and not interval:
-            problem = (f"time trigger '{trigger.name}' has no schedule_interval",
-                       "use @hourly, @daily, @weekly, @monthly, @once or a cron string")
+            problem = (
+                f"time trigger '{trigger.name}' has no schedule_interval",
+                "use @hourly, @daily, @weekly, @monthly, @once or a cron string",
+            )
         elif interval == "@always_on":
             problem = (f"@always_on triggers are not supported; {NOT_YET}", "use a cron schedule such as '*/5 * * * *'")
         elif interval == "@once" and trigger.start_time is None:
             problem = (f"@once trigger '{trigger.name}' needs a start_time", "set start_time to when it should run")
         elif interval and interval != "@once" and not croniter.is_valid(trigger.cron):
-            problem = (f"invalid cron expression '{interval}' (Mage's schedule sync fails on it, for every pipeline)",
-                       "use 5 fields (minute hour day month weekday) or a preset such as @daily")
+            problem = (
+                f"invalid cron expression '{interval}' (Mage's schedule sync fails on it, for every pipeline)",
+                "use 5 fields (minute hour day month weekday) or a preset such as @daily",
+            )
         if problem:
             into.append(doc.diagnostic(where, *problem))
         return problem is None
@@ -293,5 +418,9 @@ class PipelineReader:
 def _stand_in(doc: YamlDocument, key: KeyPath, entry: BlockEntry) -> Block:
     """A block whose entry has errors, as far as other blocks see it: its uuid and upstreams."""
     line, column = doc.positions.get(key, (None, None))
-    return Block(uuid=entry.uuid, type=entry.type, upstream_blocks=tuple(entry.upstream_blocks),
-                 source=SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key)))
+    return Block(
+        uuid=entry.uuid,
+        type=entry.type,
+        upstream_blocks=tuple(entry.upstream_blocks),
+        source=SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key)),
+    )

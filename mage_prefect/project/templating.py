@@ -13,7 +13,8 @@ import contextvars
 import functools
 import json
 import os
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import jinja2
 from jinja2 import nodes
@@ -60,12 +61,14 @@ def _bounded(iterable: Iterable[Any]) -> Iterator[Any]:
 
 def _check_size(args: Iterable[Any]) -> None:
     if any(isinstance(value, int) and abs(value) > MAX_SIZE for value in args):
-        raise TemplateLimitError(f"a call with a number above {MAX_SIZE:,} ('x'.ljust(10**10)?) is too large for a "
-                                 "template")
+        raise TemplateLimitError(
+            f"a call with a number above {MAX_SIZE:,} ('x'.ljust(10**10)?) is too large for a template"
+        )
 
 
 def _sized(function):
     """A filter that refuses numbers above MAX_SIZE (Jinja calls filters directly, not through `call`)."""
+
     @functools.wraps(function)  # keeps Jinja's pass_context / pass_environment marks
     def sized(*args: Any, **kwargs: Any) -> Any:
         _check_size((*args, *kwargs.values()))
@@ -99,19 +102,29 @@ class _BoundedSandbox(SandboxedEnvironment):
         return result
 
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \
-                and right * max(abs(left).bit_length(), 1) > MAX_SIZE:
+        if (
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and abs(left) > 1
+            and right * max(abs(left).bit_length(), 1) > MAX_SIZE
+        ):
             raise TemplateLimitError(f"{left} ** {right} is too large for a template")
-        if operator == "*" and (isinstance(right, int) and isinstance(left, (str, list, tuple))
-                                or isinstance(left, int) and isinstance(right, (str, list, tuple))):
+        if operator == "*" and (
+            isinstance(right, int)
+            and isinstance(left, (str, list, tuple))
+            or isinstance(left, int)
+            and isinstance(right, (str, list, tuple))
+        ):
             count, sequence = (right, left) if isinstance(right, int) else (left, right)
             if count * len(sequence) > MAX_SIZE:
                 raise TemplateLimitError(f"repeating a value {count:,} times is too large for a template")
         return super().call_binop(context, operator, left, right)
 
 
-_ENVIRONMENTS = {strict: _BoundedSandbox(jinja2.StrictUndefined if strict else jinja2.Undefined)
-                 for strict in (False, True)}
+_ENVIRONMENTS = {
+    strict: _BoundedSandbox(jinja2.StrictUndefined if strict else jinja2.Undefined) for strict in (False, True)
+}
 
 
 def render(text: str, names: dict[str, Any] | None = None, *, strict: bool = False) -> str:

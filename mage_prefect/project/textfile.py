@@ -15,8 +15,12 @@ from pathlib import Path
 from .errors import Diagnostic
 
 MAX_BYTES = 10 * 1024 * 1024  # a 1,000-block pipeline's metadata.yaml is well under 1 MB
-WIDE_BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32", codecs.BOM_UTF16_LE: "UTF-16",
-             codecs.BOM_UTF16_BE: "UTF-16"}
+WIDE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
 SAVE_AS_UTF8 = "save the file as UTF-8 (your editor's 'encoding' setting)"
 COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]")  # PEP 263
 
@@ -31,10 +35,13 @@ def read_text(path: Path, *, python: bool = False) -> str | Diagnostic:
         return Diagnostic(file=path, message=f"cannot read file: {exc.strerror or exc}")
     if len(data) > MAX_BYTES:
         size = max(path.stat().st_size, len(data))
-        return Diagnostic(file=path, message=f"file is {size / 2**20:.1f} MiB, above mage-prefect's limit of "
-                                             f"{MAX_BYTES // 2**20} MiB for project files",
-                          hint="a Mage project file this large is almost certainly not meant to be read; "
-                               "remove it or move its data out of the project")
+        return Diagnostic(
+            file=path,
+            message=f"file is {size / 2**20:.1f} MiB, above mage-prefect's limit of "
+            f"{MAX_BYTES // 2**20} MiB for project files",
+            hint="a Mage project file this large is almost certainly not meant to be read; "
+            "remove it or move its data out of the project",
+        )
     return decode(path, data, python=python)
 
 
@@ -44,22 +51,37 @@ def decode(path: Path, data: bytes, *, python: bool = False) -> str | Diagnostic
         if data.startswith(bom):
             return Diagnostic(file=path, line=1, column=1, message=f"file is {name}-encoded", hint=SAVE_AS_UTF8)
     if b"\x00" in data:
-        return _at(path, data, data.index(b"\x00"), "file contains a NUL byte (is it a binary file?)",
-                   "remove the NUL bytes, or save the file as UTF-8 text")
+        return _at(
+            path,
+            data,
+            data.index(b"\x00"),
+            "file contains a NUL byte (is it a binary file?)",
+            "remove the NUL bytes, or save the file as UTF-8 text",
+        )
     encoding = "utf-8-sig"
     if python:
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         except SyntaxError as exc:  # an unknown `coding:` cookie, or one that contradicts a BOM
             if any(COOKIE.search(line) for line in data.split(b"\n", 2)[:2]):
-                return Diagnostic(file=path, line=1, message=f"the file's encoding declaration is refused: {exc}",
-                                  hint="use '# -*- coding: utf-8 -*-' or remove the cookie")
+                return Diagnostic(
+                    file=path,
+                    line=1,
+                    message=f"the file's encoding declaration is refused: {exc}",
+                    hint="use '# -*- coding: utf-8 -*-' or remove the cookie",
+                )
             # no cookie: undecodable UTF-8 in the first lines, reported below with its position
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        return _at(path, data, exc.start, f"file is not valid {encoding.upper().removesuffix('-SIG')}: "
-                                          f"byte {data[exc.start:exc.start + 1]!r} cannot be decoded", SAVE_AS_UTF8)
+        return _at(
+            path,
+            data,
+            exc.start,
+            f"file is not valid {encoding.upper().removesuffix('-SIG')}: "
+            f"byte {data[exc.start : exc.start + 1]!r} cannot be decoded",
+            SAVE_AS_UTF8,
+        )
 
 
 def write_atomically(path: Path, data: bytes) -> None:

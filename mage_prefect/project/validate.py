@@ -9,29 +9,22 @@ import keyword
 import sys
 from pathlib import Path
 
-import jinja2
-
-from ..graph import dynamic_children, find_cycle
-from ..runtime.block_code import arity_problem
-from ..runtime.compat import MODULES as SHIM_MODULES
-from ..runtime.compat.io_config import IoConfigError, profile_settings, read_io_config
-from ..runtime.compat.io_sql import EXPORT_POLICIES, missing_settings
-from ..runtime.sql import PROVIDERS, SQL_DRIVERS, df_reference_problems
+from .block_checks import arity_problem, block_code_text
+from .capabilities import shim_serves
 from .errors import Diagnostic, ProjectError, has_errors
+from .graph import dynamic_children, find_cycle
 from .loader import ProjectReader
-from .textfile import read_text
 from .models import RUNNABLE_TYPES, Block, Pipeline, Project
+from .parameters import RESERVED_NAMES
+from .sql_checks import check_sql_block
 
 # The decorator that marks the function Mage runs, per block type (callbacks accept several).
 MAIN_DECORATORS = {"conditional": ("condition",), "callback": ("callback", "on_success", "on_failure", "on_cancelled")}
 
-# Flow parameters mage-prefect adds next to the pipeline variables, and Prefect's reserved names.
-RESERVED_PARAMETERS = ("execution_date", "runtime_variables", "skip_sensors", "allow_blocks_to_fail", "wait_for",
-                       "return_state")
 
-
-def check_project(root: str | Path, pipeline: str | None = None,
-                  near: Path | None = None) -> tuple[Project | None, list[Diagnostic]]:
+def check_project(
+    root: str | Path, pipeline: str | None = None, near: Path | None = None
+) -> tuple[Project | None, list[Diagnostic]]:
     """Read and statically check a project, or one pipeline of it: its key, or its Mage uuid (one
     that several sub-projects hold is the one in the sub-project `near`, as Mage looks in its active
     project first). Returns every diagnostic that concerns it."""
@@ -46,9 +39,13 @@ def check_project(root: str | Path, pipeline: str | None = None,
         try:
             key = reading.key_of(pipeline, near)
         except LookupError as exc:
-            return project, reading.everywhere + [Diagnostic(
-                file=project.root / "pipelines" / pipeline / "metadata.yaml", message=str(exc).split("; ")[0],
-                hint=str(exc).split("; ")[1] if "; " in str(exc) else "list the folders under pipelines/")]
+            return project, reading.everywhere + [
+                Diagnostic(
+                    file=project.root / "pipelines" / pipeline / "metadata.yaml",
+                    message=str(exc).split("; ")[0],
+                    hint=str(exc).split("; ")[1] if "; " in str(exc) else "list the folders under pipelines/",
+                )
+            ]
         wanted = [project.pipelines[key]] if key in project.pipelines else []  # else: it does not read
         diagnostics = reading.diagnostics(key)
     for item in wanted:
@@ -62,10 +59,15 @@ def _flow_name_clashes(project: Project, wanted: list[Pipeline]) -> list[Diagnos
     for pipeline in wanted:
         others = [p.key for p in project.pipelines.values() if p.flow_name == pipeline.flow_name and p is not pipeline]
         if others:
-            problems.append(Diagnostic(file=pipeline.source.file, message=f"pipeline '{pipeline.key}' and "
-                                       f"{', '.join(repr(o) for o in others)} would both be the Prefect flow "
-                                       f"'{pipeline.flow_name}'", hint="rename one of the pipeline folders "
-                                       "(Prefect names cannot hold / % & < >, which become -)"))
+            problems.append(
+                Diagnostic(
+                    file=pipeline.source.file,
+                    message=f"pipeline '{pipeline.key}' and "
+                    f"{', '.join(repr(o) for o in others)} would both be the Prefect flow "
+                    f"'{pipeline.flow_name}'",
+                    hint="rename one of the pipeline folders (Prefect names cannot hold / % & < >, which become -)",
+                )
+            )
     return problems
 
 
@@ -85,27 +87,38 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
     if cycle:
         block = pipeline.block(cycle[0])
         diagnostics.append(
-            Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
-                       key_path=f"{block.source.key_path}.upstream_blocks",
-                       message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
-                       hint="remove one of these upstream_blocks entries")
+            Diagnostic(
+                file=block.source.file,
+                line=block.source.line,
+                column=block.source.column,
+                key_path=f"{block.source.key_path}.upstream_blocks",
+                message=f"dependency cycle: {' -> '.join(reversed(cycle))}",
+                hint="remove one of these upstream_blocks entries",
+            )
         )
     for name in pipeline.variables:
-        if not str(name).isidentifier() or keyword.iskeyword(str(name)) or name in RESERVED_PARAMETERS:
+        if not str(name).isidentifier() or keyword.iskeyword(str(name)) or name in RESERVED_NAMES:
             diagnostics.append(
-                Diagnostic(file=pipeline.source.file, key_path=f"variables.{name}",
-                           message=f"variable name '{name}' cannot be a flow parameter",
-                           hint="use a Python identifier that is not one of " + ", ".join(RESERVED_PARAMETERS))
+                Diagnostic(
+                    file=pipeline.source.file,
+                    key_path=f"variables.{name}",
+                    message=f"variable name '{name}' cannot be a flow parameter",
+                    hint="use a Python identifier that is not one of " + ", ".join(RESERVED_NAMES),
+                )
             )
     children = set() if cycle else dynamic_children(pipeline)
     for block in pipeline.blocks:
         if block.dynamic and block.uuid in children:
             diagnostics.append(
-                Diagnostic(file=block.source.file, line=block.source.line, column=block.source.column,
-                           key_path=f"{block.source.key_path}.configuration.dynamic",
-                           message=f"block '{block.uuid}' is both a dynamic parent and a dynamic child; "
-                                   "mage-prefect does not support nested dynamic blocks yet",
-                           hint="set reduce_output: true on the dynamic child above it, or remove dynamic: true")
+                Diagnostic(
+                    file=block.source.file,
+                    line=block.source.line,
+                    column=block.source.column,
+                    key_path=f"{block.source.key_path}.configuration.dynamic",
+                    message=f"block '{block.uuid}' is both a dynamic parent and a dynamic child; "
+                    "mage-prefect does not support nested dynamic blocks yet",
+                    hint="set reduce_output: true on the dynamic child above it, or remove dynamic: true",
+                )
             )
     folders = _project_folders(pipeline, root)
     for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
@@ -117,84 +130,25 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
     return diagnostics
 
 
-def check_sql_block(block: Block, key: str, pipeline: Pipeline, dynamic_children: set[str]) -> list[Diagnostic]:
-    """A SQL block's provider, driver, write policy, io_config.yaml, template syntax and `{{ df_N }}`."""
-    where = dict(file=block.source.file, line=block.source.line, column=block.source.column)
-    config, problems = block.configuration, []
-
-    def problem(key_path: str, message: str, hint: str, severity: str = "error") -> None:
-        problems.append(Diagnostic(**where, key_path=f"{key}.{key_path}", message=message, hint=hint,
-                                   severity=severity))
-
-    provider = config.get("data_provider")
-    if provider not in PROVIDERS:
-        problem("configuration.data_provider", f"SQL block '{block.uuid}' has data_provider {provider!r}; mage-prefect "
-                f"supports {', '.join(PROVIDERS)} (others: not supported yet)",
-                f"set configuration.data_provider to one of {', '.join(PROVIDERS)}")
-    elif importlib.util.find_spec(SQL_DRIVERS[provider]) is None:  # this machine's concern, not the project's
-        problem("configuration.data_provider", f"SQL block '{block.uuid}' needs the Python package "
-                f"'{SQL_DRIVERS[provider]}', which is not installed here", "pip install 'mage-prefect[sql]'",
-                severity="warning")
-    policy = config.get("export_write_policy")
-    if policy is not None and policy not in EXPORT_POLICIES:
-        problem("configuration.export_write_policy", f"export_write_policy {policy!r} is not one of "
-                f"{', '.join(EXPORT_POLICIES)}", "Mage's default is append")
-    io_config, profile = pipeline.repo_path / "io_config.yaml", str(config.get("data_provider_profile") or "default")
-    if not io_config.is_file():
-        problem("configuration", f"SQL block '{block.uuid}' needs {io_config} for its connection, and it is missing",
-                "create io_config.yaml with the profile the block names (data_provider_profile, default: 'default')")
-    elif provider in PROVIDERS and "{" not in profile:  # a templated profile is known only at run time
-        try:  # secrets are not looked up: validate reaches no service
-            settings = profile_settings(io_config, read_io_config(io_config, lambda name: "<secret>", problems), profile)
-        except IoConfigError as exc:
-            problems.append(exc.diagnostic)
-        except (ValueError, KeyError) as exc:
-            problem("configuration.data_provider_profile", str(exc), "fix io_config.yaml or data_provider_profile")
-        else:
-            missing = missing_settings(PROVIDERS[provider], settings)
-            unset = [key for key in missing if settings.get(key) == "None"]  # env_var() of an unset variable
-            if set(missing) - set(unset):
-                problem("configuration.data_provider_profile", f"{io_config}, profile '{profile}': sets no "
-                        f"{', '.join(sorted(set(missing) - set(unset)))}, which {provider} needs",
-                        "add them to that profile")
-            if unset:
-                problem("configuration.data_provider_profile", f"{io_config}, profile '{profile}': "
-                        f"{', '.join(unset)} renders as 'None' here (an unset environment variable?)",
-                        "set the variables it reads where the pipeline runs", severity="warning")
-    if block.dynamic or block.uuid in dynamic_children:
-        problem("configuration", f"SQL block '{block.uuid}' is a dynamic block; dynamic SQL blocks are not "
-                "supported yet", "make the dynamic parent and its children Python blocks")
-    code = _code(block)
-    if not isinstance(code, tuple):
-        return problems + ([code] if code is not None else [])
-    source, file = code
-    try:
-        jinja2.Environment().parse(source)
-    except jinja2.TemplateSyntaxError as exc:
-        problems.append(Diagnostic(file=file, line=exc.lineno, column=1, message=f"template syntax error: {exc.message}",
-                                   hint=f"fix the Jinja in block '{block.uuid}'"))
-    for offset, message in df_reference_problems(source, len(block.upstream_blocks), block.uuid):
-        problems.append(Diagnostic(file=file, **_position(source, offset), message=message,
-                                   hint="df_N is the N-th entry of upstream_blocks, counting from 1"))
-    if "block_output(" in source:
-        problems.append(Diagnostic(file=file, **_position(source, source.index("block_output(")),
-                                   message=f"block '{block.uuid}' uses block_output(), which is not supported yet",
-                                   hint="reference the upstream's table with {{ df_N }} instead"))
-    return problems
-
-
 def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagnostic]:
     """Parse the block's code: syntax, the block-type decorator, Mage's arity rule, and imports of
     modules that only the project `folders` hold."""
-    code = _code(block)
+    code = block_code_text(block)
     if not isinstance(code, tuple):
         return [code] if code is not None else []
     source, file = code
     try:
         tree = ast.parse(source, filename=str(file))
     except SyntaxError as exc:
-        return [Diagnostic(file=file, line=exc.lineno, column=exc.offset, message=f"syntax error: {exc.msg}",
-                           hint=f"fix the code of block '{block.uuid}'")]
+        return [
+            Diagnostic(
+                file=file,
+                line=exc.lineno,
+                column=exc.offset,
+                message=f"syntax error: {exc.msg}",
+                hint=f"fix the code of block '{block.uuid}'",
+            )
+        ]
     problems = _unavailable_mage_imports(tree, file, block) + _project_only_imports(tree, file, block, folders)
     functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
     wanted = set(MAIN_DECORATORS.get(block.type, (block.type,)))
@@ -202,36 +156,37 @@ def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagn
     if not decorated:
         misdecorated = [fn for fn in functions if _decorator_names(fn) & set(RUNNABLE_TYPES)]
         where = min(misdecorated, key=lambda fn: fn.lineno) if misdecorated else None
-        hint = (f"found @{sorted(_decorator_names(where) & set(RUNNABLE_TYPES))[0]}, but a {block.type} block "
-                f"runs only its @{block.type} function" if where else f"decorate the block's function with @{block.type}")
-        return problems + [Diagnostic(file=file, line=where.lineno if where else 1, column=where.col_offset + 1 if where else 1,
-                                      hint=hint, message=f"block '{block.uuid}' has no function decorated with @{block.type}")]
+        hint = (
+            f"found @{sorted(_decorator_names(where) & set(RUNNABLE_TYPES))[0]}, but a {block.type} block "
+            f"runs only its @{block.type} function"
+            if where
+            else f"decorate the block's function with @{block.type}"
+        )
+        return problems + [
+            Diagnostic(
+                file=file,
+                line=where.lineno if where else 1,
+                column=where.col_offset + 1 if where else 1,
+                hint=hint,
+                message=f"block '{block.uuid}' has no function decorated with @{block.type}",
+            )
+        ]
     if block.type not in RUNNABLE_TYPES:
         return problems  # sensors, conditionals and callbacks take their arguments flexibly
     function = sorted(decorated, key=lambda fn: fn.lineno)[0]
     positional = len(function.args.posonlyargs) + len(function.args.args)
     problem = arity_problem(block.uuid, positional, function.args.vararg is not None, len(block.upstream_blocks))
     if problem:
-        problems.append(Diagnostic(file=file, line=function.lineno, column=function.col_offset + 1, message=problem,
-                                   hint="match the function's parameters to upstream_blocks, or add *args"))
+        problems.append(
+            Diagnostic(
+                file=file,
+                line=function.lineno,
+                column=function.col_offset + 1,
+                message=problem,
+                hint="match the function's parameters to upstream_blocks, or add *args",
+            )
+        )
     return problems
-
-
-def _code(block: Block) -> tuple[str, Path] | Diagnostic | None:
-    """The block's code and the file diagnostics about it name (the metadata.yaml for inline
-    `content`); a Diagnostic when the file cannot be read or decoded; None when it has neither
-    (the loader already reported the missing file)."""
-    if block.content is not None:
-        return block.content, block.source.file
-    if block.file is None:
-        return None
-    text = read_text(block.file, python=block.language == "python")
-    return (text, block.file) if isinstance(text, str) else text
-
-
-def _position(source: str, offset: int) -> dict[str, int]:
-    """The 1-based line and column of a character offset."""
-    return {"line": source.count("\n", 0, offset) + 1, "column": offset - source.rfind("\n", 0, offset)}
 
 
 def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[Diagnostic]:
@@ -240,16 +195,28 @@ def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[D
         return []  # the real mage-ai is installed and serves every import
     problems = []
     for node in ast.walk(tree):
-        modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                   else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
-        for module in modules:
-            if (module == "mage_ai" or module.startswith("mage_ai.")) and module not in SHIM_MODULES and not any(
-                    known.startswith(module + ".") for known in SHIM_MODULES):
-                problems.append(Diagnostic(
-                    file=file, line=node.lineno, column=node.col_offset + 1,
-                    message=f"block '{block.uuid}' imports '{module}', which mage-prefect's mage_ai shim does not provide",
-                    hint="install mage-ai next to mage-prefect, or use a supported helper (see the README)"))
+        for module in _imported_modules(node):
+            if (module == "mage_ai" or module.startswith("mage_ai.")) and not shim_serves(module):
+                problems.append(
+                    Diagnostic(
+                        file=file,
+                        line=node.lineno,
+                        column=node.col_offset + 1,
+                        message=f"block '{block.uuid}' imports '{module}', which mage-prefect's mage_ai shim does not "
+                        "provide",
+                        hint="install mage-ai next to mage-prefect, or use a supported helper (see the README)",
+                    )
+                )
     return problems
+
+
+def _imported_modules(node: ast.AST) -> list[str]:
+    """The absolute modules an `import` or `from … import` statement names (none for other nodes)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return [node.module]
+    return []
 
 
 def _project_folders(pipeline: Pipeline, root: Path | None) -> tuple[Path, ...]:
@@ -263,21 +230,25 @@ def _project_only_imports(tree: ast.AST, file: Path, block: Block, folders: tupl
     where the user's own setup adds the project folder to PYTHONPATH."""
     problems = []
     for node in ast.walk(tree):
-        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
-        for top in {name.split(".")[0] for name in names}:
+        for top in {name.split(".")[0] for name in _imported_modules(node)}:
             inside = next((folder for folder in folders if _holds_module(folder, top)), None)
             if inside is None or _importable_outside(top, folders):
                 continue
             holding = folders[-1].parent  # the folder holding the root project
             qualified = ".".join((*inside.relative_to(holding).parts, top))
-            problems.append(Diagnostic(
-                file=file, line=node.lineno, column=node.col_offset + 1, severity="warning",
-                message=f"block '{block.uuid}' imports '{top}', which exists only inside the project folder "
-                        f"{inside}; like Mage, mage-prefect puts only the folder holding the project ({holding}) "
-                        "on sys.path, so the import fails unless PYTHONPATH includes the project folder",
-                hint=f"import it as '{qualified}' (as Mage's own templates do), or add {inside} to PYTHONPATH "
-                     "wherever the pipeline runs"))
+            problems.append(
+                Diagnostic(
+                    file=file,
+                    line=node.lineno,
+                    column=node.col_offset + 1,
+                    severity="warning",
+                    message=f"block '{block.uuid}' imports '{top}', which exists only inside the project folder "
+                    f"{inside}; like Mage, mage-prefect puts only the folder holding the project ({holding}) "
+                    "on sys.path, so the import fails unless PYTHONPATH includes the project folder",
+                    hint=f"import it as '{qualified}' (as Mage's own templates do), or add {inside} to PYTHONPATH "
+                    "wherever the pipeline runs",
+                )
+            )
     return problems
 
 

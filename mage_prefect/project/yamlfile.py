@@ -8,9 +8,10 @@ recorded, for a warning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -71,15 +72,26 @@ def parse_yaml(path: Path, text: str) -> YamlDocument | Diagnostic:
             return problem
         data = loader.construct_document(node)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a tagged scalar: `!!int abc`, `!!bool maybe`
-        return Diagnostic(file=path, message=f"invalid YAML: a value its tag cannot make ({type(exc).__name__}: {exc})",
-                          hint="remove the !!tag or fix the value it tags")
+        return Diagnostic(
+            file=path,
+            message=f"invalid YAML: a value its tag cannot make ({type(exc).__name__}: {exc})",
+            hint="remove the !!tag or fix the value it tags",
+        )
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        hint = ("nesting this deep is not a Mage file; flatten it" if "depth" in problem
-                else "fix the YAML syntax (indentation, quoting, ':' after keys)")
-        return Diagnostic(file=path, line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
-                          message=f"invalid YAML: {problem}", hint=hint)
+        hint = (
+            "nesting this deep is not a Mage file; flatten it"
+            if "depth" in problem
+            else "fix the YAML syntax (indentation, quoting, ':' after keys)"
+        )
+        return Diagnostic(
+            file=path,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            message=f"invalid YAML: {problem}",
+            hint=hint,
+        )
     except RecursionError:  # the pure-Python parser, where libyaml is missing
         return Diagnostic(file=path, message="invalid YAML: nesting is too deep", hint="flatten the document")
     finally:
@@ -106,19 +118,27 @@ class _Walk:
                 on_path.discard(id(node))
                 continue
             if id(node) in on_path:
-                return self._error(node, "a recursive alias (an anchor used inside itself)",
-                                   "replace the alias with the values it should repeat")
+                return self._error(
+                    node,
+                    "a recursive alias (an anchor used inside itself)",
+                    "replace the alias with the values it should repeat",
+                )
             visited += 1
             if visited > MAX_VALUES:
-                return self._error(node, f"aliases expand this document beyond {MAX_VALUES:,} values "
-                                         "(a 'billion laughs' document?)", "write the values out instead of nesting aliases")
+                return self._error(
+                    node,
+                    f"aliases expand this document beyond {MAX_VALUES:,} values (a 'billion laughs' document?)",
+                    "write the values out instead of nesting aliases",
+                )
             self.positions.setdefault(key_path, _position(node))
             if isinstance(node, yaml.ScalarNode):
                 continue
             on_path.add(id(node))
             stack.append((node, key_path, True))
             if isinstance(node, yaml.SequenceNode):
-                stack.extend((item, key_path + (index,), False) for index, item in reversed(list(enumerate(node.value))))
+                stack.extend(
+                    (item, key_path + (index,), False) for index, item in reversed(list(enumerate(node.value)))
+                )
             else:
                 stack.extend(reversed(self._children(node, key_path)))
         return None
@@ -152,8 +172,9 @@ def _position(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def read_document(path: Path, into: list[Diagnostic], *, render: Callable[[str], str] | None = None,
-                  root_metadata: bool = False) -> YamlDocument | None:
+def read_document(
+    path: Path, into: list[Diagnostic], *, render: Callable[[str], str] | None = None, root_metadata: bool = False
+) -> YamlDocument | None:
     """Read, render (for the files Mage renders with Jinja) and parse a YAML file; every problem
     goes `into` the list. Duplicate keys are warnings (the last wins, as in Mage), except in the
     root project's metadata.yaml, which Mage refuses to start with."""
@@ -165,18 +186,34 @@ def read_document(path: Path, into: list[Diagnostic], *, render: Callable[[str],
         try:
             text = render(text)
         except Exception as exc:  # Jinja syntax, the sandbox's refusals, template functions that raise
-            into.append(Diagnostic(file=path, line=getattr(exc, "lineno", None), message=f"cannot render the "
-                                   f"template: {type(exc).__name__}: {exc}", hint="check the {{ ... }} and {% ... %} "
-                                   "expressions; templates render in a sandbox, without access to Python internals"))
+            into.append(
+                Diagnostic(
+                    file=path,
+                    line=getattr(exc, "lineno", None),
+                    message=f"cannot render the template: {type(exc).__name__}: {exc}",
+                    hint="check the {{ ... }} and {% ... %} "
+                    "expressions; templates render in a sandbox, without access to Python internals",
+                )
+            )
             return None
     doc = parse_yaml(path, text)
     if isinstance(doc, Diagnostic):
         into.append(doc)
         return None
     for key, line, column, first in doc.duplicates:
-        outcome = "Mage cannot start with duplicate keys in the root project's metadata.yaml" if root_metadata \
+        outcome = (
+            "Mage cannot start with duplicate keys in the root project's metadata.yaml"
+            if root_metadata
             else "the last one wins, as in Mage"
-        into.append(Diagnostic(file=path, line=line, column=column, message=f"duplicate key '{key}' (first at line "
-                               f"{first}): {outcome}", hint="remove one of them",
-                               severity="error" if root_metadata else "warning"))
+        )
+        into.append(
+            Diagnostic(
+                file=path,
+                line=line,
+                column=column,
+                message=f"duplicate key '{key}' (first at line {first}): {outcome}",
+                hint="remove one of them",
+                severity="error" if root_metadata else "warning",
+            )
+        )
     return doc

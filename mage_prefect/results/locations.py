@@ -53,7 +53,7 @@ class S3Location:
         except ImportError as exc:
             raise ImportError(f"results in {url} need prefect-aws: pip install 'mage-prefect[aws]'") from exc
 
-        bucket, _, prefix = url[len(S3_SCHEME):].partition("/")
+        bucket, _, prefix = url[len(S3_SCHEME) :].partition("/")
         self.prefix = prefix.strip("/")
         self.url = f"{S3_SCHEME}{bucket}/{self.prefix}".rstrip("/")
         self.storage = S3Bucket(bucket_name=bucket, bucket_folder=self.prefix)
@@ -86,7 +86,7 @@ class S3Location:
         folder = folder.rstrip("/") + "/"  # the objects in the folder, not the folder itself
         prefix = self._key(folder)
         objects = self.storage.list_objects(folder=folder, delimiter="/")
-        return [obj["Key"][len(prefix):] for obj in objects if obj["Key"].startswith(prefix)]
+        return [obj["Key"][len(prefix) :] for obj in objects if obj["Key"].startswith(prefix)]
 
 
 Location = LocalLocation | S3Location

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from prefect.serializers import JSONSerializer, PickleSerializer, Serializer
 
+from ..frames import frame_library
+
 
 class ParquetSerializer(Serializer):
     """DataFrames (pandas or polars) as parquet bytes, via pyarrow.
@@ -42,17 +44,6 @@ class ParquetSerializer(Serializer):
 FILE_EXTENSIONS = {"mage_prefect.parquet": "parquet", "json": "json", "pickle": "pickle"}
 
 
-def dataframe_library(value: Any) -> Literal["pandas", "polars"] | None:
-    module = type(value).__module__
-    if type(value).__name__ != "DataFrame":
-        return None
-    if module.startswith("pandas"):
-        return "pandas"
-    if module.startswith("polars"):
-        return "polars"
-    return None
-
-
 # What pandas calls the values of an object column that parquet gives back unchanged. Containers
 # are not among them: lists and tuples come back as numpy arrays, dicts gain the other rows' keys.
 PARQUET_SAFE_OBJECTS = {"bytes", "empty", "decimal", "date", "time"}
@@ -64,7 +55,7 @@ def parquet_round_trips(frame: Any) -> bool:
     pyarrow accepts but changes some frames: mixed-type or boolean column names come back as
     other names, container values as arrays. Frames parquet refuses fall back in the store.
     """
-    if dataframe_library(frame) != "pandas":
+    if frame_library(frame) != "pandas":
         return True
     import pandas
     from pandas.api.types import infer_dtype
@@ -77,7 +68,7 @@ def parquet_round_trips(frame: Any) -> bool:
     return all(
         infer_dtype(frame.iloc[:, position], skipna=True) in safe
         for position, dtype in enumerate(frame.dtypes)
-        if dtype == object
+        if dtype == "object"
     )
 
 
@@ -93,7 +84,7 @@ def is_lossless_json(value: Any) -> bool:
 
 def serializer_for(value: Any) -> Serializer:
     """The serializer a block output is stored with (pickle is the fallback of last resort)."""
-    library = dataframe_library(value)
+    library = frame_library(value)
     if library is not None and parquet_round_trips(value):
         return ParquetSerializer(library=library)
     if is_lossless_json(value):

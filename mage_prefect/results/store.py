@@ -12,7 +12,6 @@ Layout under the results location (a folder, by default `<project>/.mage_prefect
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import Any
 from prefect.results import ResultStore
 from prefect.serializers import PickleSerializer, Serializer
 
+from ..project.errors import InvalidRequest, NotFound
 from ..project.loader import unset_results
 from ..project.models import clean_name
 from .locations import S3_SCHEME, open_location
@@ -33,8 +33,8 @@ MANIFEST = "outputs.json"
 _PUBLISH_LOCK = threading.Lock()
 
 
-class OutputNotFound(LookupError):
-    pass
+class OutputNotFound(NotFound):
+    """A block has no stored output (in the run asked for)."""
 
 
 class OutputStore:
@@ -67,8 +67,9 @@ class OutputStore:
             self.publish(pipeline, run_id, {block_uuid: keys})
         return keys
 
-    def publish(self, pipeline: str, run_id: str, saved: dict[str, list[str]],
-                reused: dict[str, list[str]] | None = None) -> None:
+    def publish(
+        self, pipeline: str, run_id: str, saved: dict[str, list[str]], reused: dict[str, list[str]] | None = None
+    ) -> None:
         """Record the keys of each block's outputs in run `run_id`: those it `saved` become the
         blocks' latest; those it `reused` (keys of earlier runs, for a partial run) do not."""
         with _PUBLISH_LOCK:
@@ -112,8 +113,10 @@ class OutputStore:
         found = {}
         for block in blocks:
             base = self.block_key(pipeline, run_id, block)
-            saved = sorted((name for name in self._where.names(base) if OUTPUT_FILE.fullmatch(name)),
-                           key=lambda name: int(OUTPUT_FILE.fullmatch(name)[1]))
+            saved = sorted(
+                (name for name in self._where.names(base) if OUTPUT_FILE.fullmatch(name)),
+                key=lambda name: int(OUTPUT_FILE.fullmatch(name)[1]),
+            )
             if saved:
                 found[block] = [f"{base}/{name}" for name in saved]
         return found
@@ -155,8 +158,10 @@ class OutputStore:
             return run
         latest = self._latest(pipeline, block_uuid)
         if latest is None:
-            raise OutputNotFound(f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output in "
-                                 f"{self.location}; run the pipeline first")
+            raise OutputNotFound(
+                f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output in "
+                f"{self.location}; run the pipeline first"
+            )
         return latest["run_id"]
 
     def load(self, pipeline: str, block_uuid: str, run: str = LATEST) -> list[Any]:
@@ -168,8 +173,10 @@ class OutputStore:
         run_id = self.run_id(pipeline, block_uuid, run)
         keys = self._keys(pipeline, run_id, [block_uuid]).get(block_uuid)
         if keys is None:
-            raise OutputNotFound(f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output for run "
-                                 f"{run_id}; it may have failed or not run")
+            raise OutputNotFound(
+                f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output for run "
+                f"{run_id}; it may have failed or not run"
+            )
         return keys
 
     def saved(self, pipeline: str, run_id: str, blocks: list[str]) -> list[str]:
@@ -178,13 +185,15 @@ class OutputStore:
 
 
 def results_location(project, override: str | Path | None = None) -> str | Path:
-    """Where outputs go: the argument, else $MAGE_PREFECT_RESULTS, else the project's
-    `mage_prefect.results` setting, else `<project>/.mage_prefect/results`. An `s3://bucket/prefix`
+    """Where outputs go: the argument, else the project's `mage_prefect.results` setting (or
+    $MAGE_PREFECT_RESULTS, which overrides it), else `<project>/.mage_prefect/results`. An `s3://bucket/prefix`
     URL stays a URL; a relative path is relative to the project."""
-    configured = override or os.environ.get("MAGE_PREFECT_RESULTS") or project.settings.get("results")
+    configured = override or project.settings.results
     if unset_results(configured if isinstance(configured, str) else None):
-        raise ValueError(f"the results location {configured!r} holds 'None', what an unset env_var() renders: set "
-                         "the environment variable that mage_prefect.results reads, or pass --results")
+        raise InvalidRequest(
+            f"the results location {configured!r} holds 'None', what an unset env_var() renders: set "
+            "the environment variable that mage_prefect.results reads, or pass --results"
+        )
     if isinstance(configured, str) and configured.startswith(S3_SCHEME):
         return configured
     if configured:

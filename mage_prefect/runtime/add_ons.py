@@ -3,35 +3,49 @@
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
 
 from ..project.models import Block
 from .arguments import shape_input
 from .block_code import compiled_block_code, load_block_code
-from .calling import accepts_kwargs, has_positional
+from .calling import call, has_positional
 
 
-def conditions_hold(conditionals: Sequence[Block], parent: Block, inputs: list[list[Any]], kwargs: dict,
-                    logger: Any) -> bool:
+def conditions_hold(
+    conditionals: Sequence[Block], parent: Block, inputs: list[list[Any]], kwargs: dict, logger: Any
+) -> bool:
     """Every @condition of every conditional must hold; an exception counts as False (as in Mage)."""
     args = [shape_input(outputs) for outputs in inputs]
     for conditional in conditionals:
         extra = {"block_uuid": conditional.uuid, "parent_block_uuid": parent.uuid}
         for function in _functions(conditional, "condition"):
             try:
-                held = _call(function, args, {**kwargs, **extra})
+                held = call(function, args, {**kwargs, **extra})
             except Exception:
-                logger.warning(f"condition {conditional.uuid}.{function.__name__} raised (counts as false):\n"
-                               f"{traceback.format_exc()}")
+                logger.warning(
+                    f"condition {conditional.uuid}.{function.__name__} raised (counts as false):\n"
+                    f"{traceback.format_exc()}"
+                )
                 held = False
             if not held:
-                logger.info(f"condition {conditional.uuid} is false: block {parent.uuid} and its descendants are skipped")
+                logger.info(
+                    f"condition {conditional.uuid} is false: block {parent.uuid} and its descendants are skipped"
+                )
                 return False
     return True
 
 
-def run_callbacks(callbacks: Sequence[Block], parent: Block, status: str, outputs: list[Any] | None,
-                  kwargs: dict, logger: Any, error: BaseException | None = None) -> None:
+def run_callbacks(
+    callbacks: Sequence[Block],
+    parent: Block,
+    status: str,
+    outputs: list[Any] | None,
+    kwargs: dict,
+    logger: Any,
+    error: BaseException | None = None,
+) -> None:
     """Run the parent's `@callback(status)` functions and legacy `@on_<status>`; errors are logged only."""
     extra = {"parent_block_uuid": parent.uuid}
     if error is not None:
@@ -42,16 +56,22 @@ def run_callbacks(callbacks: Sequence[Block], parent: Block, status: str, output
         for function in _callback_functions(callback, status):
             values = {**kwargs, **extra, "block_uuid": callback.uuid}
             if has_positional(function):
-                _guarded(lambda: _call(function, [output], values), callback.uuid, logger)
+                _guarded(partial(call, function, [output], values), callback.uuid, logger)
             elif outputs is None:
-                _guarded(lambda: _call(function, [], values), callback.uuid, logger)
+                _guarded(partial(call, function, [], values), callback.uuid, logger)
             else:
-                _guarded(lambda: function(**values, __input={parent.uuid: output}), callback.uuid, logger)
+                _guarded(partial(function, **values, __input={parent.uuid: output}), callback.uuid, logger)
     if parent.callback_file is not None:
-        legacy = parent.model_copy(update={"uuid": f"{parent.uuid}_callback", "file": parent.callback_file,
-                                           "content": None, "type": "callback"})
+        legacy = parent.model_copy(
+            update={
+                "uuid": f"{parent.uuid}_callback",
+                "file": parent.callback_file,
+                "content": None,
+                "type": "callback",
+            }
+        )
         for function in _functions(legacy, f"on_{status}"):
-            _guarded(lambda: function(**{**kwargs, **extra}), legacy.uuid, logger)
+            _guarded(partial(function, **{**kwargs, **extra}), legacy.uuid, logger)
 
 
 def _callback_functions(callback: Block, status: str) -> list[Callable]:
@@ -66,10 +86,6 @@ def _functions(block: Block, decorator: str) -> list[Callable]:
 def _load(block: Block):
     code, filename = compiled_block_code(block)
     return load_block_code(block.uuid, code, filename)
-
-
-def _call(function: Callable, args: list, kwargs: dict) -> Any:
-    return function(*args, **(kwargs if accepts_kwargs(function) else {}))
 
 
 def _guarded(call: Callable[[], Any], uuid: str, logger: Any) -> None:

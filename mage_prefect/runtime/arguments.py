@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import copy
-import os
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from ..frames import frame_library, is_pandas
 from ..project.models import Block
+from .context import RunContext
 from .intervals import interval_kwargs
 
 IMMUTABLE = (str, bytes, int, float, complex, bool, type(None), frozenset)
@@ -36,10 +33,9 @@ def own_copy(value: Any) -> Any:
     """A copy the block may mutate freely; DataFrames are copied lazily via pandas copy-on-write."""
     if isinstance(value, IMMUTABLE):
         return value
-    module = type(value).__module__
-    if module.startswith("pandas") and hasattr(value, "copy"):
+    if is_pandas(value):
         return value.copy(deep=not _pandas_copy_on_write())
-    if module.startswith("polars"):
+    if frame_library(value, ("DataFrame", "Series", "LazyFrame")) == "polars":
         return value  # polars frames are immutable
     try:
         return copy.deepcopy(value)
@@ -51,40 +47,6 @@ def _pandas_copy_on_write() -> bool:
     import pandas
 
     return int(pandas.__version__.split(".")[0]) >= 3 or pandas.get_option("mode.copy_on_write") is True
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What one pipeline run gives every block: variables, dates and identity."""
-
-    pipeline_uuid: str
-    repo_path: Path
-    root_path: Path
-    execution_date: datetime
-    variables: dict[str, Any] = field(default_factory=dict)
-    env: str = field(default_factory=lambda: os.environ.get("ENV", "dev"))
-    event: dict[str, Any] = field(default_factory=dict)
-    pipeline_run_id: str | None = None
-    trigger_name: str | None = None
-    results_location: str | Path | None = None  # a folder or an s3:// URL
-    sensor_interval: float = 60.0
-    skip_sensors: bool = False
-    schedule_interval: str | None = None  # of the time trigger whose deployment started the run
-    # Set by the first block that fails for good, unless the run allows blocks to fail (then None):
-    # blocks that have not started yet do not start, as in Mage.
-    halt: threading.Event | None = None
-
-
-def event_payload(runtime_variables: dict[str, Any]) -> dict[str, Any]:
-    """The `event` runtime variable (an event trigger's payload), checked: a mapping whose
-    `variables`, if any, are a mapping too; {} when there is none."""
-    event = runtime_variables.get("event")
-    if event is None:
-        return {}
-    if not isinstance(event, dict) or not isinstance(event.get("variables") or {}, dict):
-        raise ValueError(f"the runtime variable 'event' must be a mapping (an event payload, whose 'variables' "
-                         f"are a mapping too), not {event!r}")
-    return event
 
 
 def block_kwargs(block: Block, context: RunContext, attempt: int, logger: Any) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..project.errors import Diagnostic
 from ..project.textfile import read_text
@@ -14,9 +16,26 @@ from ..project.textfile import read_text
 # Every decorator name Mage knows (mage_ai/data_preparation/decorators.py); all are injected so
 # block files that never import them still work, and `if 'x' not in globals()` skips the import.
 DECORATOR_NAMES = (
-    "data_loader", "transformer", "data_exporter", "custom", "sensor", "test", "condition", "callback",
-    "on_success", "on_failure", "on_cancelled", "extension", "preprocesser", "data_source", "render",
-    "x", "y", "xy", "columns", "configuration",
+    "data_loader",
+    "transformer",
+    "data_exporter",
+    "custom",
+    "sensor",
+    "test",
+    "condition",
+    "callback",
+    "on_success",
+    "on_failure",
+    "on_cancelled",
+    "extension",
+    "preprocesser",
+    "data_source",
+    "render",
+    "x",
+    "y",
+    "xy",
+    "columns",
+    "configuration",
 )
 
 
@@ -98,12 +117,10 @@ def load_block_code(uuid: str, code, filename: str, extra_globals: dict[str, Any
     return result
 
 
-def arity_problem(uuid: str, positional: int, has_varargs: bool, upstream_count: int) -> str | None:
-    """Mage's `_validate_execution` rule: one positional parameter per upstream block."""
-    if positional > upstream_count:
-        return (f"block '{uuid}' takes {positional} positional argument(s) but has {upstream_count} "
-                f"upstream block(s); it may be missing upstream dependencies")
-    if positional < upstream_count and not has_varargs:
-        return (f"block '{uuid}' takes {positional} positional argument(s) but has {upstream_count} "
-                f"upstream block(s); it has too many upstream dependencies")
-    return None
+def pipeline_version(pipeline) -> str:
+    """A version of the pipeline that changes whenever its YAML or any block's code changes."""
+    digest = hashlib.sha256(pipeline.source.file.read_bytes())
+    for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
+        if block.file is not None or block.content is not None:
+            digest.update(block_source(block)[0].encode())
+    return digest.hexdigest()[:12]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 
 def _parameters(function: Callable):
@@ -20,6 +20,11 @@ def accepts_varargs(function: Callable) -> bool:
 
 def positional_count(function: Callable) -> int:
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in _parameters(function))
+
+
+def call(function: Callable, args: list, kwargs: dict):
+    """Call a user function as Mage does: with the kwargs only if it declares **kwargs."""
+    return function(*args, **(kwargs if accepts_kwargs(function) else {}))
 
 
 def has_positional(function: Callable) -> bool:

@@ -8,17 +8,19 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Sequence
+from functools import partial
+from typing import Any
 
+from ..project.block_checks import arity_problem
 from ..project.models import Block
 from . import compat, exits
 from .add_ons import conditions_hold, run_callbacks
 from .arguments import RunContext, block_kwargs, own_copy, shape_input, split_outputs
-from .block_code import BlockCodeError, arity_problem, block_source, compiled_block_code, load_block_code
-from .calling import accepts_kwargs, accepts_varargs, positional_count
+from .block_code import BlockCodeError, block_source, compiled_block_code, load_block_code
+from .calling import accepts_varargs, call, positional_count
 from .sql import run_sql_block
-
 
 MESSAGE_LIMIT = 4000  # a database error can quote a whole statement and its parameters
 
@@ -65,9 +67,7 @@ def execute_block(
             if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
                 raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
             if block.language == "sql":
-                source = block_source(block)[0]
-                outputs = _call(lambda: run_sql_block(block, source, upstreams, inputs, kwargs, context.repo_path, logger,
-                                                      block.timeout), [], {}, block.timeout, block.uuid)
+                outputs = _run_sql(block, upstreams, inputs, kwargs, context, logger)
             else:
                 injected = _upstream_globals(block, inputs)
                 loaded = load_block_code(block.uuid, code or compiled_block_code(block)[0], filename, injected)
@@ -77,15 +77,7 @@ def execute_block(
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            if isinstance(exc, SystemExit):
-                exc = exits.as_failure(exc)
-            if final_attempt:
-                if context.halt is not None:  # before the callbacks: a slow alert must not let blocks start
-                    context.halt.set()
-                run_callbacks(callbacks, block, "failure", None, kwargs, logger, error=exc)
-            if isinstance(exc, BlockFailed):
-                raise
-            raise _block_failed(block, filename, exc) from exc
+            raise _failed(block, exc, context, final_attempt, callbacks, kwargs, logger)  # noqa: B904 (cause set)
         else:
             run_callbacks(callbacks, block, "success", outputs, kwargs, logger)
             return outputs
@@ -95,7 +87,33 @@ def execute_block(
                     loaded.namespace.pop(name, None)
 
 
-def _run_function(loaded, block: Block, inputs: list[list[Any]], kwargs: dict, context: RunContext, logger) -> list[Any]:
+def _run_sql(block: Block, upstreams: Sequence[Block], inputs: list[list[Any]], kwargs: dict, context, logger):
+    source = block_source(block)[0]
+    run = partial(run_sql_block, block, source, upstreams, inputs, kwargs, context.repo_path, logger, block.timeout)
+    return _call(run, [], {}, block.timeout, block.uuid)
+
+
+def _failed(
+    block: Block, exc: BaseException, context: RunContext, final_attempt: bool, callbacks, kwargs: dict, logger
+) -> BlockFailed:
+    """The block's failure as BlockFailed; on its final attempt the run halts first (unless blocks
+    may fail) and the block's failure callbacks run."""
+    if isinstance(exc, SystemExit):
+        exc = exits.as_failure(exc)
+    if final_attempt:
+        if context.halt is not None:  # before the callbacks: a slow alert must not let blocks start
+            context.halt.set()
+        run_callbacks(callbacks, block, "failure", None, kwargs, logger, error=exc)
+    if isinstance(exc, BlockFailed):
+        return exc
+    failed = _block_failed(block, block.code_location, exc)
+    failed.__cause__, failed.__suppress_context__ = exc, True  # as `raise failed from exc`
+    return failed
+
+
+def _run_function(
+    loaded, block: Block, inputs: list[list[Any]], kwargs: dict, context: RunContext, logger
+) -> list[Any]:
     """Call the block's main function (or poll its sensor) and run its @test functions."""
     function = loaded.main_function(block.type)
     args = [own_copy(shape_input(outputs)) for outputs in inputs]
@@ -119,7 +137,7 @@ def run_tests(uuid: str, tests: list[Callable], outputs: list[Any], kwargs: dict
     failed = 0
     for test in tests:
         try:
-            test(*outputs, **(kwargs if accepts_kwargs(test) else {}))
+            call(test, outputs, kwargs)
         except AssertionError:
             failed += 1
             logger.error(f"FAIL: {test.__name__} (block: {uuid})\n{traceback.format_exc()}")
@@ -135,9 +153,8 @@ def _poll_sensor(function: Callable, args: list, kwargs: dict, block: Block, con
         logger.info(f"sensor {block.uuid} skipped (--skip-sensors)")
         return
     call_args = args if accepts_varargs(function) else []
-    call_kwargs = kwargs if accepts_kwargs(function) else {}
     deadline = time.monotonic() + block.timeout if block.timeout else None
-    while not function(*call_args, **call_kwargs):
+    while not call(function, call_args, kwargs):
         if deadline is not None and time.monotonic() + context.sensor_interval > deadline:
             raise BlockTimeout(f"Sensor '{block.uuid}' was still false after its timeout of {block.timeout:g} s")
         logger.info(f"Sensor sleeping for {context.sensor_interval:g} s...")
@@ -145,17 +162,16 @@ def _poll_sensor(function: Callable, args: list, kwargs: dict, block: Block, con
 
 
 def _call(function: Callable, args: list, kwargs: dict, timeout: float | None, uuid: str) -> Any:
-    """Call the block function, passing kwargs only if it declares **kwargs (as Mage does)."""
-    call_kwargs = kwargs if accepts_kwargs(function) else {}
+    """Call the block function as Mage does; after `timeout` seconds the block fails."""
     if not timeout:
-        return function(*args, **call_kwargs)
+        return call(function, args, kwargs)
     # A thread cannot be killed: on timeout the block fails and its thread's result is discarded.
     outcome: dict[str, Any] = {}
     run = contextvars.copy_context().run
 
     def target():
         try:
-            outcome["value"] = run(function, *args, **call_kwargs)
+            outcome["value"] = run(call, function, args, kwargs)
         except BaseException as exc:  # handed back to the caller's thread
             outcome["error"] = exc
 
@@ -170,7 +186,9 @@ def _call(function: Callable, args: list, kwargs: dict, timeout: float | None, u
 
 
 def _check_arity(block: Block, function: Callable) -> None:
-    problem = arity_problem(block.uuid, positional_count(function), accepts_varargs(function), len(block.upstream_blocks))
+    problem = arity_problem(
+        block.uuid, positional_count(function), accepts_varargs(function), len(block.upstream_blocks)
+    )
     if problem:
         raise BlockCodeError(problem)
 
@@ -178,7 +196,11 @@ def _check_arity(block: Block, function: Callable) -> None:
 def _block_failed(block: Block, filename: str, exc: BaseException) -> BlockFailed:
     if isinstance(exc, BlockCodeError):
         return BlockFailed(f"Block '{block.uuid}' ({filename}): {exc}")
-    text = str(exc) if len(str(exc)) <= MESSAGE_LIMIT else f"{str(exc)[:MESSAGE_LIMIT]}… (cut at {MESSAGE_LIMIT} characters)"
+    text = (
+        str(exc)
+        if len(str(exc)) <= MESSAGE_LIMIT
+        else f"{str(exc)[:MESSAGE_LIMIT]}… (cut at {MESSAGE_LIMIT} characters)"
+    )
     return BlockFailed(f"Block '{block.uuid}' failed at {_where(exc, filename)}: {type(exc).__name__}: {text}")
 
 

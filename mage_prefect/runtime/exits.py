@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 IN_BLOCK: contextvars.ContextVar[bool] = contextvars.ContextVar("in_block", default=False)
 _real_exit = os._exit
@@ -24,8 +24,10 @@ class ProcessExit(Exception):
 
 
 def as_failure(exit: SystemExit) -> ProcessExit:
-    failure = ProcessExit(f"the block called sys.exit({exit.code!r}), which would end the whole run; "
-                          "raise an exception to fail the block, or return to end it")
+    failure = ProcessExit(
+        f"the block called sys.exit({exit.code!r}), which would end the whole run; "
+        "raise an exception to fail the block, or return to end it"
+    )
     return failure.with_traceback(exit.__traceback__)
 
 

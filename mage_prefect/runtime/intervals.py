@@ -13,7 +13,9 @@ KEYS = ("interval_end_datetime", "interval_seconds", "interval_start_datetime", 
 PRESET_SECONDS = {"@hourly": 3600, "@daily": 86400, "@weekly": 7 * 86400}
 
 
-def interval_kwargs(variables: dict[str, Any], execution_date: datetime, schedule_interval: str | None) -> dict[str, Any]:
+def interval_kwargs(
+    variables: dict[str, Any], execution_date: datetime, schedule_interval: str | None
+) -> dict[str, Any]:
     """The four interval kwargs, as Mage computes them.
 
     - Values given in the variables win, and then only those are set (date strings are parsed with

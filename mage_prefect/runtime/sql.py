@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
+from ..project.block_checks import DF_REFERENCE, df_reference_problems
 from ..project.models import Block, clean_name
 from ..project.templating import render
 from .block_code import block_source
@@ -16,14 +18,14 @@ from .compat.io_config import ConfigFileLoader
 from .compat.io_sql import QUERY_ROW_LIMIT, BaseSQL, DuckDB, Postgres
 from .compat.secrets import get_secret_value
 
-PROVIDERS: dict[str, type[BaseSQL]] = {"duckdb": DuckDB, "postgres": Postgres}
-SQL_DRIVERS = {"duckdb": "duckdb", "postgres": "psycopg"}  # the Python package each provider needs
-DF_REFERENCE = re.compile(r"\{\{\s*df_(\d+)\s*\}\}")
+CONNECTORS: dict[str, type[BaseSQL]] = {connector.PROVIDER: connector for connector in (DuckDB, Postgres)}
 COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
 WRITES = re.compile(r"\b(create|insert|drop|update)\b", re.IGNORECASE)
 WRITTEN_TABLE = re.compile(
     r"\b(?:create\s+(?:or\s+replace\s+)?(?:temp(?:orary)?\s+)?table\s+(?:if\s+not\s+exists\s+)?|insert\s+into\s+)"
-    r"([\w.\"]+)", re.IGNORECASE)
+    r"([\w.\"]+)",
+    re.IGNORECASE,
+)
 WRITTEN_ROW_LIMIT = 1000  # Mage reads back the table a raw CREATE/INSERT wrote with LIMIT 1000
 
 
@@ -35,15 +37,16 @@ def table_name(block: Block, pipeline_uuid: str, env: str) -> str:
     return f"{env}_{name}" if env in ("dev", "test") else name
 
 
-def df_reference_problems(source: str, upstream_count: int, uuid: str) -> list[tuple[int, str]]:
-    """(offset, message) of each `{{ df_N }}` that names no upstream block."""
-    return [(match.start(), f"{match.group(0)} names upstream {match.group(1)}, but block '{uuid}' has "
-                            f"{upstream_count} upstream block(s)")
-            for match in DF_REFERENCE.finditer(source) if not 1 <= int(match.group(1)) <= upstream_count]
-
-
-def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs: list[list[Any]],
-                  kwargs: dict[str, Any], repo_path: Path, logger, timeout: float | None = None) -> list[Any]:
+def run_sql_block(
+    block: Block,
+    source: str,
+    upstreams: Sequence[Block],
+    inputs: list[list[Any]],
+    kwargs: dict[str, Any],
+    repo_path: Path,
+    logger,
+    timeout: float | None = None,
+) -> list[Any]:
     """Execute a SQL block; its outputs: the materialised table's rows (or the last raw result).
     After `timeout` seconds its running statement is cancelled and it starts no other, so a timed-out
     block commits nothing more (tables it exported or built before stay)."""
@@ -52,19 +55,26 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
         raise ValueError(problems[0][1])
     config, pipeline_uuid, env = block.configuration, kwargs["pipeline_uuid"], kwargs["env"]
     provider, profile = config.get("data_provider"), _profile(block, kwargs)
-    if provider not in PROVIDERS:
-        raise ValueError(f"data_provider {provider!r} is not supported; use one of {', '.join(PROVIDERS)}")
-    with PROVIDERS[provider].with_config(ConfigFileLoader(repo_path / "io_config.yaml", profile)) as database, \
-            _interrupted_after(timeout, database), database.exclusive():  # the wait for the lock counts too
+    if provider not in CONNECTORS:
+        raise ValueError(f"data_provider {provider!r} is not supported; use one of {', '.join(CONNECTORS)}")
+    with (
+        CONNECTORS[provider].with_config(ConfigFileLoader(repo_path / "io_config.yaml", profile)) as database,
+        _interrupted_after(timeout, database),
+        database.exclusive(),
+    ):  # the wait for the lock counts too
         referenced = {int(number) for number in DF_REFERENCE.findall(source)}
         references = []
         for number, (upstream, outputs) in enumerate(zip(upstreams, inputs), start=1):
             is_sql = upstream.language == "sql"
             owner, table = (upstream if is_sql else block), table_name(upstream, pipeline_uuid, env)
             same_database = is_sql and (upstream.configuration.get("data_provider"), _profile(upstream, kwargs)) == (
-                provider, profile)
-            references.append((same_database and _raw_subquery(database, upstream, table))
-                              or _qualified(database, owner.configuration, table))
+                provider,
+                profile,
+            )
+            references.append(
+                (same_database and _raw_subquery(database, upstream, table))
+                or _qualified(database, owner.configuration, table)
+            )
             if number in referenced and not same_database:
                 _export_input(database, outputs, owner.configuration, table, logger)
         query = render_sql(DF_REFERENCE.sub(lambda match: references[int(match.group(1)) - 1], source), kwargs)
@@ -74,8 +84,14 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
         if config.get("use_raw_sql"):
             return _run_raw(database, query)
         schema, table = _schema(database, config), table_name(block, pipeline_uuid, env)
-        database.export(None, schema, table, query_string=query, if_exists=config.get("export_write_policy") or "append",
-                        drop_table_on_replace=True)
+        database.export(
+            None,
+            schema,
+            table,
+            query_string=query,
+            if_exists=config.get("export_write_policy") or "append",
+            drop_table_on_replace=True,
+        )
         limit = min(int(config.get("limit_in_pipeline_run") or QUERY_ROW_LIMIT), QUERY_ROW_LIMIT)
         logger.info(f"SQL block {block.uuid}: materialised {schema}.{table}")
         return [database.load(f"SELECT * FROM {database.qualified(schema, table)}", limit=limit)]
@@ -83,6 +99,7 @@ def run_sql_block(block: Block, source: str, upstreams: Sequence[Block], inputs:
 
 def render_sql(text: str, kwargs: dict[str, Any]) -> str:
     """Mage's SQL templating: strict, every kwarg as a name, `variables()`, and `mage_secret_var`."""
+
     def variables(name: str, parse=None):
         value = kwargs.get(name)
         return parse(value) if parse else value
@@ -119,9 +136,11 @@ def _raw_subquery(database: BaseSQL, upstream: Block, table: str) -> str | None:
         return None
     query = COMMENT_LINE.sub("", source).strip().rstrip(";")
     if DF_REFERENCE.search(query):
-        raise ValueError(f"raw-SQL upstream '{upstream.uuid}' is inlined as a subquery, and it names its own "
-                         "upstreams ({{ df_N }}), which mage-prefect cannot inline yet; set use_raw_sql: false on it "
-                         "so it is materialised as a table")
+        raise ValueError(
+            f"raw-SQL upstream '{upstream.uuid}' is inlined as a subquery, and it names its own "
+            "upstreams ({{ df_N }}), which mage-prefect cannot inline yet; set use_raw_sql: false on it "
+            "so it is materialised as a table"
+        )
     return f"(\n{query}\n) AS {database.quote(table)}"
 
 
@@ -163,6 +182,7 @@ def _run_raw(database: BaseSQL, query: str) -> list[Any]:
     if written:
         statements.append(f"SELECT * FROM {written[-1]} LIMIT {WRITTEN_ROW_LIMIT}")
         fetch.append(True)
-    results = [result for result in database.execute_queries(statements, fetch_query_at_indexes=fetch)
-               if result is not None]
+    results = [
+        result for result in database.execute_queries(statements, fetch_query_at_indexes=fetch) if result is not None
+    ]
     return results[-1:]

@@ -18,8 +18,13 @@ MAGE_PYTHON = REPO / ".venv-mage" / "bin" / "python"
 
 def mage(*args: str, cwd: Path | None = None, timeout: float = 600) -> dict:
     """What real Mage says: one mage_harness.py command, its JSON answer."""
-    done = subprocess.run([str(MAGE_PYTHON), str(HERE / "mage_harness.py"), *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, timeout=timeout)
+    done = subprocess.run(
+        [str(MAGE_PYTHON), str(HERE / "mage_harness.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=timeout,
+    )
     assert done.stdout.strip(), f"mage_harness {args[0]} printed nothing:\n{done.stderr[-3000:]}"
     return json.loads(done.stdout)
 
@@ -28,5 +33,7 @@ def mage(*args: str, cwd: Path | None = None, timeout: float = 600) -> dict:
 def real_mage():
     """The tier needs Mage 0.9.80 in its own venv (`make compat` installs it)."""
     assert MAGE_PYTHON.exists(), "no .venv-mage: run `make compat`, which installs mage-ai==0.9.80 there"
-    assert mage("load", str(REPO / "tests" / "fixtures" / "projects" / "standalone_project"), "etl")[
-        "mage_ai_version"] == "0.9.80"
+    assert (
+        mage("load", str(REPO / "tests" / "fixtures" / "projects" / "standalone_project"), "etl")["mage_ai_version"]
+        == "0.9.80"
+    )

@@ -18,6 +18,7 @@ file given with ``--log``.  See README.md beside this file for the exact semanti
 
 JSON arguments take inline JSON, or @PATH to read it from a file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ _JSON_OUT = None
 def _isolate_stdout(log_path: str | None) -> None:
     global _JSON_OUT
     sys.stdout.flush()
-    _JSON_OUT = os.fdopen(os.dup(1), 'w', encoding='utf-8')
+    _JSON_OUT = os.fdopen(os.dup(1), "w", encoding="utf-8")
     if log_path:
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
@@ -50,40 +51,41 @@ def _isolate_stdout(log_path: str | None) -> None:
         os.close(fd)
     else:
         os.dup2(2, 1)
-    sys.stdout = os.fdopen(1, 'w', buffering=1, encoding='utf-8', errors='replace', closefd=False)
-    sys.stderr = os.fdopen(2, 'w', buffering=1, encoding='utf-8', errors='replace', closefd=False)
+    sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
 
 
 def _emit(doc: dict) -> None:
     try:
         from importlib.metadata import version
-        doc.setdefault('mage_ai_version', version('mage-ai'))
+
+        doc.setdefault("mage_ai_version", version("mage-ai"))
     except Exception:  # noqa: BLE001
-        doc.setdefault('mage_ai_version', None)
-    doc.setdefault('harness_version', HARNESS_VERSION)
+        doc.setdefault("mage_ai_version", None)
+    doc.setdefault("harness_version", HARNESS_VERSION)
     text = json.dumps(doc, default=_json_default, sort_keys=False)
     out = _JSON_OUT or sys.__stdout__
-    out.write(text + '\n')
+    out.write(text + "\n")
     out.flush()
 
 
 def _json_default(o):
     if isinstance(o, (_dt.datetime, _dt.date)):
         return o.isoformat()
-    if hasattr(o, 'value') and isinstance(getattr(o, 'value'), (str, int)):
+    if hasattr(o, "value") and isinstance(o.value, (str, int)):
         return o.value  # enums
     return repr(o)
 
 
 def _err(e: BaseException) -> str:
-    return f'{type(e).__name__}: {e}'
+    return f"{type(e).__name__}: {e}"
 
 
 def _json_arg(value: str | None, default=None):
     if value is None:
         return default
-    if value.startswith('@'):
-        with open(value[1:], encoding='utf-8') as f:
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as f:
             return json.load(f)
     return json.loads(value)
 
@@ -93,27 +95,42 @@ def _json_arg(value: str | None, default=None):
 # its engine, and mage_ai.settings.platform reads settings.yaml, at import time).
 # --------------------------------------------------------------------------------------------
 
-def _prepare_env(repo_path: str | None, data_dir: str | None, db_path: str | None = None,
-                 mage_env: str | None = None) -> None:
+
+def _prepare_env(
+    repo_path: str | None, data_dir: str | None, db_path: str | None = None, mage_env: str | None = None
+) -> None:
     # Mage's "data dir" (MAGE_DATA_DIR): variables, logs, .settings.yaml; and its sqlite DB.
     if data_dir:
         os.makedirs(data_dir, exist_ok=True)
-        os.environ['MAGE_DATA_DIR'] = data_dir
+        os.environ["MAGE_DATA_DIR"] = data_dir
     else:
-        os.environ.pop('MAGE_DATA_DIR', None)
-    db_path = db_path or os.path.join(data_dir, 'mage-ai.db')
-    os.environ['MAGE_DATABASE_CONNECTION_URL'] = f'sqlite:///{db_path}'
+        os.environ.pop("MAGE_DATA_DIR", None)
+    db_path = db_path or os.path.join(data_dir, "mage-ai.db")
+    os.environ["MAGE_DATABASE_CONNECTION_URL"] = f"sqlite:///{db_path}"
     if repo_path:
-        os.environ['MAGE_REPO_PATH'] = repo_path
+        os.environ["MAGE_REPO_PATH"] = repo_path
     # Nothing from the caller's environment may redirect Mage elsewhere or change its mode.
-    for var in ('ENV', 'DEBUG', 'DB_USER', 'DB_PASS', 'DB_HOST', 'DB_PORT', 'DB_NAME',
-                'AWS_DB_SECRETS_NAME', 'AZURE_SECRET_DB_CONN_URL', 'REDIS_URL', 'SENTRY_DSN',
-                'NEW_RELIC_CONFIG_PATH', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'QUEUE_CONFIG',
-                'MAGE_PRESENTERS_DIRECTORY'):
+    for var in (
+        "ENV",
+        "DEBUG",
+        "DB_USER",
+        "DB_PASS",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "AWS_DB_SECRETS_NAME",
+        "AZURE_SECRET_DB_CONN_URL",
+        "REDIS_URL",
+        "SENTRY_DSN",
+        "NEW_RELIC_CONFIG_PATH",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "QUEUE_CONFIG",
+        "MAGE_PRESENTERS_DIRECTORY",
+    ):
         os.environ.pop(var, None)
     if mage_env:
-        os.environ['ENV'] = mage_env
-    os.environ.setdefault('DISABLE_DATABASE_TERMINAL_OUTPUT', '1')
+        os.environ["ENV"] = mage_env
+    os.environ.setdefault("DISABLE_DATABASE_TERMINAL_OUTPUT", "1")
     # mage_ai.shared.environments.is_test_mage() looks for 'unittest' anywhere in sys.argv.
     sys.argv = [sys.argv[0]]
 
@@ -155,18 +172,19 @@ def _sub_project_of(repo_path: str) -> str | None:
         rel = os.path.relpath(os.path.abspath(repo_path), os.path.abspath(base_repo_path()))
     except ValueError:
         return None
-    return None if rel in ('.', '') else rel
+    return None if rel in (".", "") else rel
 
 
 # --------------------------------------------------------------------------------------------
 # load
 # --------------------------------------------------------------------------------------------
 
+
 def cmd_load(args) -> dict:
     root = os.path.abspath(args.project_root)
-    tmp = tempfile.mkdtemp(prefix='mage-harness-load-')
+    tmp = tempfile.mkdtemp(prefix="mage-harness-load-")
     try:
-        _prepare_env(root, os.path.join(tmp, 'mage_data'))
+        _prepare_env(root, os.path.join(tmp, "mage_data"))
         if len(args.pipeline_uuid) == 1:
             return _load(root, args.pipeline_uuid[0])
         # several pipelines of one project in one process: importing mage_ai alone takes ~2 s
@@ -184,25 +202,26 @@ def cmd_load_batch(args) -> dict:
         pass
 
     def _too_slow(signum, frame):
-        raise TooSlow(f'Mage did not load it within {args.item_timeout:g} s (it hangs on some inputs)')
+        raise TooSlow(f"Mage did not load it within {args.item_timeout:g} s (it hangs on some inputs)")
 
     pairs = _json_arg(args.manifest, [])
-    tmp = tempfile.mkdtemp(prefix='mage-harness-load-')
+    tmp = tempfile.mkdtemp(prefix="mage-harness-load-")
     results = []
     signal.signal(signal.SIGALRM, _too_slow)
     try:
         for root, pipeline_uuid in pairs:
             root = os.path.abspath(root)
-            _prepare_env(root, os.path.join(tmp, 'mage_data'))
+            _prepare_env(root, os.path.join(tmp, "mage_data"))
             os.chdir(os.path.dirname(root))  # as `load` is run: from the folder holding the project
             signal.setitimer(signal.ITIMER_REAL, args.item_timeout)
             started = time.monotonic()
             try:
                 if results:  # what importing mage_ai does with the root's metadata.yaml, for this root too
                     from mage_ai.data_preparation.repo_manager import set_project_uuid_from_metadata
+
                     set_project_uuid_from_metadata()
                 results.append(_load(root, pipeline_uuid))
-                results[-1]['seconds'] = round(time.monotonic() - started, 2)
+                results[-1]["seconds"] = round(time.monotonic() - started, 2)
             except BaseException as e:  # noqa: BLE001  one broken project must not hide the others
                 results.append(dict(loaded=False, error=_err(e)))
             finally:
@@ -243,10 +262,10 @@ def _load(root: str, pipeline_uuid: str) -> dict:
         get_pipeline_from_platform_async,
     )
 
-    if '/' in pipeline_uuid and project_platform_activated():
+    if "/" in pipeline_uuid and project_platform_activated():
         # `<sub-project>/<uuid>`: the copy in that sub-project (pipeline uuids are folder names:
         # they hold no '/'). Mage looks in its active project first, so that one is activated.
-        sub, pipeline_uuid = pipeline_uuid.split('/', 1)
+        sub, pipeline_uuid = pipeline_uuid.split("/", 1)
         activate_project(sub)
     from mage_ai.settings.repo import get_repo_path
 
@@ -274,18 +293,18 @@ def _load(root: str, pipeline_uuid: str) -> dict:
     pipeline = None
     try:
         pipeline = _load_pipeline_like_trigger(pipeline_uuid)
-        result['checks']['trigger'] = None
+        result["checks"]["trigger"] = None
     except Exception as e:  # noqa: BLE001
-        result['checks']['trigger'] = _err(e)
+        result["checks"]["trigger"] = _err(e)
 
     # 2. The scheduler's reload of that pipeline for every block run
     # (PipelineScheduler.__init__ -> get_pipeline_from_platform with the schedule's repo_path).
     if pipeline is not None:
         try:
             pipeline = get_pipeline_from_platform(pipeline_uuid, repo_path=pipeline.repo_path)
-            result['checks']['scheduler'] = None
+            result["checks"]["scheduler"] = None
         except Exception as e:  # noqa: BLE001
-            result['checks']['scheduler'] = _err(e)
+            result["checks"]["scheduler"] = _err(e)
             pipeline = None
 
     # 3. The server (UI / API) path: PipelineResource.member -> __fetch_model, which only sees
@@ -296,6 +315,7 @@ def _load(root: str, pipeline_uuid: str) -> dict:
             sub = _sub_project_of(pipeline.repo_path)
             if sub:
                 from mage_ai.settings.platform import activate_project
+
                 activate_project(sub)
         repo_path = get_repo_path()
         if project_platform_activated():
@@ -303,44 +323,52 @@ def _load(root: str, pipeline_uuid: str) -> dict:
         else:
             coro = Pipeline.get_async(pipeline_uuid, all_projects=False, repo_path=repo_path)
         asyncio.run(coro)
-        result['checks']['server'] = None
+        result["checks"]["server"] = None
     except Exception as e:  # noqa: BLE001
-        result['checks']['server'] = _err(e)
+        result["checks"]["server"] = _err(e)
 
-    errors = [v for v in result['checks'].values() if v]
+    errors = [v for v in result["checks"].values() if v]
     if errors:
-        result['error'] = errors[0]
+        result["error"] = errors[0]
     if pipeline is None:
         return result
 
-    result['loaded'] = not errors
-    result['repo_path'] = pipeline.repo_path
-    result['sub_project'] = _sub_project_of(pipeline.repo_path)
-    result['pipeline_type'] = str(getattr(pipeline.type, 'value', pipeline.type))
-    result['blocks'] = list(pipeline.blocks_by_uuid.keys())
-    result['callbacks'] = list(pipeline.callbacks_by_uuid.keys())
-    result['conditionals'] = list(pipeline.conditionals_by_uuid.keys())
+    result["loaded"] = not errors
+    result["repo_path"] = pipeline.repo_path
+    result["sub_project"] = _sub_project_of(pipeline.repo_path)
+    result["pipeline_type"] = str(getattr(pipeline.type, "value", pipeline.type))
+    result["blocks"] = list(pipeline.blocks_by_uuid.keys())
+    result["callbacks"] = list(pipeline.callbacks_by_uuid.keys())
+    result["conditionals"] = list(pipeline.conditionals_by_uuid.keys())
 
     # Harness-derived observations (NOT Mage errors): what Mage silently accepts.
-    all_uuids = set(result['blocks']) | set(result['callbacks']) | set(result['conditionals']) \
+    all_uuids = (
+        set(result["blocks"])
+        | set(result["callbacks"])
+        | set(result["conditionals"])
         | set(pipeline.widgets_by_uuid.keys())
+    )
     for c in pipeline.block_configs + pipeline.callback_configs + pipeline.conditional_configs:
-        for key in ('upstream_blocks', 'downstream_blocks'):
+        for key in ("upstream_blocks", "downstream_blocks"):
             for ref in c.get(key) or []:
                 if ref not in all_uuids:
-                    result['warnings'].append(
-                        f"block '{c.get('uuid')}' {key} names unknown block '{ref}' "
-                        '(Mage drops the reference)')
+                    result["warnings"].append(
+                        f"block '{c.get('uuid')}' {key} names unknown block '{ref}' (Mage drops the reference)"
+                    )
     for block in pipeline.blocks_by_uuid.values():
         try:
             fp = block.file_path
-            if fp and block.type not in ('global_data_product',) and not block.replicated_block \
-                    and not os.path.exists(fp):
-                result['warnings'].append(
-                    f"block '{block.uuid}' file does not exist: {fp} "
-                    '(Mage fails only when the block runs)')
+            if (
+                fp
+                and block.type not in ("global_data_product",)
+                and not block.replicated_block
+                and not os.path.exists(fp)
+            ):
+                result["warnings"].append(
+                    f"block '{block.uuid}' file does not exist: {fp} (Mage fails only when the block runs)"
+                )
         except Exception as e:  # noqa: BLE001
-            result['warnings'].append(f"block '{block.uuid}' file path: {_err(e)}")
+            result["warnings"].append(f"block '{block.uuid}' file path: {_err(e)}")
 
     _load_triggers(pipeline, result)
     _load_global_data_products(pipeline, result)
@@ -358,12 +386,10 @@ def _load_triggers(pipeline, result: dict) -> None:
     # that fails to parse is printed and dropped; a file that fails to parse gives []).
     try:
         triggers = get_triggers_by_pipeline(pipeline.uuid, repo_path=pipeline.repo_path)
-        result['triggers'] = [t.name for t in triggers]
-        result['trigger_configs'] = [
-            dict(t.to_dict(), envs=t.envs, repo_path=t.repo_path) for t in triggers
-        ]
+        result["triggers"] = [t.name for t in triggers]
+        result["trigger_configs"] = [dict(t.to_dict(), envs=t.envs, repo_path=t.repo_path) for t in triggers]
     except Exception as e:  # noqa: BLE001
-        result['trigger_error'] = _err(e)
+        result["trigger_error"] = _err(e)
         return
     # What Mage's file editor enforces when triggers.yaml is saved (File.validate_content):
     # strict, the first invalid trigger raises.
@@ -377,7 +403,7 @@ def _load_triggers(pipeline, result: dict) -> None:
                 raise_exception=True,
             )
     except Exception as e:  # noqa: BLE001
-        result['trigger_error'] = _err(e)
+        result["trigger_error"] = _err(e)
 
 
 def _load_global_data_products(pipeline, result: dict) -> None:
@@ -387,43 +413,42 @@ def _load_global_data_products(pipeline, result: dict) -> None:
         if block.type != BlockType.GLOBAL_DATA_PRODUCT:
             continue
         info = dict(uuid=None, object_type=None, object_uuid=None, blocks=[], error=None)
-        result['global_data_products'][block.uuid] = info
+        result["global_data_products"][block.uuid] = info
         try:
-            conf = (block.configuration or {}).get('global_data_product') or {}
-            info['uuid'] = conf.get('uuid')
+            conf = (block.configuration or {}).get("global_data_product") or {}
+            info["uuid"] = conf.get("uuid")
             gdp = block.get_global_data_product()
             if gdp is None:
-                raise Exception(f"Global data product '{conf.get('uuid')}' not found "
-                                'in global_data_products.yaml')
-            info['object_type'] = gdp.object_type
-            info['object_uuid'] = gdp.object_uuid
+                raise Exception(f"Global data product '{conf.get('uuid')}' not found in global_data_products.yaml")
+            info["object_type"] = gdp.object_type
+            info["object_uuid"] = gdp.object_uuid
             target = gdp.pipeline
             if target is None:
-                raise Exception(f"Global data product '{gdp.uuid}' has no pipeline "
-                                f'(object_type={gdp.object_type!r})')
+                raise Exception(f"Global data product '{gdp.uuid}' has no pipeline (object_type={gdp.object_type!r})")
             for b_uuid, b in zip((gdp.settings or {}).keys(), gdp.get_blocks()):
                 if b is None:
-                    raise Exception(f"Global data product '{gdp.uuid}' names block "
-                                    f"'{b_uuid}' missing from pipeline '{target.uuid}'")
-                info['blocks'].append(b.uuid)
+                    raise Exception(
+                        f"Global data product '{gdp.uuid}' names block '{b_uuid}' missing from pipeline '{target.uuid}'"
+                    )
+                info["blocks"].append(b.uuid)
         except Exception as e:  # noqa: BLE001
-            info['error'] = _err(e)
-            if result['global_data_product_error'] is None:
-                result['global_data_product_error'] = f'{block.uuid}: {_err(e)}'
+            info["error"] = _err(e)
+            if result["global_data_product_error"] is None:
+                result["global_data_product_error"] = f"{block.uuid}: {_err(e)}"
 
 
 # --------------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------------
 
-TERMINAL_RUN = ('completed', 'failed', 'cancelled')
+TERMINAL_RUN = ("completed", "failed", "cancelled")
 
 
 def cmd_run(args) -> dict:
     root = os.path.abspath(args.project_root)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    data_dir = os.path.join(out, 'mage_data')
+    data_dir = os.path.join(out, "mage_data")
     _clean_previous_run(out)
     _prepare_env(root, data_dir, mage_env=args.env)
     t0 = time.monotonic()
@@ -431,28 +456,28 @@ def cmd_run(args) -> dict:
         doc = _run(root, args, out)
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
-        doc = dict(status='error', blocks={}, error=_err(e))
-    doc['seconds'] = round(time.monotonic() - t0, 3)
-    with open(os.path.join(out, 'result.json'), 'w', encoding='utf-8') as f:
+        doc = dict(status="error", blocks={}, error=_err(e))
+    doc["seconds"] = round(time.monotonic() - t0, 3)
+    with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2, default=_json_default)
     return doc
 
 
 def _clean_previous_run(out: str) -> None:
     """A reused --out DIR starts empty of what an earlier run of the harness wrote there."""
-    previous = os.path.join(out, 'result.json')
+    previous = os.path.join(out, "result.json")
     if os.path.exists(previous):
         try:
-            with open(previous, encoding='utf-8') as f:
+            with open(previous, encoding="utf-8") as f:
                 doc = json.load(f)
-            for entry in (doc.get('blocks') or {}).values():
-                d = entry.get('dir')
-                if d and os.sep not in d and d not in ('.', '..'):
+            for entry in (doc.get("blocks") or {}).values():
+                d = entry.get("dir")
+                if d and os.sep not in d and d not in (".", ".."):
                     shutil.rmtree(os.path.join(out, d), ignore_errors=True)
         except Exception:  # noqa: BLE001
             traceback.print_exc()
         os.remove(previous)
-    shutil.rmtree(os.path.join(out, 'mage_data'), ignore_errors=True)
+    shutil.rmtree(os.path.join(out, "mage_data"), ignore_errors=True)
 
 
 def _run(root: str, args, out: str) -> dict:
@@ -467,8 +492,8 @@ def _run(root: str, args, out: str) -> dict:
     from mage_ai.orchestration.db import db_connection
     from mage_ai.orchestration.db.database_manager import database_manager
 
-    database_manager.run_migrations(log_level='WARNING')
-    timings['migrations'] = round(time.monotonic() - t, 3)
+    database_manager.run_migrations(log_level="WARNING")
+    timings["migrations"] = round(time.monotonic() - t, 3)
 
     from mage_ai.data_preparation.models.triggers import (
         ScheduleStatus,
@@ -490,31 +515,35 @@ def _run(root: str, args, out: str) -> dict:
 
     t = time.monotonic()
     pipeline_uuid = args.pipeline_uuid
-    if '/' in pipeline_uuid:  # `<sub-project>/<uuid>`, as `load` takes it: that sub-project active
+    if "/" in pipeline_uuid:  # `<sub-project>/<uuid>`, as `load` takes it: that sub-project active
         from mage_ai.settings.platform import activate_project
-        sub, pipeline_uuid = pipeline_uuid.split('/', 1)
+
+        sub, pipeline_uuid = pipeline_uuid.split("/", 1)
         activate_project(sub)
     pipeline = _load_pipeline_like_trigger(pipeline_uuid)
     variables = _json_arg(args.variables, {}) or {}
     settings = _json_arg(args.settings, None)
 
     if args.trigger:
-        triggers = {tr.name: tr for tr in get_triggers_by_pipeline(
-            pipeline.uuid, repo_path=pipeline.repo_path)}
+        triggers = {tr.name: tr for tr in get_triggers_by_pipeline(pipeline.uuid, repo_path=pipeline.repo_path)}
         if args.trigger not in triggers:
-            raise Exception(f"Trigger '{args.trigger}' not found in triggers.yaml of "
-                            f"'{pipeline.uuid}' (found: {sorted(triggers)})")
+            raise Exception(
+                f"Trigger '{args.trigger}' not found in triggers.yaml of '{pipeline.uuid}' (found: {sorted(triggers)})"
+            )
         tr = triggers[args.trigger]
         from mage_ai.shared.environments import get_env
+
         if tr.envs and get_env() not in tr.envs:
             # sync_schedules never puts such a trigger in the database.
-            raise Exception(f"Trigger '{tr.name}' has envs {tr.envs}; Mage's env is "
-                            f"'{get_env()}', so sync_schedules skips it (use --env)")
+            raise Exception(
+                f"Trigger '{tr.name}' has envs {tr.envs}; Mage's env is "
+                f"'{get_env()}', so sync_schedules skips it (use --env)"
+            )
         # The columns sync_schedules -> PipelineSchedule.create_or_update_batch writes
         # (without its write-back of last_enabled_at into the project's triggers.yaml).
         schedule = PipelineSchedule.create(
             description=tr.description,
-            last_enabled_at=tr.last_enabled_at or _dt.datetime.now(tz=_dt.timezone.utc),
+            last_enabled_at=tr.last_enabled_at or _dt.datetime.now(tz=_dt.UTC),
             name=tr.name,
             pipeline_uuid=tr.pipeline_uuid,
             repo_path=tr.repo_path,
@@ -537,20 +566,19 @@ def _run(root: str, args, out: str) -> dict:
             schedule_type=ScheduleType.API,
             start_time=_dt.datetime.utcnow(),
             status=ScheduleStatus.ACTIVE,
-            last_enabled_at=_dt.datetime.now(tz=_dt.timezone.utc),
+            last_enabled_at=_dt.datetime.now(tz=_dt.UTC),
             settings=settings,
         )
 
     payload = dict(variables=variables)
     if args.execution_date:
-        payload['execution_date'] = args.execution_date
+        payload["execution_date"] = args.execution_date
     elif schedule.schedule_type == ScheduleType.TIME and schedule.schedule_interval:
         # What schedule_all puts in the payload of a scheduled run.
-        payload['execution_date'] = schedule.current_execution_date()
-    pipeline_run = create_and_start_pipeline_run(pipeline, schedule, payload,
-                                                 should_schedule=False)
+        payload["execution_date"] = schedule.current_execution_date()
+    pipeline_run = create_and_start_pipeline_run(pipeline, schedule, payload, should_schedule=False)
     run_id = pipeline_run.id
-    timings['create_run'] = round(time.monotonic() - t, 3)
+    timings["create_run"] = round(time.monotonic() - t, 3)
 
     # The scheduler loop (LoopTimeTrigger -> schedule_all), restricted to our one run and
     # ticking every --tick seconds instead of SCHEDULER_TRIGGER_INTERVAL: start the run, then
@@ -564,7 +592,7 @@ def _run(root: str, args, out: str) -> dict:
     while True:
         db_connection.session.expire_all()
         run = PipelineRun.query.filter(PipelineRun.id == run_id).first()
-        status = str(getattr(run.status, 'value', run.status))
+        status = str(getattr(run.status, "value", run.status))
         if status in TERMINAL_RUN:
             break
         if time.monotonic() > deadline:
@@ -589,6 +617,7 @@ def _run(root: str, args, out: str) -> dict:
         # As the UI's "cancel run": status cancelled, block runs cancelled, jobs killed.
         try:
             from mage_ai.orchestration.pipeline_scheduler import stop_pipeline_run
+
             stop_pipeline_run(PipelineRun.query.filter(PipelineRun.id == run_id).first(), pipeline)
         except Exception:  # noqa: BLE001
             traceback.print_exc()
@@ -599,7 +628,7 @@ def _run(root: str, args, out: str) -> dict:
     except Exception:  # noqa: BLE001
         traceback.print_exc()
     _wait_for_workers(job_manager, deadline=time.monotonic() + 30)
-    timings['execute'] = round(time.monotonic() - t, 3)
+    timings["execute"] = round(time.monotonic() - t, 3)
     try:
         job_manager.stop()
     except Exception:  # noqa: BLE001
@@ -608,36 +637,41 @@ def _run(root: str, args, out: str) -> dict:
     t = time.monotonic()
     db_connection.session.expire_all()
     run = PipelineRun.query.filter(PipelineRun.id == run_id).first()
-    block_runs = BlockRun.query.filter(BlockRun.pipeline_run_id == run_id).order_by(
-        BlockRun.id).all()
-    status = str(getattr(run.status, 'value', run.status))
+    block_runs = BlockRun.query.filter(BlockRun.pipeline_run_id == run_id).order_by(BlockRun.id).all()
+    status = str(getattr(run.status, "value", run.status))
     blocks = {}
     errors = []
     for br in block_runs:
-        br_status = str(getattr(br.status, 'value', br.status))
-        entry = dict(status=br_status, outputs=[], dir=br.block_uuid.replace('/', '__'),
-                     id=br.id, started_at=br.started_at, completed_at=br.completed_at)
-        if br.metrics and br.metrics.get('error'):
-            err = br.metrics['error']
-            entry['error'] = err.get('error')
-            if br_status == 'failed':
+        br_status = str(getattr(br.status, "value", br.status))
+        entry = dict(
+            status=br_status,
+            outputs=[],
+            dir=br.block_uuid.replace("/", "__"),
+            id=br.id,
+            started_at=br.started_at,
+            completed_at=br.completed_at,
+        )
+        if br.metrics and br.metrics.get("error"):
+            err = br.metrics["error"]
+            entry["error"] = err.get("error")
+            if br_status == "failed":
                 errors.append(f"{br.block_uuid}: {err.get('error')}")
         try:
-            entry['outputs'], entry['formats'] = _dump_outputs(pipeline, run, br, out)
+            entry["outputs"], entry["formats"] = _dump_outputs(pipeline, run, br, out)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
-            entry['output_error'] = _err(e)
+            entry["output_error"] = _err(e)
         blocks[br.block_uuid] = entry
-    timings['outputs'] = round(time.monotonic() - t, 3)
+    timings["outputs"] = round(time.monotonic() - t, 3)
 
     variables_seen = run.get_variables()
     error = None
     if timed_out:
-        error = f'timed out after {args.timeout}s (run status {status})'
-    elif status != 'completed':
-        error = '; '.join(errors) or f'pipeline run {status}'
+        error = f"timed out after {args.timeout}s (run status {status})"
+    elif status != "completed":
+        error = "; ".join(errors) or f"pipeline run {status}"
     return dict(
-        status='completed' if status == 'completed' else 'failed',
+        status="completed" if status == "completed" else "failed",
         run_status=status,
         blocks=blocks,
         error=error,
@@ -649,7 +683,7 @@ def _run(root: str, args, out: str) -> dict:
         variables=_jsonable_or_repr(variables_seen),
         notifications=NOTIFICATIONS,
         timings=timings,
-        data_dir=os.environ['MAGE_DATA_DIR'],
+        data_dir=os.environ["MAGE_DATA_DIR"],
         sub_project=_sub_project_of(pipeline.repo_path),
     )
 
@@ -677,6 +711,7 @@ def _jsonable_or_repr(value):
 
 # ---- outputs ------------------------------------------------------------------------------
 
+
 def _dump_outputs(pipeline, run, block_run, out: str):
     """Read every output_<i> variable Mage stored for this block run back with Mage's own
     variable code (the reader a downstream block's input goes through) and write it in neutral
@@ -687,22 +722,21 @@ def _dump_outputs(pipeline, run, block_run, out: str):
 
     block_uuid = block_run.block_uuid
     block = pipeline.get_block(block_uuid)
-    if block is None and ':' in block_uuid:
-        block = pipeline.get_block(block_uuid.split(':')[0])
+    if block is None and ":" in block_uuid:
+        block = pipeline.get_block(block_uuid.split(":")[0])
     if block is None:
         return [], []
     metrics = block_run.metrics or {}
-    index = metrics.get('dynamic_block_index')
-    if index is None and block_uuid != block.uuid and ':' in block_uuid:
+    index = metrics.get("dynamic_block_index")
+    if index is None and block_uuid != block.uuid and ":" in block_uuid:
         return [], []  # data integration controllers etc.: nothing of their own
     variables = [
-        v for v in get_variable_objects(block, execution_partition=run.execution_partition,
-                                        dynamic_block_index=index)
+        v
+        for v in get_variable_objects(block, execution_partition=run.execution_partition, dynamic_block_index=index)
         if is_output_variable(v.uuid)
     ]
-    variables.sort(key=lambda v: int(v.uuid.rsplit('_', 1)[-1])
-                   if v.uuid.rsplit('_', 1)[-1].isdigit() else 10**9)
-    dest = os.path.join(out, block_uuid.replace('/', '__'))
+    variables.sort(key=lambda v: int(v.uuid.rsplit("_", 1)[-1]) if v.uuid.rsplit("_", 1)[-1].isdigit() else 10**9)
+    dest = os.path.join(out, block_uuid.replace("/", "__"))
     files = []
     formats = []
     for variable in variables:
@@ -718,18 +752,18 @@ def _write_value(dest: str, name: str, value):
     import pickle
 
     written = []
-    kind = f'{type(value).__module__}.{type(value).__qualname__}'
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
     base = os.path.join(dest, name)
     try:
-        with open(base + '.pkl', 'wb') as f:
+        with open(base + ".pkl", "wb") as f:
             pickle.dump(value, f, protocol=4)
-        written.append(name + '.pkl')
+        written.append(name + ".pkl")
     except Exception as e:  # noqa: BLE001
-        if os.path.exists(base + '.pkl'):
-            os.remove(base + '.pkl')
-        with open(base + '.repr.txt', 'w', encoding='utf-8') as f:
-            f.write(f'{_err(e)}\n{value!r}\n')
-        written.append(name + '.repr.txt')
+        if os.path.exists(base + ".pkl"):
+            os.remove(base + ".pkl")
+        with open(base + ".repr.txt", "w", encoding="utf-8") as f:
+            f.write(f"{_err(e)}\n{value!r}\n")
+        written.append(name + ".repr.txt")
 
     try:
         import pandas as pd
@@ -743,35 +777,40 @@ def _write_value(dest: str, name: str, value):
     if pd is not None and isinstance(value, (pd.DataFrame, pd.Series)):
         frame = value.to_frame() if isinstance(value, pd.Series) else value
         try:
-            frame.to_parquet(base + '.parquet')
-            written.append(name + '.parquet')
+            frame.to_parquet(base + ".parquet")
+            written.append(name + ".parquet")
         except Exception:  # noqa: BLE001
-            frame.to_csv(base + '.csv', index=True)
-            with open(base + '.dtypes.json', 'w', encoding='utf-8') as f:
-                json.dump(dict(
-                    columns=[str(c) for c in frame.columns],
-                    dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
-                    index_dtype=str(frame.index.dtype),
-                    series=isinstance(value, pd.Series),
-                ), f, indent=2)
-            written.extend([name + '.csv', name + '.dtypes.json'])
+            frame.to_csv(base + ".csv", index=True)
+            with open(base + ".dtypes.json", "w", encoding="utf-8") as f:
+                json.dump(
+                    dict(
+                        columns=[str(c) for c in frame.columns],
+                        dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
+                        index_dtype=str(frame.index.dtype),
+                        series=isinstance(value, pd.Series),
+                    ),
+                    f,
+                    indent=2,
+                )
+            written.extend([name + ".csv", name + ".dtypes.json"])
     elif pl is not None and isinstance(value, pl.DataFrame):
-        value.write_parquet(base + '.parquet')
-        written.append(name + '.parquet')
-    elif type(value).__module__ == 'numpy' and type(value).__name__ == 'ndarray':
+        value.write_parquet(base + ".parquet")
+        written.append(name + ".parquet")
+    elif type(value).__module__ == "numpy" and type(value).__name__ == "ndarray":
         import numpy as np
+
         try:
-            np.save(base + '.npy', value, allow_pickle=False)
-            written.append(name + '.npy')
+            np.save(base + ".npy", value, allow_pickle=False)
+            written.append(name + ".npy")
         except Exception:  # noqa: BLE001
             pass
     else:
         try:
             text = json.dumps(value)
             if json.loads(text) == value:  # lossless only (no tuples, numpy scalars, ...)
-                with open(base + '.json', 'w', encoding='utf-8') as f:
+                with open(base + ".json", "w", encoding="utf-8") as f:
                     f.write(text)
-                written.append(name + '.json')
+                written.append(name + ".json")
         except Exception:  # noqa: BLE001
             pass
     return written, kind
@@ -781,26 +820,27 @@ def _write_value(dest: str, name: str, value):
 # generate
 # --------------------------------------------------------------------------------------------
 
+
 def cmd_generate(args) -> dict:
-    tmp = tempfile.mkdtemp(prefix='mage-harness-gen-')
+    tmp = tempfile.mkdtemp(prefix="mage-harness-gen-")
     try:
         # Mage writes its data dir into metadata.yaml files (a pipeline's `variables_dir`), so
         # generate uses Mage's default data dir (or --data-dir), never a throwaway one; the
         # database, which generate does not need, is throwaway.
         data_dir = os.path.abspath(os.path.expanduser(args.data_dir)) if args.data_dir else None
-        db_path = os.path.join(tmp, 'mage-ai.db')
-        if args.kind == 'triggers':
+        db_path = os.path.join(tmp, "mage-ai.db")
+        if args.kind == "triggers":
             _prepare_env(None, data_dir, db_path=db_path)
             return _gen_triggers(args)
-        if args.kind == 'pipeline':
+        if args.kind == "pipeline":
             root = os.path.abspath(args.project_root)
             _prepare_env(root, data_dir, db_path=db_path)
             return _gen_pipeline(root, args)
-        if args.kind == 'project':
+        if args.kind == "project":
             dest = os.path.abspath(args.dest)
             _prepare_env(dest if args.platform else None, data_dir, db_path=db_path)
             return _gen_project(dest, args)
-        raise SystemExit(f'unknown kind {args.kind}')
+        raise SystemExit(f"unknown kind {args.kind}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -809,29 +849,28 @@ def _parse_dt(value):
     if value is None or isinstance(value, _dt.datetime):
         return value
     s = str(value)
-    if s.endswith('Z'):
-        s = s[:-1] + '+00:00'
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
     return _dt.datetime.fromisoformat(s)
 
 
 def _gen_triggers(args) -> dict:
     import yaml
-
     from mage_ai.data_preparation.models.triggers import Trigger
     from mage_ai.shared.io import safe_write
 
     dest = os.path.abspath(args.dest)
     spec = _json_arg(args.spec, [])
     if isinstance(spec, dict):
-        spec = spec.get('triggers', [spec])
+        spec = spec.get("triggers", [spec])
     default_uuid = args.pipeline_uuid or os.path.basename(os.path.dirname(dest))
     configs = []
     for item in spec:
         item = dict(item)
-        item.setdefault('pipeline_uuid', default_uuid)
-        item.setdefault('start_time', None)
-        item.setdefault('schedule_interval', None)
-        for key in ('start_time', 'last_enabled_at'):
+        item.setdefault("pipeline_uuid", default_uuid)
+        item.setdefault("start_time", None)
+        item.setdefault("schedule_interval", None)
+        for key in ("start_time", "last_enabled_at"):
             item[key] = _parse_dt(item.get(key))
         trigger = Trigger(**item)
         configs.append(trigger.to_dict())
@@ -839,7 +878,7 @@ def _gen_triggers(args) -> dict:
     content = yaml.safe_dump(dict(triggers=configs))
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     safe_write(dest, content)
-    return dict(written=[dest], triggers=[c['name'] for c in configs], error=None)
+    return dict(written=[dest], triggers=[c["name"] for c in configs], error=None)
 
 
 def _gen_pipeline(root: str, args) -> dict:
@@ -852,14 +891,15 @@ def _gen_pipeline(root: str, args) -> dict:
     from mage_ai.settings.repo import get_repo_path
 
     if args.sub_project and not project_platform_activated():
-        raise SystemExit(f'--sub-project given but {root} has no settings.yaml')
+        raise SystemExit(f"--sub-project given but {root} has no settings.yaml")
     restore = None
     if project_platform_activated():
         # The active project lives in <data dir>/<root>/.settings.yaml; put it back afterwards
         # so that generating leaves no state behind in the (non-throwaway) data dir.
         from mage_ai.settings.platform import local_platform_settings_full_path
+
         path = local_platform_settings_full_path()
-        restore = (path, open(path, encoding='utf-8').read() if os.path.exists(path) else None)
+        restore = (path, open(path, encoding="utf-8").read() if os.path.exists(path) else None)
     try:
         if args.sub_project:
             activate_project(args.sub_project)
@@ -871,7 +911,7 @@ def _gen_pipeline(root: str, args) -> dict:
                 if os.path.exists(path):
                     os.remove(path)
             else:
-                with open(path, 'w', encoding='utf-8') as f:
+                with open(path, "w", encoding="utf-8") as f:
                     f.write(content)
 
 
@@ -883,8 +923,10 @@ def _gen_pipeline_in(repo_path: str, args) -> dict:
 
     blocks_spec = _json_arg(args.blocks, []) or []
     if clean_name(args.name or args.uuid) != args.uuid:
-        raise SystemExit(f'pipeline name {args.name or args.uuid!r} gives uuid '
-                         f'{clean_name(args.name or args.uuid)!r}, not {args.uuid!r}')
+        raise SystemExit(
+            f"pipeline name {args.name or args.uuid!r} gives uuid "
+            f"{clean_name(args.name or args.uuid)!r}, not {args.uuid!r}"
+        )
     pipeline = Pipeline.create(
         args.name or args.uuid,
         repo_path=repo_path,
@@ -896,26 +938,25 @@ def _gen_pipeline_in(repo_path: str, args) -> dict:
     created = []
     for spec in blocks_spec:
         spec = dict(spec)
-        name = spec.get('name') or spec.get('uuid')
+        name = spec.get("name") or spec.get("uuid")
         block = Block.create(
             name,
-            spec['type'],
+            spec["type"],
             repo_path,
-            color=spec.get('color'),
-            config=spec.get('config') or {},
-            configuration=spec.get('configuration'),
-            extension_uuid=spec.get('extension_uuid'),
-            language=spec.get('language'),
+            color=spec.get("color"),
+            config=spec.get("config") or {},
+            configuration=spec.get("configuration"),
+            extension_uuid=spec.get("extension_uuid"),
+            language=spec.get("language"),
             pipeline=pipeline,
-            priority=spec.get('priority'),
-            upstream_block_uuids=spec.get('upstream_blocks') or [],
-            downstream_block_uuids=spec.get('downstream_blocks') or [],
+            priority=spec.get("priority"),
+            upstream_block_uuids=spec.get("upstream_blocks") or [],
+            downstream_block_uuids=spec.get("downstream_blocks") or [],
         )
-        if spec.get('content') is not None:
-            block.update_content(spec['content'])  # as BlockResource.create with 'content'
+        if spec.get("content") is not None:
+            block.update_content(spec["content"])  # as BlockResource.create with 'content'
         # Attributes the UI sets with a later PUT (BlockResource.update -> Block.update).
-        update = {k: spec[k] for k in ('retry_config', 'timeout', 'executor_type',
-                                        'has_callback') if k in spec}
+        update = {k: spec[k] for k in ("retry_config", "timeout", "executor_type", "has_callback") if k in spec}
         if update:
             block.update(update)
         created.append(dict(uuid=block.uuid, type=block.type, file_path=block.file_path))
@@ -926,19 +967,20 @@ def _gen_pipeline_in(repo_path: str, args) -> dict:
         # Pipeline-level settings the UI's pipeline settings page saves (PipelineResource
         # .update -> Pipeline.update / save).
         import yaml
-        with open(pipeline.config_path, encoding='utf-8') as f:
+
+        with open(pipeline.config_path, encoding="utf-8") as f:
             config = yaml.safe_load(f) or {}
         config.update(extra)
         pipeline.load_config(config)
     pipeline.save()
 
     return dict(
-        written=[pipeline.config_path] + [b['file_path'] for b in created
-                                          if b['file_path'] and os.path.exists(b['file_path'])],
+        written=[pipeline.config_path]
+        + [b["file_path"] for b in created if b["file_path"] and os.path.exists(b["file_path"])],
         pipeline=pipeline.uuid,
         repo_path=repo_path,
         sub_project=_sub_project_of(repo_path),
-        blocks=[b['uuid'] for b in created],
+        blocks=[b["uuid"] for b in created],
         error=None,
     )
 
@@ -953,84 +995,91 @@ def _gen_project(dest: str, args) -> dict:
     subs = []
     if args.platform:
         p = args.platform.strip()
-        subs = json.loads(p) if p.startswith('[') else [s for s in p.split(',') if s]
+        subs = json.loads(p) if p.startswith("[") else [s for s in p.split(",") if s]
         from mage_ai.settings.platform import update_settings
         from mage_ai.settings.repo import set_repo_path
 
         set_repo_path(dest)
         for sub in subs:
             # ProjectResource.create(type='standalone', uuid=sub, repo_path='')
-            init_repo(os.path.join(dest, sub), project_type=ProjectType.STANDALONE,
-                      project_uuid=sub)
+            init_repo(os.path.join(dest, sub), project_type=ProjectType.STANDALONE, project_uuid=sub)
             written.append(os.path.join(dest, sub))
         # ProjectResource.update(root_project=True, platform_settings=...) -> update_settings
         update_settings(dict(projects={sub: {} for sub in subs}))
-        written.append(os.path.join(dest, 'settings.yaml'))
+        written.append(os.path.join(dest, "settings.yaml"))
     return dict(written=written, project=dest, sub_projects=subs, error=None)
 
 
 # --------------------------------------------------------------------------------------------
+
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors are JSON documents too (exit 2)."""
 
     def error(self, message):
         self.print_usage(sys.stderr)
-        _emit(dict(error=f'usage: {message}'))
+        _emit(dict(error=f"usage: {message}"))
         sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog='mage_harness.py', description=__doc__,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--log', help="file for Mage's own output (default: stderr)")
-    sub = p.add_subparsers(dest='command', required=True)
+    p = _Parser(prog="mage_harness.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--log", help="file for Mage's own output (default: stderr)")
+    sub = p.add_subparsers(dest="command", required=True)
 
-    ld = sub.add_parser('load', help='load a pipeline as Mage does')
-    ld.add_argument('project_root')
-    ld.add_argument('pipeline_uuid', nargs='+')
+    ld = sub.add_parser("load", help="load a pipeline as Mage does")
+    ld.add_argument("project_root")
+    ld.add_argument("pipeline_uuid", nargs="+")
 
-    lb = sub.add_parser('load-batch', help='load many (project root, pipeline) pairs in one process')
-    lb.add_argument('manifest', help='JSON list of [project_root, pipeline_uuid] pairs (or @file)')
-    lb.add_argument('--item-timeout', type=float, default=10.0,
-                    help='seconds per pair; Mage hangs on some inputs (a billion-laughs YAML)')
+    lb = sub.add_parser("load-batch", help="load many (project root, pipeline) pairs in one process")
+    lb.add_argument("manifest", help="JSON list of [project_root, pipeline_uuid] pairs (or @file)")
+    lb.add_argument(
+        "--item-timeout",
+        type=float,
+        default=10.0,
+        help="seconds per pair; Mage hangs on some inputs (a billion-laughs YAML)",
+    )
 
-    rn = sub.add_parser('run', help='a trigger-mode run by Mage\'s own scheduler')
-    rn.add_argument('project_root')
-    rn.add_argument('pipeline_uuid')
-    rn.add_argument('--out', required=True)
-    rn.add_argument('--variables', help='JSON object: the run payload variables')
-    rn.add_argument('--execution-date', help='ISO datetime (default: now, UTC)')
-    rn.add_argument('--trigger', help="run as this trigger of triggers.yaml (its variables, "
-                                      "settings, type) instead of an API trigger")
-    rn.add_argument('--settings', help="JSON: the trigger's settings (allow_blocks_to_fail, "
-                                       'timeout, ...)')
-    rn.add_argument('--env', help="Mage's ENV for the run (default: unset, i.e. 'dev')")
-    rn.add_argument('--timeout', type=float, default=300.0)
-    rn.add_argument('--tick', type=float, default=0.2,
-                    help='scheduler tick in seconds (Mage: SCHEDULER_TRIGGER_INTERVAL=10)')
+    rn = sub.add_parser("run", help="a trigger-mode run by Mage's own scheduler")
+    rn.add_argument("project_root")
+    rn.add_argument("pipeline_uuid")
+    rn.add_argument("--out", required=True)
+    rn.add_argument("--variables", help="JSON object: the run payload variables")
+    rn.add_argument("--execution-date", help="ISO datetime (default: now, UTC)")
+    rn.add_argument(
+        "--trigger",
+        help="run as this trigger of triggers.yaml (its variables, settings, type) instead of an API trigger",
+    )
+    rn.add_argument("--settings", help="JSON: the trigger's settings (allow_blocks_to_fail, timeout, ...)")
+    rn.add_argument("--env", help="Mage's ENV for the run (default: unset, i.e. 'dev')")
+    rn.add_argument("--timeout", type=float, default=300.0)
+    rn.add_argument(
+        "--tick", type=float, default=0.2, help="scheduler tick in seconds (Mage: SCHEDULER_TRIGGER_INTERVAL=10)"
+    )
 
-    gn = sub.add_parser('generate', help='write fixtures with Mage\'s own code')
+    gn = sub.add_parser("generate", help="write fixtures with Mage's own code")
     common = _Parser(add_help=False)
-    common.add_argument('--data-dir', help="MAGE_DATA_DIR while generating (default: unset, "
-                                           "i.e. the project's variables_dir, ~/.mage_data)")
-    gsub = gn.add_subparsers(dest='kind', required=True)
-    gt = gsub.add_parser('triggers', parents=[common])
-    gt.add_argument('dest')
-    gt.add_argument('--spec', required=True, help='JSON list of Trigger fields')
-    gt.add_argument('--pipeline-uuid')
-    gp = gsub.add_parser('pipeline', parents=[common])
-    gp.add_argument('project_root')
-    gp.add_argument('uuid')
-    gp.add_argument('--blocks', required=True, help='JSON list of block specs')
-    gp.add_argument('--name')
-    gp.add_argument('--description')
-    gp.add_argument('--type', default='python')
-    gp.add_argument('--sub-project')
-    gp.add_argument('--pipeline-config', help='JSON merged into metadata.yaml before save')
-    gj = gsub.add_parser('project', parents=[common])
-    gj.add_argument('dest')
-    gj.add_argument('--platform', help='sub-project names: a,b or a JSON list')
+    common.add_argument(
+        "--data-dir",
+        help="MAGE_DATA_DIR while generating (default: unset, i.e. the project's variables_dir, ~/.mage_data)",
+    )
+    gsub = gn.add_subparsers(dest="kind", required=True)
+    gt = gsub.add_parser("triggers", parents=[common])
+    gt.add_argument("dest")
+    gt.add_argument("--spec", required=True, help="JSON list of Trigger fields")
+    gt.add_argument("--pipeline-uuid")
+    gp = gsub.add_parser("pipeline", parents=[common])
+    gp.add_argument("project_root")
+    gp.add_argument("uuid")
+    gp.add_argument("--blocks", required=True, help="JSON list of block specs")
+    gp.add_argument("--name")
+    gp.add_argument("--description")
+    gp.add_argument("--type", default="python")
+    gp.add_argument("--sub-project")
+    gp.add_argument("--pipeline-config", help="JSON merged into metadata.yaml before save")
+    gj = gsub.add_parser("project", parents=[common])
+    gj.add_argument("dest")
+    gj.add_argument("--platform", help="sub-project names: a,b or a JSON list")
     return p
 
 
@@ -1042,16 +1091,16 @@ def main(argv=None) -> int:
     _isolate_stdout(args.log)
     ok = True
     try:
-        if args.command == 'load':
+        if args.command == "load":
             doc = cmd_load(args)
-        elif args.command == 'load-batch':
+        elif args.command == "load-batch":
             doc = cmd_load_batch(args)
-        elif args.command == 'run':
+        elif args.command == "run":
             doc = cmd_run(args)
-            ok = doc.get('status') in ('completed', 'failed')
+            ok = doc.get("status") in ("completed", "failed")
         else:
             doc = cmd_generate(args)
-            ok = not doc.get('error')
+            ok = not doc.get("error")
     except SystemExit as e:
         doc, ok = dict(error=str(e.code)), False
     except Exception as e:  # noqa: BLE001
@@ -1061,5 +1110,5 @@ def main(argv=None) -> int:
     return 0 if ok else 1
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     sys.exit(main())

@@ -21,9 +21,9 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 HERE = Path(__file__).parent
 HARNESS = HERE / "mage_harness.py"
@@ -166,7 +166,7 @@ training_set:
     prepare:
       partitions: 1
 """
-INGEST = '''\
+INGEST = """\
 import pandas as pd
 
 if 'data_loader' not in globals():
@@ -176,8 +176,8 @@ if 'data_loader' not in globals():
 @data_loader
 def ingest(*args, **kwargs):
     return pd.DataFrame({'trip_distance': [1.5, 3.0, 0.5, 12.0], 'fare': [7.5, 12.0, 4.0, 40.0]})
-'''
-PREPARE = '''\
+"""
+PREPARE = """\
 if 'transformer' not in globals():
     from mage_ai.data_preparation.decorators import transformer
 if 'test' not in globals():
@@ -194,15 +194,27 @@ def prepare(df, *args, **kwargs):
 @test
 def test_output(kept, total, rows, *args) -> None:
     assert rows == len(kept), 'the row count matches'
-'''
+"""
 BLOCKS = [
     {"name": "ingest", "type": "data_loader", "content": INGEST},
-    {"name": "prepare", "type": "transformer", "upstream_blocks": ["ingest"], "content": PREPARE,
-     "retry_config": {"retries": 1, "delay": 1}},
+    {
+        "name": "prepare",
+        "type": "transformer",
+        "upstream_blocks": ["ingest"],
+        "content": PREPARE,
+        "retry_config": {"retries": 1, "delay": 1},
+    },
 ]
 TRIGGERS = [
-    {"name": "daily_refresh", "schedule_type": "time", "schedule_interval": "@daily",
-     "start_time": "2024-05-16T07:00:00", "status": "inactive", "settings": None, "variables": None},
+    {
+        "name": "daily_refresh",
+        "schedule_type": "time",
+        "schedule_interval": "@daily",
+        "start_time": "2024-05-16T07:00:00",
+        "status": "inactive",
+        "settings": None,
+        "variables": None,
+    },
     {"name": "on_demand", "schedule_type": "api", "status": "active", "variables": {"max_distance": 5}},
 ]
 
@@ -255,14 +267,38 @@ def make_mlops(dest: Path) -> Path:
     """The mlops platform, written by Mage, at `dest`/mlops."""
     root = dest / "mlops"
     data_dir = dest / ".mage_data"  # Mage records it in pipelines' variables_dir; keep it out of $HOME
-    harness("generate", "project", str(root), "--platform", "unit_0_setup,unit_1_data_preparation,unit_3_observability",
-            "--data-dir", str(data_dir))
-    harness("generate", "pipeline", "--data-dir", str(data_dir), str(root), "data_preparation", "--sub-project",
-            "unit_3_observability", "--blocks", json.dumps(BLOCKS),
-            "--pipeline-config", json.dumps({"variables": {"max_distance": 10}}))
-    harness("generate", "triggers", "--data-dir", str(data_dir),
-            str(root / "unit_3_observability" / "pipelines" / "data_preparation" / "triggers.yaml"),
-            "--spec", json.dumps(TRIGGERS))
+    harness(
+        "generate",
+        "project",
+        str(root),
+        "--platform",
+        "unit_0_setup,unit_1_data_preparation,unit_3_observability",
+        "--data-dir",
+        str(data_dir),
+    )
+    harness(
+        "generate",
+        "pipeline",
+        "--data-dir",
+        str(data_dir),
+        str(root),
+        "data_preparation",
+        "--sub-project",
+        "unit_3_observability",
+        "--blocks",
+        json.dumps(BLOCKS),
+        "--pipeline-config",
+        json.dumps({"variables": {"max_distance": 10}}),
+    )
+    harness(
+        "generate",
+        "triggers",
+        "--data-dir",
+        str(data_dir),
+        str(root / "unit_3_observability" / "pipelines" / "data_preparation" / "triggers.yaml"),
+        "--spec",
+        json.dumps(TRIGGERS),
+    )
     for scratch in [*root.rglob("__pycache__"), *root.rglob(".file_versions")]:  # Mage's own caches
         shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(data_dir, ignore_errors=True)

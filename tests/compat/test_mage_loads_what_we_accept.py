@@ -25,8 +25,15 @@ STRICTER = {
     ("unsupported_project", "sql_and_r"): "needs",  # a SQL block without io_config.yaml: Mage fails when it runs
     ("bad_triggers", "p"): "trigger",  # triggers Mage drops one by one (or whose schedule sync fails)
 }
-PROJECTS = sorted(p for p in [*REPO.glob("tests/fixtures/projects/*"), *REPO.glob("tests/e2e/projects/*"),
-                              REPO / "pipelines" / "mlops_demo"] if ProjectReader(p).read().of_pipeline)
+PROJECTS = sorted(
+    p
+    for p in [
+        *REPO.glob("tests/fixtures/projects/*"),
+        *REPO.glob("tests/e2e/projects/*"),
+        REPO / "pipelines" / "mlops_demo",
+    ]
+    if ProjectReader(p).read().of_pipeline
+)
 
 
 def verdict(root: Path, key: str) -> list[str]:
@@ -55,8 +62,9 @@ def test_every_fixture_pipeline_gets_the_same_verdict_from_mage(root):
         if expected:
             assert answer["loaded"] and any(expected in error for error in ours), (key, answer["error"], ours)
         else:
-            assert answer["loaded"] == (not ours), f"{root.name}/{key}: Mage {answer['error'] or 'loads it'}; " \
-                                                   f"mage-prefect: {ours or 'accepts it'}"
+            assert answer["loaded"] == (not ours), (
+                f"{root.name}/{key}: Mage {answer['error'] or 'loads it'}; mage-prefect: {ours or 'accepts it'}"
+            )
 
 
 def test_a_fresh_mage_written_platform_loads_in_both(fresh_mlops):
@@ -73,24 +81,30 @@ def test_a_fresh_mage_written_platform_loads_in_both(fresh_mlops):
 
 def test_every_case_of_the_bad_input_corpus_mage_refuses_is_refused(tmp_path):
     """For each case: Mage refuses ⇒ mage-prefect refuses (or the case says why not: `lenient`);
-    mage-prefect refuses what Mage loads ⇒ the case says why (`stricter`). Mage refuses when a load path fails, when its strict trigger reader
-    fails (what its editor runs when triggers.yaml is saved), or when a product does not resolve."""
+    mage-prefect refuses what Mage loads ⇒ the case says why (`stricter`). Mage refuses when a load path
+    fails, when its strict trigger reader fails (what its editor runs when triggers.yaml is saved), or
+    when a product does not resolve."""
     roots = [case.build(tmp_path / case.name) for case in CASES]
     pairs = [[str(root), case.pipeline] for root, case in zip(roots, CASES)]
     halves = [pairs[::2], pairs[1::2]]  # two Mage processes, on two cores
     with ThreadPoolExecutor(max_workers=2) as pool:
         first, second = pool.map(_load_batch, halves, [tmp_path] * 2)
-    answers = [answer for both in zip(first, second) for answer in both] + first[len(second):]
+    answers = [answer for both in zip(first, second) for answer in both] + first[len(second) :]
     problems = []
     for case, root, answer in zip(CASES, roots, answers):
         ours = verdict(root, case.pipeline)
-        mage_refuses = not answer.get("loaded") or bool(answer.get("trigger_error")) \
+        mage_refuses = (
+            not answer.get("loaded")
+            or bool(answer.get("trigger_error"))
             or bool(answer.get("global_data_product_error"))
+        )
         if mage_refuses and not ours and not case.lenient:
             why = answer.get("error") or answer.get("trigger_error") or answer.get("global_data_product_error")
             problems.append(f"{case.name}: Mage refuses it ({why}), mage-prefect accepts it")
         if not mage_refuses and ours and not case.stricter:
-            problems.append(f"{case.name}: Mage loads it, mage-prefect refuses it without a documented reason: {ours[0]}")
+            problems.append(
+                f"{case.name}: Mage loads it, mage-prefect refuses it without a documented reason: {ours[0]}"
+            )
         if not mage_refuses and not ours and case.stricter:
             problems.append(f"{case.name}: both accept it, yet it claims mage-prefect is stricter ({case.stricter})")
         if case.lenient and not (mage_refuses and not ours):

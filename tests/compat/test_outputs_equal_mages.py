@@ -21,17 +21,41 @@ from tests.compat.conftest import mage
 from tests.compat.make_fixtures import make_mlops, point_at_local_titanic, serve_titanic
 
 FEATURES = [  # a standalone project written by Mage: dynamic blocks, reduce_output, outputs, a conditional
-    {"name": "numbers", "type": "data_loader", "configuration": {"dynamic": True}, "content": (
-        "@data_loader\ndef numbers(*args, **kwargs):\n"
-        "    return [[10, 20, 30], [dict(block_uuid=f'n{i}') for i in range(3)]]\n")},
-    {"name": "square", "type": "transformer", "upstream_blocks": ["numbers"], "configuration": {"reduce_output": True},
-     "content": "@transformer\ndef square(value, *args, **kwargs):\n    return value * value * kwargs['factor']\n"},
-    {"name": "total", "type": "custom", "upstream_blocks": ["square"], "content": (
-        "@custom\ndef total(squares, *args, **kwargs):\n    return sum(squares), len(squares), kwargs['ds'] is not None\n")},
-    {"name": "report", "type": "data_exporter", "upstream_blocks": ["total"], "content": (
-        "import pandas as pd\n\n@data_exporter\ndef report(outputs, *args, **kwargs):\n"  # 3 outputs: one argument
-        "    total, count, dated = outputs\n"
-        "    return pd.DataFrame({'total': [total], 'count': [count], 'env': [kwargs['env']]})\n")},
+    {
+        "name": "numbers",
+        "type": "data_loader",
+        "configuration": {"dynamic": True},
+        "content": (
+            "@data_loader\ndef numbers(*args, **kwargs):\n"
+            "    return [[10, 20, 30], [dict(block_uuid=f'n{i}') for i in range(3)]]\n"
+        ),
+    },
+    {
+        "name": "square",
+        "type": "transformer",
+        "upstream_blocks": ["numbers"],
+        "configuration": {"reduce_output": True},
+        "content": "@transformer\ndef square(value, *args, **kwargs):\n    return value * value * kwargs['factor']\n",
+    },
+    {
+        "name": "total",
+        "type": "custom",
+        "upstream_blocks": ["square"],
+        "content": (
+            "@custom\ndef total(squares, *args, **kwargs):\n"
+            "    return sum(squares), len(squares), kwargs['ds'] is not None\n"
+        ),
+    },
+    {
+        "name": "report",
+        "type": "data_exporter",
+        "upstream_blocks": ["total"],
+        "content": (
+            "import pandas as pd\n\n@data_exporter\ndef report(outputs, *args, **kwargs):\n"  # 3 outputs: one argument
+            "    total, count, dated = outputs\n"
+            "    return pd.DataFrame({'total': [total], 'count': [count], 'env': [kwargs['env']]})\n"
+        ),
+    },
 ]
 
 
@@ -46,8 +70,11 @@ def mage_outputs(root: Path, pipeline: str, out: Path, **options) -> dict[str, l
     arguments = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
     answer = mage("run", str(root), pipeline, "--out", str(out), *arguments, cwd=root.parent)
     assert answer["status"] == "completed", answer.get("error")
-    return {name: [_read(out / run["dir"], entry) for entry in run.get("formats", [])]
-            for name, run in answer["blocks"].items() if run["status"] == "completed" and run.get("formats")}
+    return {
+        name: [_read(out / run["dir"], entry) for entry in run.get("formats", [])]
+        for name, run in answer["blocks"].items()
+        if run["status"] == "completed" and run.get("formats")
+    }
 
 
 def _read(folder: Path, entry: dict):
@@ -64,8 +91,9 @@ def _read(folder: Path, entry: dict):
 def assert_same(ours, theirs, where: str) -> None:
     if isinstance(theirs, pandas.DataFrame):
         ours = ours if isinstance(ours, pandas.DataFrame) else ours.to_frame()
-        pandas.testing.assert_frame_equal(ours.reset_index(drop=True), theirs.reset_index(drop=True),
-                                          check_dtype=False, obj=where)
+        pandas.testing.assert_frame_equal(
+            ours.reset_index(drop=True), theirs.reset_index(drop=True), check_dtype=False, obj=where
+        )
     else:
         assert json.loads(json.dumps(ours, default=str)) == theirs, where
 
@@ -113,8 +141,18 @@ def test_dynamic_children_reduced_outputs_and_kwargs_match_mage(prefect_server, 
     monkeypatch.setenv("ENV", "prod")  # Mage's trigger runs are prod; mage-prefect's API runs take ENV (README)
     root = tmp_path / "features"
     mage("generate", "project", str(root))
-    mage("generate", "pipeline", "--data-dir", str(tmp_path / ".mage_data"), str(root), "fan_out",
-         "--blocks", json.dumps(FEATURES), "--pipeline-config", json.dumps({"variables": {"factor": 3}}))
+    mage(
+        "generate",
+        "pipeline",
+        "--data-dir",
+        str(tmp_path / ".mage_data"),
+        str(root),
+        "fan_out",
+        "--blocks",
+        json.dumps(FEATURES),
+        "--pipeline-config",
+        json.dumps({"variables": {"factor": 3}}),
+    )
     theirs = mage_outputs(root, "fan_out", tmp_path / "mage")
     ours = ours_outputs(root, "fan_out", theirs)
     compare(ours, theirs)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
+from mage_prefect.local_server import free_port, local_server
 from tests.e2e.postgres import create_database, postgres_cluster
 
 HERE = Path(__file__).parent
@@ -23,30 +21,10 @@ REPO = HERE.parent.parent
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prefect server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"prefect server not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL cluster for the session; its base URL `postgresql://postgres@127.0.0.1:PORT`."""
-    with postgres_cluster(_free_port()) as url:
+    with postgres_cluster(free_port()) as url:
         yield url
 
 
@@ -56,38 +34,25 @@ def prefect_server(tmp_path_factory, postgres):
     Its database is PostgreSQL, as in production: SQLite's lock contention answers API calls with 503."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    home = tmp_path_factory.mktemp("prefect-server-home")
-    log = home / "server.log"
-    port = _free_port()
     database = create_database(postgres, "prefect").replace("postgresql://", "postgresql+asyncpg://", 1)
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_UI_ENABLED": "false",
-           "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
-           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-           "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1"}
-    env.pop("PREFECT_API_URL", None)
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        _wait_healthy(url, process, log)
+    env = {
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
+    }
+    with local_server(tmp_path_factory.mktemp("prefect-server-home"), env=env) as url:
         os.environ["PREFECT_API_URL"] = url
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
-    finally:
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=10)  # ship the last logs before the server goes away
-        EventsWorker.drain_all(timeout=10)
-        os.environ.pop("PREFECT_API_URL", None)
-        os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                yield url
+        finally:
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)  # ship the last logs before the server goes away
+            EventsWorker.drain_all(timeout=10)
+            os.environ.pop("PREFECT_API_URL", None)
 
 
 def copy_project(source: Path, tmp_path_factory, name: str | None = None) -> Path:
@@ -122,8 +87,15 @@ def task_runs(flow_run_id: str, expected: int, timeout: float = 30) -> dict:
             time.sleep(0.3)
 
 
-def mage_prefect(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None
-                 ) -> subprocess.CompletedProcess:
+def mage_prefect(
+    *args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run the installed `mage-prefect` command."""
-    return subprocess.run([str(BIN / "mage-prefect"), *map(str, args)], capture_output=True, text=True,
-                          env=env or dict(os.environ), timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [str(BIN / "mage-prefect"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=timeout,
+        cwd=cwd,
+    )

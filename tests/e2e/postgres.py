@@ -7,16 +7,20 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 def _bindir() -> Path:
-    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), None)
+    found = shutil.which("initdb") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), None
+    )
     if not found:
-        raise RuntimeError("PostgreSQL's server binaries (initdb, pg_ctl) are missing: run `make test`, "
-                           "which installs Debian's postgresql package")
+        raise RuntimeError(
+            "PostgreSQL's server binaries (initdb, pg_ctl) are missing: run `make test`, "
+            "which installs Debian's postgresql package"
+        )
     return Path(found).resolve().parent
 
 
@@ -41,11 +45,17 @@ def postgres_cluster(port: int) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     try:
-        _run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync",
-                        "-E", "UTF8"]))
+        _run(
+            _as_owner(
+                [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]
+            )
+        )
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        _run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"),
-                        "-w", "start"]))
+        _run(
+            _as_owner(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start"]
+            )
+        )
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}"
         finally:

@@ -15,6 +15,7 @@ def own_checks_project(tmp_path_factory):
     """A private copy, for tests that add pipelines to the project."""
     return copy_project(HERE / "projects" / "runtime_checks", tmp_path_factory)
 
+
 pytestmark = pytest.mark.e2e
 
 
@@ -23,8 +24,19 @@ def test_dynamic_children_fan_out_and_reduce(prefect_server, checks_project):
 
     assert run.ok, run.state.message
     assert get_output(checks_project, "dynamic", "total") == 36  # 1 + 8 + 27
-    names = ["numbers", "cube:one", "cube:two", "cube:three", "total", "square:one", "square:two",
-             "square:three", "describe:0", "describe:1", "describe:2"]
+    names = [
+        "numbers",
+        "cube:one",
+        "cube:two",
+        "cube:three",
+        "total",
+        "square:one",
+        "square:two",
+        "square:three",
+        "describe:0",
+        "describe:1",
+        "describe:2",
+    ]
     assert sorted(run.blocks) == sorted(names)
     # metadata is merged into kwargs (block_uuid overwritten, as in Mage), with dynamic_block_index
     assert get_output(checks_project, "dynamic", "square:two") == {"square": 4, "index": 1, "name": "two"}
@@ -84,7 +96,9 @@ def test_sensor_timeout_and_skip_sensors(prefect_server, own_checks_project, mon
     sensor.write_text("@sensor\ndef check(*args, **kwargs):\n    return False\n")
     pipeline = checks_project / "pipelines" / "never_sensing"
     pipeline.mkdir()
-    (pipeline / "metadata.yaml").write_text("blocks:\n- {uuid: never_true, type: sensor, upstream_blocks: [], timeout: 1}\n")
+    (pipeline / "metadata.yaml").write_text(
+        "blocks:\n- {uuid: never_true, type: sensor, upstream_blocks: [], timeout: 1}\n"
+    )
 
     timed_out = run_pipeline(checks_project, "never_sensing")
     skipped = run_pipeline(checks_project, "never_sensing", skip_sensors=True)
@@ -122,7 +136,7 @@ def test_mage_ai_helpers_block_code_calls_work_without_mage_ai(prefect_server, c
     assert run.ok, run.state.message
     assert get_output(checks_project, "shim_check", "use_mage_helpers") == {
         "from_store": 2,  # start's output_1 in this run
-        "global": 7,      # written to the pipeline's metadata.yaml, then read back
+        "global": 7,  # written to the pipeline's metadata.yaml, then read back
         "secret": "s3cr3t",
         "types": {"n": "number", "price": "number_with_decimals", "ok": "true_or_false", "mail": "email"},
         "triggered": "completed",
@@ -134,7 +148,8 @@ def test_mage_ai_helpers_block_code_calls_work_without_mage_ai(prefect_server, c
 def test_unknown_mage_ai_import_names_the_module_and_block(own_checks_project):
     checks_project = own_checks_project
     (checks_project / "custom" / "uses_unknown.py").write_text(
-        "from mage_ai.io.bigquery import BigQuery\n\n@custom\ndef f(*args, **kwargs):\n    return 1\n")
+        "from mage_ai.io.bigquery import BigQuery\n\n@custom\ndef f(*args, **kwargs):\n    return 1\n"
+    )
     pipeline = checks_project / "pipelines" / "unknown_import"
     pipeline.mkdir()
     (pipeline / "metadata.yaml").write_text("blocks:\n- {uuid: uses_unknown, type: custom, upstream_blocks: []}\n")
@@ -156,7 +171,8 @@ def test_resume_runs_only_what_failed_and_reuses_the_stored_outputs(prefect_serv
         "blocks:\n- {uuid: start, type: data_loader, upstream_blocks: []}\n"
         "- {uuid: sibling, type: transformer, upstream_blocks: [start]}\n"
         "- {uuid: shaky, type: transformer, upstream_blocks: [start]}\n"
-        "- {uuid: total, type: transformer, upstream_blocks: [shaky]}\n")
+        "- {uuid: total, type: transformer, upstream_blocks: [shaky]}\n"
+    )
     failed = run_pipeline(project, "resumable", allow_blocks_to_fail=True)
     assert failed.blocks["shaky"]["state"] == "Failed" and failed.blocks["sibling"]["state"] == "Completed"
 
@@ -165,7 +181,11 @@ def test_resume_runs_only_what_failed_and_reuses_the_stored_outputs(prefect_serv
 
     assert resumed.ok, resumed.state.message
     assert {name: outcome["state"] for name, outcome in resumed.blocks.items()} == {
-        "start": "Cached", "sibling": "Cached", "shaky": "Completed", "total": "Completed"}
+        "start": "Cached",
+        "sibling": "Cached",
+        "shaky": "Completed",
+        "total": "Completed",
+    }
     assert get_output(project, "resumable", "total") == 60
     # the resumed run is complete: its manifest points at the outputs it reused
     assert get_output(project, "resumable", "sibling", run=resumed.flow_run_id) == [2, 3, 4]
@@ -176,7 +196,8 @@ def test_a_single_block_runs_on_its_upstreams_stored_outputs(prefect_server, own
     first = run_pipeline(project, "fails", allow_blocks_to_fail=True)
     assert first.blocks["sibling"]["state"] == "Completed"
     (project / "transformers" / "sibling.py").write_text(
-        "@transformer\ndef add_two(values, *args, **kwargs):\n    return [v + 2 for v in values]\n")
+        "@transformer\ndef add_two(values, *args, **kwargs):\n    return [v + 2 for v in values]\n"
+    )
 
     result = mage_prefect("run", project, "fails", "--block", "sibling")
 

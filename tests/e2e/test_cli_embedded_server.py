@@ -27,6 +27,9 @@ def test_run_and_output_on_the_embedded_server(demo_project, tmp_path):
     assert len(table["data"]) == 2000
     assert {field["name"] for field in table["schema"]["fields"]} >= {"tenure_months", "churned"}
 
-    split = json.loads(mage_prefect("output", demo_project, "train_model", "split_dataset", "--index", "3",
-                                    "--format", "json", env=env).stdout)
+    split = json.loads(
+        mage_prefect(
+            "output", demo_project, "train_model", "split_dataset", "--index", "3", "--format", "json", env=env
+        ).stdout
+    )
     assert len(split["data"]) == 500  # y_test: 25 % of 2000 rows

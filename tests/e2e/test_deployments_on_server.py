@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -36,11 +36,22 @@ def workdir(tmp_path_factory, prefect_server) -> Path:
 def deployed(workdir, prefect_server) -> Path:
     """`prefect deploy --all` on the compiled output, non-interactively, as CI would."""
     env = dict(os.environ)
-    subprocess.run([str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"], env=env,
-                   capture_output=True, text=True, check=True)
+    subprocess.run(
+        [str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     folder = workdir / "deployments"  # as from a shell: `cd deployments && prefect --no-prompt deploy --all`
-    done = subprocess.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], cwd=folder,
-                          env={**env, "PWD": str(folder)}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
+        cwd=folder,
+        env={**env, "PWD": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return workdir
 
@@ -77,8 +88,14 @@ def worker(deployed, webhook):
     """A process worker polling the pool every second, started where the pull step expects."""
     env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
     log = open(deployed / "worker.log", "wb")
-    process = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process"],
-                               cwd=deployed, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process"],
+        cwd=deployed,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     yield process
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)
@@ -120,7 +137,9 @@ def test_cron_deployment_has_runs_scheduled_on_the_minute(deployed):
 
         deadline, runs = time.monotonic() + 60, []
         while time.monotonic() < deadline and len(runs) < 2:
-            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+            )
             time.sleep(1)
     starts = sorted(run.expected_start_time for run in runs)
     assert len(starts) >= 2
@@ -131,17 +150,25 @@ def test_cron_deployment_has_runs_scheduled_on_the_minute(deployed):
 def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worker, prefect_server, webhook):
     with _client() as client:
         deployment = client.read_deployment_by_name("hello/on_demand")
-    response = httpx.post(f"{prefect_server}/deployments/{deployment.id}/create_flow_run",
-                          json={"parameters": {"greeting": "from rest"}})
+    response = httpx.post(
+        f"{prefect_server}/deployments/{deployment.id}/create_flow_run", json={"parameters": {"greeting": "from rest"}}
+    )
     assert response.status_code == 201, response.text
 
     run = _wait_final(response.json()["id"])
 
     assert run.state.is_completed(), run.state.message
     output = get_output(deployed / "scheduled", "hello", "greet", run=str(run.id))
-    assert output == {"greeting": "from rest", "audience": "api callers", "env": "prod",
-                      "trigger_name": "on_demand", "event": {}, "source": None,
-                      "interval_seconds": None, "interval_span": None}  # not a time trigger
+    assert output == {
+        "greeting": "from rest",
+        "audience": "api callers",
+        "env": "prod",
+        "trigger_name": "on_demand",
+        "event": {},
+        "source": None,
+        "interval_seconds": None,
+        "interval_span": None,
+    }  # not a time trigger
     # the project's notification_config: a success message for the trigger run, from its template
     assert {"text": f"hello ran for trigger on_demand: {prefect_server[:-4]}/runs/flow-run/{run.id}"} in webhook
     # the outputs artifact comes from the worker's flow process too (sent from a thread it waits for)
@@ -150,8 +177,9 @@ def test_rest_api_run_executes_on_the_worker_with_its_parameters(deployed, worke
     deadline, artifacts = time.monotonic() + 15, []
     with _client() as client:
         while not artifacts and time.monotonic() < deadline:
-            artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+            )
             time.sleep(0.3)
     assert [artifact.key for artifact in artifacts] == ["hello-outputs"]
     # a run that no trigger started (the CLI, the Python API) sends nothing, as in Mage
@@ -174,8 +202,16 @@ def test_a_time_trigger_run_gets_its_schedule_interval(deployed, worker, prefect
 
 
 def test_emitted_event_runs_the_event_trigger(deployed, worker):
-    emitted = mage_prefect("emit", "scheduled", "hello", "--var", "greeting=from an event",
-                           "--payload", '{"source": "sensor-42"}', cwd=deployed)
+    emitted = mage_prefect(
+        "emit",
+        "scheduled",
+        "hello",
+        "--var",
+        "greeting=from an event",
+        "--payload",
+        '{"source": "sensor-42"}',
+        cwd=deployed,
+    )
     assert emitted.returncode == 0, emitted.stderr
 
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
@@ -184,7 +220,9 @@ def test_emitted_event_runs_the_event_trigger(deployed, worker):
     with _client() as client:
         deployment = client.read_deployment_by_name("hello/on_event")
         while time.monotonic() < deadline and not runs:
-            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+            )
             time.sleep(0.5)
     assert runs, "the event did not start a run"
     run = _wait_final(runs[0].id)
@@ -203,7 +241,9 @@ def test_scheduled_runs_before_the_triggers_start_time_run_no_block(deployed, wo
 
         deadline, finished = time.monotonic() + 150, []
         while time.monotonic() < deadline and not finished:
-            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+            )
             finished = [run for run in runs if run.state and run.state.is_final()]
             time.sleep(1)
     assert finished, "the scheduler's first run did not finish"
@@ -218,9 +258,16 @@ def test_plan_then_prune_change_only_what_changed(deployed, worker):
     triggers = deployed / "scheduled" / "pipelines" / "hello" / "triggers.yaml"
     config = yaml.safe_load(triggers.read_text())
     config["triggers"] = [t for t in config["triggers"] if t["name"] != "guarded"]
-    config["triggers"].append({"name": "kickoff", "schedule_type": "time", "status": "active",
-                               "schedule_interval": "@daily", "start_time": datetime(2026, 1, 1),
-                               "settings": {"create_initial_pipeline_run": True}})
+    config["triggers"].append(
+        {
+            "name": "kickoff",
+            "schedule_type": "time",
+            "status": "active",
+            "schedule_interval": "@daily",
+            "start_time": datetime(2026, 1, 1),
+            "settings": {"create_initial_pipeline_run": True},
+        }
+    )
     next(t for t in config["triggers"] if t["name"] == "on_demand")["variables"]["greeting"] = "hey"
     nightly = next(t for t in config["triggers"] if t["name"] == "nightly")
     nightly.update(schedule_type="api", schedule_interval=None)  # no longer scheduled
@@ -240,9 +287,11 @@ def test_plan_then_prune_change_only_what_changed(deployed, worker):
         names = {d.name: d for d in client.read_deployments()}
         from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[names["kickoff"].id])))
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[names["kickoff"].id]))
+        )
     first = min(runs, key=lambda run: run.expected_start_time)  # the scheduler adds the next midnights
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     assert first.expected_start_time == today  # the current interval of @daily, as Mage's initial run
     assert _wait_final(first.id).state.is_completed()  # the worker ran it
     assert get_output(deployed / "scheduled", "hello", "greet", run=str(first.id))["trigger_name"] == "kickoff"

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from mage_prefect import get_output, run_pipeline
+from mage_prefect.local_server import free_port
 
-from .conftest import BIN, HERE, _free_port, copy_project
+from .conftest import BIN, HERE, copy_project
 
 pytestmark = pytest.mark.e2e
 
@@ -22,12 +23,26 @@ pytestmark = pytest.mark.e2e
 def mlflow_server(tmp_path_factory):
     """`mlflow server` on 127.0.0.1 with a sqlite backend and a local artifact root."""
     home = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = free_port()
     log = open(home / "server.log", "wb")
     process = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}", "--artifacts-destination", str(home / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{home / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(home / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -37,12 +52,14 @@ def mlflow_server(tmp_path_factory):
                 break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((home / "server.log").read_text()[-3000:])
+                raise RuntimeError((home / "server.log").read_text()[-3000:]) from None
             time.sleep(0.3)
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = url
     yield url
-    os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__("MLFLOW_TRACKING_URI", previous)
+    os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__(
+        "MLFLOW_TRACKING_URI", previous
+    )
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)
     log.close()
@@ -79,7 +96,10 @@ def test_pipeline_run_tree_params_metrics_tags_and_links(prefect_server, mlflow_
     assert fit.data.params["alpha"] == "0.5"  # sklearn autolog, inside the block's own run
     evaluate = children["evaluate"]
     assert set(evaluate.data.metrics) == {"r2", "rows"} and evaluate.data.metrics["r2"] > 0.9
-    assert evaluate.data.tags["mage.pipeline_uuid"] == "train" and evaluate.data.tags["prefect.task_run_name"] == "evaluate"
+    assert (
+        evaluate.data.tags["mage.pipeline_uuid"] == "train"
+        and evaluate.data.tags["prefect.task_run_name"] == "evaluate"
+    )
     # parallel blocks log to their own runs
     assert children["left"].data.metrics == {"side": 1.0} and children["right"].data.metrics == {"side": 2.0}
 
@@ -88,7 +108,8 @@ def test_pipeline_run_tree_params_metrics_tags_and_links(prefect_server, mlflow_
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.flow_run_id])))
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.flow_run_id]))
+        )
     links = {a.data for a in artifacts if a.type == "markdown" or a.type == "link"}
     assert any(parent.info.run_id in str(link) for link in links)
     assert any(evaluate.info.run_id in str(link) for link in links)
@@ -118,12 +139,14 @@ def test_promotion_only_when_the_metric_improves(prefect_server, mlflow_server, 
 
     deadline, events = time.monotonic() + 20, []
     while time.monotonic() < deadline and len(events) < 2:
-        response = httpx.post(f"{prefect_server}/events/filter",
-                              json={"filter": {"event": {"name": ["mage_prefect.model.promoted"]}}})
+        response = httpx.post(
+            f"{prefect_server}/events/filter", json={"filter": {"event": {"name": ["mage_prefect.model.promoted"]}}}
+        )
         events = response.json()["events"]
         time.sleep(0.5)
     assert sorted(e["payload"]["variables"]["model_version"] for e in events) == sorted(
-        [outcomes[0]["version"], outcomes[2]["version"]])
+        [outcomes[0]["version"], outcomes[2]["version"]]
+    )
 
 
 def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server, tmp_path):
@@ -178,8 +201,11 @@ def test_wrappers_on_a_hand_written_prefect_flow(prefect_server, mlflow_server, 
     assert [p.info.status for p in parents] == ["FINISHED", "FAILED"]
     assert parents[0].data.params == {"scale": "2.0", "fail": "False"}
     # nested runs are named after their Prefect task runs (`evaluate-3e8`), or the name given
-    children = {(r.data.tags["mlflow.parentRunId"], r.info.run_name.split("-")[0]): r
-                for r in runs if "mlflow.parentRunId" in r.data.tags}
+    children = {
+        (r.data.tags["mlflow.parentRunId"], r.info.run_name.split("-")[0]): r
+        for r in runs
+        if "mlflow.parentRunId" in r.data.tags
+    }
     first, second = (p.info.run_id for p in parents)
     assert children[(first, "evaluate")].data.metrics == {"score": 1.0}
     assert [a.path for a in client.list_artifacts(children[(first, "evaluate")].info.run_id)] == ["report.txt"]
@@ -199,8 +225,12 @@ def test_a_promotion_starts_the_deployed_inference_pipeline(prefect_server, mlfl
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     worker = subprocess.Popen(
         [str(BIN / "prefect"), "worker", "start", "--pool", "mage-prefect-ml", "--type", "process"],
-        cwd=project.parent, env={**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        cwd=project.parent,
+        env={**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         promoted = run_pipeline(project, "promote", variables={"score": 0.99})
         assert promoted.ok and get_output(project, "promote", "register")["promoted"]
@@ -211,13 +241,16 @@ def test_a_promotion_starts_the_deployed_inference_pipeline(prefect_server, mlfl
             deployment = client.read_deployment_by_name("infer/on_new_model")
             while time.monotonic() < deadline:
                 runs = client.read_flow_runs(
-                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+                )
                 if runs and runs[0].state and runs[0].state.is_final():
                     break
                 time.sleep(1)
         assert runs and runs[0].state.is_completed(), runs and runs[0].state
         assert get_output(project, "infer", "use_new_model", run=str(runs[0].id)) == {
-            "model_version": version, "prediction": 0.5}
+            "model_version": version,
+            "prediction": 0.5,
+        }
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)

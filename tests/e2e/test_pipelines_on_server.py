@@ -19,8 +19,16 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
     run = run_pipeline(demo_project, "train_model", variables={"n_rows": 3000})
 
     assert run.ok, run.state.message
-    blocks = ["load_customers", "clean_features", "split_dataset", "feature_summary",
-              "training/logistic_regression", "evaluate_model", "export_report", "register_champion"]
+    blocks = [
+        "load_customers",
+        "clean_features",
+        "split_dataset",
+        "feature_summary",
+        "training/logistic_regression",
+        "evaluate_model",
+        "export_report",
+        "register_champion",
+    ]
     assert list(run.blocks) == blocks
     assert all(outcome["state"] == "Completed" for outcome in run.blocks.values())
 
@@ -41,7 +49,15 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
     assert metrics["test_rows"] == 750 and metrics["roc_auc"] > 0.6
     split = get_outputs(demo_project, "train_model", "split_dataset")
     assert [len(part) for part in split] == [2250, 750, 2250, 750]
-    data_file = demo_project / ".mage_prefect" / "results" / "train_model" / run.flow_run_id / "load_customers" / "output_0.parquet"
+    data_file = (
+        demo_project
+        / ".mage_prefect"
+        / "results"
+        / "train_model"
+        / run.flow_run_id
+        / "load_customers"
+        / "output_0.parquet"
+    )
     assert len(pd.read_parquet(data_file)) == 3000
     report = json.loads((demo_project / "exports" / "report.json").read_text())
     assert report["metrics"] == metrics and report["env"] == "dev"
@@ -52,8 +68,11 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
     deadline, artifacts = time.monotonic() + 15, []
     with get_client(sync_client=True) as client:  # sent from a thread of its own as the run ends
         while not artifacts and time.monotonic() < deadline:
-            artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), type=ArtifactFilterType(any_=["table"])))
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), type=ArtifactFilterType(any_=["table"])
+                )
+            )
             time.sleep(0.2)
     [artifact] = artifacts
     rows = {row["block"]: row for row in json.loads(artifact.data)}
@@ -70,7 +89,7 @@ def test_failing_block_fails_its_task_and_skips_descendants(prefect_server, chec
     assert run.blocks["boom"]["state"] == "Failed"
     assert "ZeroDivisionError" in run.blocks["boom"]["message"]
     assert run.blocks["after_boom"]["state"] == "NotReady"  # never ran: its upstream failed
-    assert run.blocks["sibling"]["state"] == "Completed"    # an independent branch still finishes
+    assert run.blocks["sibling"]["state"] == "Completed"  # an independent branch still finishes
     assert "boom" in run.state.message and "after_boom" in run.state.message
     assert get_output(checks_project, "fails", "sibling") == [2, 3, 4]
 
@@ -131,16 +150,32 @@ def test_block_timeout_fails_the_block(prefect_server, checks_project):
 
 
 def test_kwargs_of_a_trigger_style_run(prefect_server, checks_project):
-    run = run_pipeline(checks_project, "kwargs_check", variables={"label": "cli", "extra": [1, 2]},
-                       execution_date="2026-03-04T05:06:07+00:00")
+    run = run_pipeline(
+        checks_project,
+        "kwargs_check",
+        variables={"label": "cli", "extra": [1, 2]},
+        execution_date="2026-03-04T05:06:07+00:00",
+    )
 
     assert run.ok, run.state.message
     report = get_output(checks_project, "kwargs_check", "report_kwargs")
     assert report == {
-        "threshold": 0.5, "label": "cli", "extra": [1, 2], "env": "dev", "ds": "2026-03-04", "hr": "05",
-        "pipeline_uuid": "kwargs_check", "block_uuid": "report_kwargs", "configuration": {"table": "customers"},
-        "context": {}, "event": {}, "retry": {"attempts": 1}, "trigger_name": None,
-        "execution_date": "2026-03-04T05:06:07+00:00", "repo_path": str(checks_project), "has_logger": True,
+        "threshold": 0.5,
+        "label": "cli",
+        "extra": [1, 2],
+        "env": "dev",
+        "ds": "2026-03-04",
+        "hr": "05",
+        "pipeline_uuid": "kwargs_check",
+        "block_uuid": "report_kwargs",
+        "configuration": {"table": "customers"},
+        "context": {},
+        "event": {},
+        "retry": {"attempts": 1},
+        "trigger_name": None,
+        "execution_date": "2026-03-04T05:06:07+00:00",
+        "repo_path": str(checks_project),
+        "has_logger": True,
         "cwd": str(checks_project.parent),  # blocks run in the folder holding the project, as in Mage
     }
 
@@ -150,7 +185,10 @@ def test_a_chain_runs_in_order_and_stops_at_the_failing_block(prefect_server, ch
 
     assert run.state.is_failed()
     assert [(name, outcome["state"]) for name, outcome in run.blocks.items()] == [
-        ("start", "Completed"), ("boom", "Failed"), ("after_boom", "NotReady")]
+        ("start", "Completed"),
+        ("boom", "Failed"),
+        ("after_boom", "NotReady"),
+    ]
     recorded = task_runs(run.flow_run_id, expected=2)
     assert recorded["start"].state.name == "Completed" and recorded["boom"].state.name == "Failed"
     assert {ref.id for refs in recorded["boom"].task_inputs.values() for ref in refs} == {recorded["start"].id}

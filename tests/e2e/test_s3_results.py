@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from mage_prefect import get_output, get_outputs, run_pipeline
+from mage_prefect.local_server import free_port
 from mage_prefect.results.store import OutputStore
 
-from .conftest import BIN, HERE, _free_port, copy_project, mage_prefect
+from .conftest import BIN, HERE, copy_project, mage_prefect
 
 pytestmark = pytest.mark.e2e
 BUCKET = "team-results"
@@ -27,10 +28,14 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "
 def s3(tmp_path_factory):
     """`moto_server` on 127.0.0.1 with one bucket; boto3 (and so prefect-aws) reaches it through
     AWS_ENDPOINT_URL, here and in subprocesses. Yields a boto3 client."""
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "server.log", "wb")
-    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -39,7 +44,7 @@ def s3(tmp_path_factory):
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start")
+                raise RuntimeError("moto_server did not start") from None
             time.sleep(0.2)
     previous = {key: os.environ.get(key) for key in (*AWS_ENV, "AWS_ENDPOINT_URL")}
     os.environ.update(AWS_ENV, AWS_ENDPOINT_URL=url)
@@ -69,17 +74,24 @@ def test_a_pipeline_run_persists_every_output_to_s3(prefect_server, s3, demo_pro
     assert len(loaded) == 1000  # parquet data files stay plain parquet
     manifest = json.loads(_object(s3, f"{base}/outputs.json"))
     split_keys = [f"train_model/{run.flow_run_id}/split_dataset/output_{i}" for i in range(4)]
-    assert manifest["split_dataset"] == [f"{key}.{kind}" for key, kind in zip(split_keys, ["parquet"] * 2 + ["pickle"] * 2)]
+    assert manifest["split_dataset"] == [
+        f"{key}.{kind}" for key, kind in zip(split_keys, ["parquet"] * 2 + ["pickle"] * 2)
+    ]
     assert json.loads(_object(s3, "mage/train_model/latest/evaluate_model.json"))["run_id"] == run.flow_run_id
     assert not (demo_project / ".mage_prefect" / "results" / "train_model" / run.flow_run_id).exists()
 
-    assert [len(part) for part in get_outputs(demo_project, "train_model", "split_dataset", results=results)] == \
-        [750, 250, 750, 250]
+    assert [len(part) for part in get_outputs(demo_project, "train_model", "split_dataset", results=results)] == [
+        750,
+        250,
+        750,
+        250,
+    ]
     metrics = get_output(demo_project, "train_model", "evaluate_model", results=results)
     assert metrics["test_rows"] == 250
 
-    printed = mage_prefect("output", demo_project, "train_model", "evaluate_model", "--results", results,
-                           "--format", "json")
+    printed = mage_prefect(
+        "output", demo_project, "train_model", "evaluate_model", "--results", results, "--format", "json"
+    )
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout) == metrics
 
@@ -99,6 +111,10 @@ def test_block_code_reads_and_writes_s3_through_mage_ai_io_s3(prefect_server, s3
     run = run_pipeline(project, "lake")
 
     assert run.ok, run.state.message
-    assert get_output(project, "lake", "lake_roundtrip") == {"parquet": [1, 2, 3], "csv": [4], "exists": True,
-                                                             "missing": False}
+    assert get_output(project, "lake", "lake_roundtrip") == {
+        "parquet": [1, 2, 3],
+        "csv": [4],
+        "exists": True,
+        "missing": False,
+    }
     assert pd.read_parquet(io.BytesIO(_object(s3, "lake/numbers.parquet")))["n"].tolist() == [1, 2, 3]

@@ -26,16 +26,26 @@ def test_duckdb_sql_blocks_materialise_read_back_and_chain(prefect_server, wareh
 
     assert run.ok, run.state.message
     daily = get_output(warehouse, "sales", "daily_revenue")  # the materialised table, read back
-    assert daily.to_dict("list") == {"order_date": ["2026-11-01", "2026-11-02", "2026-11-03"],
-                                     "revenue": [20.0, 95.0, 40.0], "orders": [1, 2, 1]}
+    assert daily.to_dict("list") == {
+        "order_date": ["2026-11-01", "2026-11-02", "2026-11-03"],
+        "revenue": [20.0, 95.0, 40.0],
+        "orders": [1, 2, 1],
+    }
     # a Python exporter gets the SQL block's DataFrame and uses the mage_ai.io DuckDB connector
-    assert get_output(warehouse, "sales", "report") == {"best_day": "2026-11-02", "revenue": 95.0,
-                                                        "days_in_warehouse": 3}
+    assert get_output(warehouse, "sales", "report") == {
+        "best_day": "2026-11-02",
+        "revenue": 95.0,
+        "days_in_warehouse": 3,
+    }
     with duckdb.connect(str(warehouse / "warehouse.duckdb"), read_only=True) as connection:
         tables = {row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     # Mage's names: the exported Python input and each SQL block's table, dev_-prefixed outside deployments
-    assert {"dev_sales_load_orders_v1", "dev_sales_daily_revenue_v1", "dev_sales_best_day_v1",
-            "best_day_report"} <= tables
+    assert {
+        "dev_sales_load_orders_v1",
+        "dev_sales_daily_revenue_v1",
+        "dev_sales_best_day_v1",
+        "best_day_report",
+    } <= tables
     assert set(task_runs(run.flow_run_id, expected=4)) == {"load_orders", "daily_revenue", "best_day", "report"}
 
 
@@ -50,7 +60,9 @@ def test_a_failing_sql_block_names_the_block_file_and_the_database_error(prefect
     assert "best_day" in message and "best_day.sql" in message and "no_such_column" in message
 
 
-def test_postgres_sql_blocks_append_raw_sql_and_the_postgres_connector(prefect_server, postgres, warehouse, monkeypatch):
+def test_postgres_sql_blocks_append_raw_sql_and_the_postgres_connector(
+    prefect_server, postgres, warehouse, monkeypatch
+):
     import psycopg
 
     url = create_database(postgres, "warehouse")

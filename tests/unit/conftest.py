@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from mage_prefect.project.models import Block, SourceRef
-from mage_prefect.runtime.arguments import RunContext
+from mage_prefect.runtime.context import RunContext
 
 PROJECTS = Path(__file__).parents[1] / "fixtures" / "projects"
 STANDALONE = PROJECTS / "standalone_project"
@@ -18,7 +18,7 @@ UNSUPPORTED = PROJECTS / "unsupported_project"
 BROKEN = PROJECTS / "broken_project"
 RUNTIME = PROJECTS / "runtime_project"
 
-EXECUTION_DATE = datetime(2024, 5, 16, 7, 30, tzinfo=timezone.utc)
+EXECUTION_DATE = datetime(2024, 5, 16, 7, 30, tzinfo=UTC)
 SOURCE = SourceRef(file=RUNTIME / "pipelines" / "unit" / "metadata.yaml", line=1)
 
 

@@ -26,8 +26,11 @@ def test_each_bad_input_gets_its_diagnostic(case, tmp_path, monkeypatch):
     assert elapsed < SECONDS, f"validate took {elapsed:.1f} s"
     shown = "\n".join(d.format(root) for d in diagnostics)
     for expected in case.expect:
-        matching = [d for d in diagnostics if d.file == root / expected.file and d.severity == expected.severity
-                    and expected.text in d.message]
+        matching = [
+            d
+            for d in diagnostics
+            if d.file == root / expected.file and d.severity == expected.severity and expected.text in d.message
+        ]
         assert matching, f"no {expected.severity} '{expected.text}' in {expected.file}:\n{shown}"
         assert matching[0].hint, shown
     if not any(expected.severity == "error" for expected in case.expect):

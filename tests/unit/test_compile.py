@@ -41,21 +41,32 @@ def test_every_trigger_form_is_mapped():
     assert deployments["nightly"]["parameters"] == {"greeting": "good night"}
     assert deployments["new_year"]["schedules"][0]["rrule"] == "DTSTART:20310101T000000\nRRULE:FREQ=DAILY;COUNT=1"
     assert deployments["on_demand"]["schedules"] == [] and deployments["on_demand"]["triggers"] == []
-    assert deployments["on_demand"]["parameters"] == {"greeting": "hi", "runtime_variables": {"audience": "api callers"}}
+    assert deployments["on_demand"]["parameters"] == {
+        "greeting": "hi",
+        "runtime_variables": {"audience": "api callers"},
+    }
     event = deployments["on_event"]["triggers"][0]
     assert event["expect"] == ["mage_prefect.trigger"]
     assert event["match"] == {"prefect.resource.id": "mage_prefect.pipeline.hello", "mage_prefect.trigger": "on_event"}
     assert event["parameters"] == {  # the trigger's variables, then the event's payload when it arrives
         "greeting": "hello from the trigger",
-        "runtime_variables": {"audience": "event listeners", "event": {"__prefect_kind": "json", "value": {
-            "__prefect_kind": "jinja", "template": "{{ event.payload | tojson }}"}}}}
+        "runtime_variables": {
+            "audience": "event listeners",
+            "event": {
+                "__prefect_kind": "json",
+                "value": {"__prefect_kind": "jinja", "template": "{{ event.payload | tojson }}"},
+            },
+        },
+    }
     assert deployments["guarded"]["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
     assert deployments["guarded"]["parameters"] == {"allow_blocks_to_fail": True}  # a trigger setting
     assert deployments["guarded"]["entrypoint"] == "flows.py:hello__timeout_600"
     assert deployments["api"]["entrypoint"] == "flows.py:no_triggers"  # a pipeline without triggers
     assert {d["work_pool"]["name"] for d in deployments.values()} == {"mage-prefect-tests"}
-    assert "hello__timeout_600 = entrypoint_flow(PROJECT, 'hello', __name__, 'hello__timeout_600', timeout_seconds=600)" \
+    assert (
+        "hello__timeout_600 = entrypoint_flow(PROJECT, 'hello', __name__, 'hello__timeout_600', timeout_seconds=600)"
         in (GOLDEN / "flows.py").read_text()
+    )
 
 
 def test_unmapped_settings_are_warnings():
@@ -94,9 +105,14 @@ def test_bad_triggers_are_diagnostics_with_lines():
     assert found == {
         (line_of(file, "stauts: active"), "trigger 'typo_key': unknown key 'stauts'"),
         (line_of(file, "'61 * * * *'"), "invalid cron expression '61 * * * *'"),
-        (line_of(file, "schedule_type: webhook"), "trigger 'bad_type': 'schedule_type' is 'webhook'; expected 'time', "
-                                                  "'api' or 'event'"),
-        (line_of(file, "'@always_on'"), "@always_on triggers are not supported; mage-prefect does not support this yet"),
+        (
+            line_of(file, "schedule_type: webhook"),
+            "trigger 'bad_type': 'schedule_type' is 'webhook'; expected 'time', 'api' or 'event'",
+        ),
+        (
+            line_of(file, "'@always_on'"),
+            "@always_on triggers are not supported; mage-prefect does not support this yet",
+        ),
         (line_of(file, "- name: missing_interval"), "trigger 'missing_interval': 'schedule_interval' is missing"),
     }
     assert next(d for d in diagnostics if "stauts" in d.message).hint == "did you mean 'status'?"
@@ -142,12 +158,16 @@ def test_compiled_flows_py_parses_for_any_pipeline_name_mage_allows(tmp_path):
         folder = root / "pipelines" / name
         folder.mkdir(parents=True)
         (folder / "metadata.yaml").write_text("blocks:\n- uuid: only\n  type: custom\n")
-        (folder / "triggers.yaml").write_text("triggers:\n- name: capped\n  schedule_type: api\n  schedule_interval: null\n"
-                                              "  start_time: null\n  settings: {timeout: 90}\n")
+        (folder / "triggers.yaml").write_text(
+            "triggers:\n- name: capped\n  schedule_type: api\n  schedule_interval: null\n"
+            "  start_time: null\n  settings: {timeout: 90}\n"
+        )
     compiled = compile_project(load_project(root), tmp_path / "out")
 
     module = ast.parse(compiled.files["flows.py"])  # parses
-    attributes = [node.targets[0].id for node in module.body if isinstance(node, ast.Assign) and node.targets[0].id != "PROJECT"]
+    attributes = [
+        node.targets[0].id for node in module.body if isinstance(node, ast.Assign) and node.targets[0].id != "PROJECT"
+    ]
     assert len(attributes) == len(set(attributes)) == len(names)  # a-b and a_b do not share one
     entrypoints = {d["entrypoint"].split(":")[1] for d in yaml.safe_load(compiled.files["prefect.yaml"])["deployments"]}
     assert entrypoints == set(attributes)

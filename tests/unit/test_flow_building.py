@@ -18,7 +18,9 @@ DEMO = Path(__file__).parents[2] / "pipelines" / "mlops_demo"
 
 @pytest.fixture()
 def demo(tmp_path) -> Path:
-    return Path(shutil.copytree(DEMO, tmp_path / "mlops_demo", ignore=shutil.ignore_patterns(".mage_prefect", "exports")))
+    return Path(
+        shutil.copytree(DEMO, tmp_path / "mlops_demo", ignore=shutil.ignore_patterns(".mage_prefect", "exports"))
+    )
 
 
 def test_flow_is_named_after_the_pipeline_with_variables_as_parameters(demo):
@@ -27,20 +29,23 @@ def test_flow_is_named_after_the_pipeline_with_variables_as_parameters(demo):
     assert flow.name == "train_model"
     schema = flow.parameters.model_dump()["properties"]
     assert {name: schema[name].get("default") for name in ("n_rows", "random_state", "test_size", "C")} == {
-        "n_rows": 5000, "random_state": 42, "test_size": 0.25, "C": 1.0,
+        "n_rows": 5000,
+        "random_state": 42,
+        "test_size": 0.25,
+        "C": 1.0,
     }
     assert {"execution_date", "runtime_variables"} <= set(schema)
 
 
 def test_retry_config_is_merged_and_mapped_with_mages_algorithm(demo):
-    import mage_prefect.flows as flows
+    import mage_prefect.tasks as tasks
 
     project = load_project(demo)
     pipeline = project.pipeline("train_model")
     store = OutputStore(demo / ".mage_prefect" / "results")
     # project: retries 2, delay 1, max_delay 30, exponential; the trainer overrides retries: 1
-    loader = flows._block_task(pipeline, pipeline.block("load_customers"), store, 1)
-    trainer = flows._block_task(pipeline, pipeline.block("training/logistic_regression"), store, 2)
+    loader = tasks.block_task(pipeline, pipeline.block("load_customers"), store, 1)
+    trainer = tasks.block_task(pipeline, pipeline.block("training/logistic_regression"), store, 2)
     assert (loader.name, loader.retries, loader.retry_delay_seconds) == ("load_customers", 2, [1, 2])
     assert (trainer.name, trainer.retries, trainer.retry_delay_seconds) == ("training/logistic_regression", 1, [1])
 
@@ -60,13 +65,13 @@ def test_block_result_is_released_after_its_last_consumer_and_reloads_from_the_s
 
     first, second = result.take(), result.take()
     assert first[0] is frame and second[0] is frame  # in memory while consumers remain
-    assert result._outputs is None                   # released after the last one
-    again = result.take()                             # e.g. a retried consumer
+    assert result._outputs is None  # released after the last one
+    again = result.take()  # e.g. a retried consumer
     assert again[0] is not frame and again[0].equals(frame) and again[1] == 3
 
 
 def test_chains_run_in_order_and_branching_pipelines_do_not(demo):
-    from mage_prefect.graph import is_chain
+    from mage_prefect.project.graph import is_chain
 
     project = load_project(demo)
     assert not is_chain(project.pipeline("train_model"))  # split_dataset and feature_summary can run together
@@ -78,8 +83,10 @@ def test_importing_mage_prefect_and_running_untracked_pipelines_does_not_import_
     import subprocess
     import sys
 
-    code = ("import sys, mage_prefect, mage_prefect.flows, mage_prefect.api, mage_prefect.cli; "
-            "print('mlflow' in sys.modules)")
+    code = (
+        "import sys, mage_prefect, mage_prefect.flows, mage_prefect.api, mage_prefect.cli; "
+        "print('mlflow' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
@@ -90,7 +97,10 @@ def test_output_previews_are_one_line_and_survive_the_release_of_outputs(tmp_pat
     outputs = [frame, pd.Series([1, 2, 3], name="churned"), np.zeros((3, 4)), {"text": "x" * 200, "n": 1}]
     result = BlockResult("b", outputs, [], 0, OutputStore(tmp_path))
 
-    assert result.previews[:3] == ["DataFrame 2 rows × 10 columns (c0, c1, c2, c3, c4, c5, c6, c7, …)",
-                                   "Series 3 int64 (churned)", "ndarray 3 × 4 float64"]
+    assert result.previews[:3] == [
+        "DataFrame 2 rows × 10 columns (c0, c1, c2, c3, c4, c5, c6, c7, …)",
+        "Series 3 int64 (churned)",
+        "ndarray 3 × 4 float64",
+    ]
     assert result.previews[3].startswith("{'n': 1, 'text': 'xxx") and len(result.previews[3]) < 100
     assert "\n" not in "".join(result.previews)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
 
-from mage_prefect.graph import find_cycle, lineage, render_mermaid, render_text, selected_blocks, topological_order
+import pytest
+
+from mage_prefect.project.graph import (
+    find_cycle,
+    lineage,
+    render_mermaid,
+    render_text,
+    selected_blocks,
+    topological_order,
+)
 from mage_prefect.project.models import Block, Pipeline, SourceRef
 
 SOURCE = SourceRef(file=Path("pipelines/p/metadata.yaml"))
@@ -75,13 +82,15 @@ def test_render_text_lists_blocks_in_run_order_with_their_upstreams():
         ("clean_again", "transformer", ["load"], "clean"),
         ("export", "data_exporter", ["clean", "clean_again"]),
     )
-    assert render_text(replicated) == "\n".join([
-        "pipeline p",
-        "  load (data_loader)",
-        "  clean (transformer)  <- load",
-        "  clean_again:clean (transformer)  <- load",
-        "  export (data_exporter)  <- clean, clean_again",
-    ])
+    assert render_text(replicated) == "\n".join(
+        [
+            "pipeline p",
+            "  load (data_loader)",
+            "  clean (transformer)  <- load",
+            "  clean_again:clean (transformer)  <- load",
+            "  export (data_exporter)  <- clean, clean_again",
+        ]
+    )
 
 
 def test_render_mermaid_has_a_node_per_block_and_an_edge_per_upstream():
@@ -89,12 +98,14 @@ def test_render_mermaid_has_a_node_per_block_and_an_edge_per_upstream():
         ("training/xgboost", "custom", ["load"]),
         ("load", "data_loader", []),
     )
-    assert render_mermaid(small) == "\n".join([
-        "flowchart TD",
-        '    b0["training/xgboost<br/><i>custom</i>"]',
-        '    b1["load<br/><i>data_loader</i>"]',
-        "    b1 --> b0",
-    ])
+    assert render_mermaid(small) == "\n".join(
+        [
+            "flowchart TD",
+            '    b0["training/xgboost<br/><i>custom</i>"]',
+            '    b1["load<br/><i>data_loader</i>"]',
+            "    b1 --> b0",
+        ]
+    )
 
 
 def test_lineage_goes_up_or_down_the_dag():

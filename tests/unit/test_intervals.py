@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mage_prefect.runtime.intervals import interval_kwargs
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def at(*parts: int) -> datetime:
@@ -46,14 +46,26 @@ def test_cron_interval_runs_to_the_next_fire_time():
 def test_other_runs_start_at_the_execution_date_only(interval):
     start = at(2026, 1, 1)
     assert interval_kwargs({}, start, interval) == {
-        "interval_start_datetime": start, "interval_end_datetime": None,
-        "interval_seconds": None, "interval_start_datetime_previous": None,
+        "interval_start_datetime": start,
+        "interval_end_datetime": None,
+        "interval_seconds": None,
+        "interval_start_datetime_previous": None,
     }
 
 
 def test_values_given_as_variables_win_and_only_those_are_set():
-    kwargs = interval_kwargs({"interval_start_datetime": "2024-05-16T07:00:00Z", "interval_seconds": 30,
-                              "interval_end_datetime": "not a date"}, at(2026, 1, 1), "@daily")
+    kwargs = interval_kwargs(
+        {
+            "interval_start_datetime": "2024-05-16T07:00:00Z",
+            "interval_seconds": 30,
+            "interval_end_datetime": "not a date",
+        },
+        at(2026, 1, 1),
+        "@daily",
+    )
     # date strings parsed with dateutil; one it cannot parse stays as given (Mage logs it)
-    assert kwargs == {"interval_start_datetime": at(2024, 5, 16, 7), "interval_seconds": 30,
-                      "interval_end_datetime": "not a date"}
+    assert kwargs == {
+        "interval_start_datetime": at(2024, 5, 16, 7),
+        "interval_seconds": 30,
+        "interval_end_datetime": "not a date",
+    }

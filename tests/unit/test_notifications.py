@@ -8,18 +8,18 @@ import logging
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from prefect.states import Completed, Failed
 
 from mage_prefect.notifications import RunFacts, message, notify, notifying, webhook_urls
-from mage_prefect.project.loader import read_project
 from mage_prefect.project.contract import NotificationEntry as NotificationConfig
+from mage_prefect.project.loader import read_project
 
 LOG = logging.getLogger("test.notifications")
-WHEN = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 FACTS = RunFacts("etl", "nightly", WHEN, "http://ui/runs/flow-run/1")
 
 
@@ -68,17 +68,25 @@ def test_default_messages_are_mages_and_templates_fill_in_names():
     config = NotificationConfig()
     subject, text = message(config, "failure", RunFacts("etl", "nightly", WHEN, "http://ui/run", error="boom"))
     assert subject == "Failed to run Mage pipeline etl"
-    assert text == ("Failed to run Pipeline `etl` with Trigger `nightly` at execution time `2026-11-27 06:00:00+00:00`.\n"
-                    "Open http://ui/run to check pipeline run results and logs.\nError: boom")
-    templated = NotificationConfig(message_templates={"success": {"title": "{pipeline_uuid} ok",
-                                                                  "details": "{pipeline_uuid} {unknown} {execution_time}"}})
+    assert text == (
+        "Failed to run Pipeline `etl` with Trigger `nightly` at execution time `2026-11-27 06:00:00+00:00`.\n"
+        "Open http://ui/run to check pipeline run results and logs.\nError: boom"
+    )
+    templated = NotificationConfig(
+        message_templates={
+            "success": {"title": "{pipeline_uuid} ok", "details": "{pipeline_uuid} {unknown} {execution_time}"}
+        }
+    )
     assert message(templated, "success", FACTS) == ("etl ok", "etl {unknown} 2026-11-27 06:00:00+00:00")
 
 
 def test_notify_posts_to_each_webhook_only_for_alerts_asked_for(webhooks):
     url, received = webhooks
-    config = NotificationConfig(alert_on=["trigger_success"], slack_config={"webhook_url": f"{url}/slack"},
-                                discord_config={"webhook_url": f"{url}/discord"})
+    config = NotificationConfig(
+        alert_on=["trigger_success"],
+        slack_config={"webhook_url": f"{url}/slack"},
+        discord_config={"webhook_url": f"{url}/discord"},
+    )
 
     notify(config, "failure", FACTS, LOG)  # not in alert_on
     notify(config, "success", FACTS, LOG)
@@ -92,24 +100,34 @@ def test_email_goes_through_smtp_and_a_broken_channel_is_only_logged(smtp, webho
     url, _ = webhooks
     config = NotificationConfig(
         slack_config={"webhook_url": f"{url}/broken"},
-        email_config={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False,
-                      "smtp_mail_from": "mage@example.com", "to_emails": ["team@example.com"]})
+        email_config={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_starttls": False,
+            "smtp_mail_from": "mage@example.com",
+            "to_emails": ["team@example.com"],
+        },
+    )
 
     with caplog.at_level(logging.WARNING):
         notify(config, "failure", FACTS, LOG)
 
     [mail] = mails
-    assert (mail["Subject"], mail["To"], mail["From"]) == ("Failed to run Mage pipeline etl", "team@example.com",
-                                                           "mage@example.com")
+    assert (mail["Subject"], mail["To"], mail["From"]) == (
+        "Failed to run Mage pipeline etl",
+        "team@example.com",
+        "mage@example.com",
+    )
     assert "Failed to run Pipeline `etl`" in mail.get_payload()
     assert "notification via slack_config failed: HTTPStatusError" in caplog.text
 
 
 def test_a_run_past_its_sla_sends_passed_sla_then_its_outcome(webhooks):
     url, received = webhooks
-    config = NotificationConfig(alert_on=["trigger_passed_sla", "trigger_failure"],
-                                slack_config={"webhook_url": f"{url}/slack"})
-    started = RunFacts("etl", "hourly", datetime.now(timezone.utc) - timedelta(seconds=59.7), "u")
+    config = NotificationConfig(
+        alert_on=["trigger_passed_sla", "trigger_failure"], slack_config={"webhook_url": f"{url}/slack"}
+    )
+    started = RunFacts("etl", "hourly", datetime.now(UTC) - timedelta(seconds=59.7), "u")
 
     def slow_run():  # still going when the SLA passes, 0.3 s from now
         deadline = time.monotonic() + 10
@@ -127,7 +145,7 @@ def test_a_run_past_its_sla_sends_passed_sla_then_its_outcome(webhooks):
 def test_a_run_within_its_sla_sends_no_passed_sla(webhooks):
     url, received = webhooks
     config = NotificationConfig(alert_on=["trigger_passed_sla"], slack_config={"webhook_url": f"{url}/slack"})
-    notifying(config, RunFacts("etl", "t", datetime.now(timezone.utc), "u"), 1, LOG, Completed)
+    notifying(config, RunFacts("etl", "t", datetime.now(UTC), "u"), 1, LOG, Completed)
     time.sleep(1.3)
     assert received == []
 
@@ -147,8 +165,11 @@ def test_a_run_that_raises_sends_the_failure_message_and_still_raises(webhooks):
 
 def test_a_template_that_cannot_be_filled_in_falls_back_to_the_default_message(webhooks, caplog):
     url, received = webhooks
-    config = NotificationConfig(alert_on=["trigger_success"], slack_config={"webhook_url": f"{url}/slack"},
-                                message_templates={"success": {"details": 'done {"rows": 1}'}})
+    config = NotificationConfig(
+        alert_on=["trigger_success"],
+        slack_config={"webhook_url": f"{url}/slack"},
+        message_templates={"success": {"details": 'done {"rows": 1}'}},
+    )
     with caplog.at_level(logging.WARNING):
         notify(config, "success", FACTS, LOG)
     [(_, body)] = received
@@ -160,17 +181,21 @@ def test_the_pipelines_notification_config_is_merged_over_the_projects_and_check
     (tmp_path / "metadata.yaml").write_text(
         "notification_config:\n  alert_on: [trigger_success]\n  slack_config: {webhook_url: http://project}\n"
         "  telegram_config: {webhook_url: x}\n"
-        "  teams_config: {webhook_url: \"{{ env_var('NO_SUCH_VAR') }}\"}\n")  # the project file is rendered
+        "  teams_config: {webhook_url: \"{{ env_var('NO_SUCH_VAR') }}\"}\n"
+    )  # the project file is rendered
     (tmp_path / "pipelines" / "p").mkdir(parents=True)
     (tmp_path / "pipelines" / "p" / "metadata.yaml").write_text(
-        "uuid: p\nblocks: []\nnotification_config:\n  slack_config: {webhook_url: http://pipeline}\n")
+        "uuid: p\nblocks: []\nnotification_config:\n  slack_config: {webhook_url: http://pipeline}\n"
+    )
     (tmp_path / "pipelines" / "q").mkdir(parents=True)
     (tmp_path / "pipelines" / "q" / "metadata.yaml").write_text(
-        "uuid: q\nblocks: []\nnotification_config:\n  alert_on: [trigger_always]\n  slak_config: {}\n")
+        "uuid: q\nblocks: []\nnotification_config:\n  alert_on: [trigger_always]\n  slak_config: {}\n"
+    )
     (tmp_path / "pipelines" / "r").mkdir(parents=True)
     (tmp_path / "pipelines" / "r" / "metadata.yaml").write_text(
         "uuid: r\nblocks: []\nnotification_config:\n"
-        "  message_templates:\n    failure: {details: 'failed: {error} {pipeline_uuid.upper}', subject: 'x {'}\n")
+        "  message_templates:\n    failure: {details: 'failed: {error} {pipeline_uuid.upper}', subject: 'x {'}\n"
+    )
 
     project, diagnostics = read_project(tmp_path)
 
@@ -178,8 +203,11 @@ def test_the_pipelines_notification_config_is_merged_over_the_projects_and_check
     assert config.alert_on == ["trigger_success"] and config.slack_config.webhook_url == "http://pipeline"
     assert webhook_urls(config.teams_config) == []  # 'None', what the unset variable renders: Mage sends nothing
     found = {(d.file.parent.name, d.severity, d.message) for d in diagnostics}
-    assert (tmp_path.name, "warning", "telegram_config notifications are not sent; mage-prefect does not support "
-                                      "this yet") in found
+    assert (
+        tmp_path.name,
+        "warning",
+        "telegram_config notifications are not sent; mage-prefect does not support this yet",
+    ) in found
     assert ("q", "error", "notification_config: unknown key 'slak_config' (Mage refuses it)") in found
     assert any(folder == "q" and severity == "error" and "alert_on.0" in text for folder, severity, text in found)
     warned = sorted(text for folder, severity, text in found if folder == "r" and severity == "warning")

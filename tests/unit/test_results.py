@@ -146,20 +146,25 @@ def test_latest_is_per_block(store):
 def _publish_blocks(location, prefix: str, count: int) -> None:
     store = OutputStore(location)
     for index in range(count):
-        store.publish("pipe", f"run-{prefix}", {f"{prefix}{index}": [f"pipe/run-{prefix}/{prefix}{index}/output_0.json"]})
+        store.publish(
+            "pipe", f"run-{prefix}", {f"{prefix}{index}": [f"pipe/run-{prefix}/{prefix}{index}/output_0.json"]}
+        )
 
 
 def test_runs_in_other_processes_publishing_at_once_lose_no_latest_pointer(store):
     import multiprocessing
 
-    processes = [multiprocessing.get_context("fork").Process(target=_publish_blocks, args=(store.location, prefix, 40))
-                 for prefix in ("a", "b", "c")]
+    processes = [
+        multiprocessing.get_context("fork").Process(target=_publish_blocks, args=(store.location, prefix, 40))
+        for prefix in ("a", "b", "c")
+    ]
     [process.start() for process in processes]
     [process.join(60) for process in processes]
 
     assert [process.exitcode for process in processes] == [0, 0, 0]
     assert {f"{p}{i}": store.run_id("pipe", f"{p}{i}") for p in "abc" for i in range(40)} == {
-        f"{p}{i}": f"run-{p}" for p in "abc" for i in range(40)}
+        f"{p}{i}": f"run-{p}" for p in "abc" for i in range(40)
+    }
 
 
 def test_outputs_survive_a_new_store_object(store):
@@ -188,8 +193,12 @@ def test_a_runs_outputs_are_recorded_in_one_manifest_when_published(store):
 
 def test_once_a_run_has_ended_only_its_manifest_counts(store):
     store.save("pipe", "run-1", "half_written", [1], publish=False)  # e.g. failed writing output_1
-    store.publish("pipe", "run-1", {"a": store.save("pipe", "run-1", "a", [2], publish=False)},
-                  reused={"b": ["pipe/run-0/b/output_0.json"]})
+    store.publish(
+        "pipe",
+        "run-1",
+        {"a": store.save("pipe", "run-1", "a", [2], publish=False)},
+        reused={"b": ["pipe/run-0/b/output_0.json"]},
+    )
     with pytest.raises(OutputNotFound):
         store.load("pipe", "half_written", run="run-1")
     assert store.saved("pipe", "run-1", ["a", "b", "half_written"]) == ["a", "b"]

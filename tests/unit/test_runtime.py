@@ -7,7 +7,7 @@ import sys
 import time
 import warnings
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ def run(block, run_context, inputs=(), **options):
 
 
 # -- outputs and inputs (Mage §3.3-3.4) --------------------------------------------------------
+
 
 def test_none_means_no_outputs_and_downstream_receives_an_empty_list():
     assert split_outputs(None) == []
@@ -55,6 +56,7 @@ def test_several_outputs_reach_downstream_as_one_list():
 
 
 # -- own_copy ----------------------------------------------------------------------------------
+
 
 def test_mutating_a_copied_dict_leaves_the_original_unchanged():
     original = {"items": [1, 2], "nested": {"k": "v"}}
@@ -92,6 +94,7 @@ def test_immutable_values_are_not_copied():
 
 # -- kwargs (Mage §3.5) ------------------------------------------------------------------------
 
+
 def test_block_kwargs_are_those_of_a_mage_trigger_run(run_context):
     block = runtime_block("data_loaders/report_kwargs.py", "data_loader", configuration={"table": "customers"})
     context = replace(run_context, event={"source": "api"}, pipeline_run_id="run-1", trigger_name="hourly")
@@ -121,10 +124,14 @@ def test_block_kwargs_are_those_of_a_mage_trigger_run(run_context):
 
 
 def test_variables_supply_intervals_and_context_but_not_identity(run_context):
-    end = datetime(2024, 5, 17, tzinfo=timezone.utc)
+    end = datetime(2024, 5, 17, tzinfo=UTC)
     context = replace(run_context, variables={"interval_end_datetime": end, "context": {"k": 1}, "block_uuid": "x"})
     kwargs = block_kwargs(runtime_block("data_loaders/report_kwargs.py", "data_loader"), context, 1, None)
-    assert (kwargs["interval_end_datetime"], kwargs["context"], kwargs["block_uuid"]) == (end, {"k": 1}, "report_kwargs")
+    assert (kwargs["interval_end_datetime"], kwargs["context"], kwargs["block_uuid"]) == (
+        end,
+        {"k": 1},
+        "report_kwargs",
+    )
 
 
 def test_kwargs_are_copies(run_context):
@@ -147,6 +154,7 @@ def test_a_function_without_kwargs_gets_only_its_positional_arguments(run_contex
 
 
 # -- loading block code (Mage §3.1-3.2) --------------------------------------------------------
+
 
 def test_template_block_with_the_globals_idiom_runs_with_its_test(run_context, caplog):
     caplog.set_level(logging.INFO)
@@ -202,7 +210,11 @@ def test_get_repo_path_is_the_sub_project_and_root_project_is_the_root(run_conte
     context = replace(run_context, pipeline_uuid=pipeline.uuid, repo_path=pipeline.repo_path, root_path=project.root)
     [paths] = run(pipeline.block("repo_paths"), context)
     sub_project = PLATFORM / "unit_3_observability"
-    assert paths == {"repo_path": str(sub_project), "root_path": str(PLATFORM), "cache_dir": str(sub_project / ".cache")}
+    assert paths == {
+        "repo_path": str(sub_project),
+        "root_path": str(PLATFORM),
+        "cache_dir": str(sub_project / ".cache"),
+    }
 
 
 def test_an_unknown_mage_ai_import_fails_naming_the_module(run_context):
@@ -231,6 +243,7 @@ def test_inline_content_is_executed_instead_of_a_file(run_context):
 
 
 # -- positional arguments and arity (Mage §3.3) ------------------------------------------------
+
 
 def test_each_upstream_is_one_positional_argument_shaped_like_mage(run_context):
     block = runtime_block("transformers/echo_inputs.py", "transformer", ["a", "b", "c"])
@@ -265,6 +278,7 @@ def test_exact_arity_without_kwargs_works(run_context):
 
 # -- return values end to end ------------------------------------------------------------------
 
+
 def test_returning_none_gives_no_outputs(run_context):
     assert run(runtime_block("data_loaders/returns_none.py", "data_loader"), run_context) == []
 
@@ -275,6 +289,7 @@ def test_returning_a_list_with_one_dataframe_gives_one_output(run_context):
 
 
 # -- @test functions (Mage §3.6) ---------------------------------------------------------------
+
 
 def test_tests_receive_every_output_as_a_positional_argument(run_context, caplog):
     caplog.set_level(logging.INFO)
@@ -288,7 +303,10 @@ def test_all_tests_run_and_assertion_failures_fail_the_block_afterwards(run_cont
     with pytest.raises(BlockFailed, match="Failed to pass tests for block failing_tests"):
         run(block, run_context, [["value"]])
     failures = [r.getMessage().splitlines()[0] for r in caplog.records if r.levelno == logging.ERROR]
-    assert failures == ["FAIL: test_first_fails (block: failing_tests)", "FAIL: test_second_fails (block: failing_tests)"]
+    assert failures == [
+        "FAIL: test_first_fails (block: failing_tests)",
+        "FAIL: test_second_fails (block: failing_tests)",
+    ]
     assert "AssertionError: second assertion" in caplog.text
 
 
@@ -303,14 +321,13 @@ def test_other_exceptions_in_tests_propagate(run_context):
 
 # -- failures and timeouts ---------------------------------------------------------------------
 
+
 def test_a_failing_block_names_uuid_file_line_and_original_error(run_context):
     block = runtime_block("data_loaders/fails.py", "data_loader")
     with pytest.raises(BlockFailed) as raised:
         run(block, run_context)
     line = line_of(block.file, "return total / count")
-    assert str(raised.value) == (
-        f"Block 'fails' failed at {block.file}:{line}: ZeroDivisionError: division by zero"
-    )
+    assert str(raised.value) == (f"Block 'fails' failed at {block.file}:{line}: ZeroDivisionError: division by zero")
     assert isinstance(raised.value.__cause__, ZeroDivisionError)
 
 
@@ -347,11 +364,16 @@ def test_a_final_failure_halts_the_run_before_its_failure_callbacks_run(run_cont
 
     context = replace(run_context, halt=threading.Event())
     failing = inline_block("boom", "transformer", "@transformer\ndef f(*a, **k):\n    raise ValueError('no')\n")
-    callback = inline_block("alert", "callback", (
-        "from mage_prefect.runtime.compat import ACTIVE\n"
-        "@callback('failure')\n"
-        "def on_failure(parent_block_data, **kwargs):\n"
-        "    kwargs['logger'].info(f'halted when alerted: {ACTIVE.get().halt.is_set()}')\n"))
+    callback = inline_block(
+        "alert",
+        "callback",
+        (
+            "from mage_prefect.runtime.compat import ACTIVE\n"
+            "@callback('failure')\n"
+            "def on_failure(parent_block_data, **kwargs):\n"
+            "    kwargs['logger'].info(f'halted when alerted: {ACTIVE.get().halt.is_set()}')\n"
+        ),
+    )
 
     with pytest.raises(BlockFailed):
         run(failing, context, final_attempt=False, callbacks=[callback])

@@ -5,7 +5,7 @@ DuckDB is embedded, so these run a real database without a server; PostgreSQL is
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -14,10 +14,10 @@ import pytest
 
 from mage_prefect.project.models import Block, SourceRef
 from mage_prefect.project.validate import check_project
-from mage_prefect.runtime.arguments import RunContext
 from mage_prefect.runtime.compat.io_config import ConfigFileLoader, ConfigKey
 from mage_prefect.runtime.compat.io_file import FileIO
 from mage_prefect.runtime.compat.io_sql import DuckDB
+from mage_prefect.runtime.context import RunContext
 from mage_prefect.runtime.execute import BlockFailed, execute_block
 from mage_prefect.runtime.sql import render_sql, table_name
 
@@ -25,8 +25,15 @@ LOG = logging.getLogger("test")
 
 
 def sql_block(uuid: str, upstream=(), content: str = "SELECT 1 AS one", **configuration) -> Block:
-    return Block(uuid=uuid, type="transformer", language="sql", upstream_blocks=tuple(upstream), content=content,
-                 configuration={"data_provider": "duckdb", **configuration}, source=SourceRef(file=Path("m.yaml")))
+    return Block(
+        uuid=uuid,
+        type="transformer",
+        language="sql",
+        upstream_blocks=tuple(upstream),
+        content=content,
+        configuration={"data_provider": "duckdb", **configuration},
+        source=SourceRef(file=Path("m.yaml")),
+    )
 
 
 def python_block(uuid: str) -> Block:
@@ -37,7 +44,8 @@ def python_block(uuid: str) -> Block:
 def project(tmp_path):
     (tmp_path / "io_config.yaml").write_text(
         "version: 0.1.1\ndefault:\n  DUCKDB_DATABASE: \"{{ env_var('TEST_DUCKDB') }}\"\n"
-        "verbose:\n  Duck DB:\n    database: other.duckdb\n    schema: staging\n")
+        "verbose:\n  Duck DB:\n    database: other.duckdb\n    schema: staging\n"
+    )
     return tmp_path
 
 
@@ -49,8 +57,14 @@ def database(project, monkeypatch):
 
 
 def run(block: Block, project: Path, inputs=(), upstreams=(), env: str = "prod", **variables):
-    context = RunContext(pipeline_uuid="shop", repo_path=project, root_path=project, env=env,
-                         execution_date=datetime(2026, 11, 27, tzinfo=timezone.utc), variables=variables)
+    context = RunContext(
+        pipeline_uuid="shop",
+        repo_path=project,
+        root_path=project,
+        env=env,
+        execution_date=datetime(2026, 11, 27, tzinfo=UTC),
+        variables=variables,
+    )
     return execute_block(block, [list(i) for i in inputs], context, upstreams=upstreams, logger=LOG)
 
 
@@ -77,8 +91,12 @@ def test_render_gives_kwargs_variables_and_template_functions_and_is_strict(monk
 
 def test_a_sql_block_exports_its_python_input_materialises_and_reads_back(project, database):
     orders = pd.DataFrame({"day": ["a", "a", "b"], "amount": [1.0, 2.0, 5.0]})
-    block = sql_block("totals", ["orders"], "SELECT day, SUM(amount) * {{ k }} AS total FROM {{ df_1 }} "
-                                            "GROUP BY day ORDER BY day", export_write_policy="replace")
+    block = sql_block(
+        "totals",
+        ["orders"],
+        "SELECT day, SUM(amount) * {{ k }} AS total FROM {{ df_1 }} GROUP BY day ORDER BY day",
+        export_write_policy="replace",
+    )
 
     outputs = run(block, project, inputs=[[orders]], upstreams=[python_block("orders")], k=10)
 
@@ -116,7 +134,9 @@ def test_a_sql_upstream_on_the_same_database_is_referenced_not_exported(project,
 
 
 def test_a_raw_sql_upstream_without_writes_is_inlined_as_a_subquery(project, database):
-    upstream = sql_block("recent", content="-- the latest\nSELECT range AS n FROM range({{ count }});", use_raw_sql=True)
+    upstream = sql_block(
+        "recent", content="-- the latest\nSELECT range AS n FROM range({{ count }});", use_raw_sql=True
+    )
     block = sql_block("total", ["recent"], "SELECT SUM(n) AS total FROM {{ df_1 }}", export_write_policy="replace")
 
     outputs = run(block, project, inputs=[run(upstream, project, count=5)], upstreams=[upstream], count=5)
@@ -124,17 +144,25 @@ def test_a_raw_sql_upstream_without_writes_is_inlined_as_a_subquery(project, dat
     assert outputs[0].to_dict("list") == {"total": [10]}  # 0+1+2+3+4; the upstream wrote no table
     nested = sql_block("nested", ["total"], "SELECT * FROM {{ df_1 }}", use_raw_sql=True)
     with pytest.raises(BlockFailed, match="cannot inline yet"):
-        run(sql_block("top", ["nested"], "SELECT * FROM {{ df_1 }}"), project, inputs=[[]],
-            upstreams=[nested])
+        run(sql_block("top", ["nested"], "SELECT * FROM {{ df_1 }}"), project, inputs=[[]], upstreams=[nested])
 
 
 def test_inputs_are_exported_only_when_referenced_and_not_empty_into_the_blocks_schema(project, database):
     used, unused, empty = (pd.DataFrame({"n": [1, 2]}), pd.DataFrame({"n": [3]}), pd.DataFrame({"n": []}))
-    block = sql_block("pick", ["used", "unused", "empty"], "SELECT SUM(n) AS n FROM {{ df_1 }}",
-                      data_provider_schema="staging", limit_in_pipeline_run=1)
+    block = sql_block(
+        "pick",
+        ["used", "unused", "empty"],
+        "SELECT SUM(n) AS n FROM {{ df_1 }}",
+        data_provider_schema="staging",
+        limit_in_pipeline_run=1,
+    )
 
-    outputs = run(block, project, inputs=[[used], [unused], [empty]],
-                  upstreams=[python_block("used"), python_block("unused"), python_block("empty")])
+    outputs = run(
+        block,
+        project,
+        inputs=[[used], [unused], [empty]],
+        upstreams=[python_block("used"), python_block("unused"), python_block("empty")],
+    )
 
     assert outputs[0].to_dict("list") == {"n": [3]}
     tables = rows(database, "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables ORDER BY 1")
@@ -148,8 +176,9 @@ def test_the_read_back_is_capped_by_limit_in_pipeline_run(project, database):
 
 
 def test_disable_query_preprocessing_runs_the_text_once_without_output(project, database):
-    block = sql_block("setup", content="CREATE TABLE t AS SELECT 1 AS a; INSERT INTO t VALUES (2)",
-                      disable_query_preprocessing=True)
+    block = sql_block(
+        "setup", content="CREATE TABLE t AS SELECT 1 AS a; INSERT INTO t VALUES (2)", disable_query_preprocessing=True
+    )
     assert run(block, project) == []
     assert rows(database, "SELECT a FROM t ORDER BY a") == {"a": [1, 2]}
 
@@ -192,8 +221,9 @@ def test_a_block_that_times_out_waiting_for_the_database_never_starts(project, d
     import time
 
     slow = sql_block("slow", content="SELECT SUM(a.range * b.range) AS s FROM range(40000) a, range(40000) b")
-    holder = threading.Thread(target=lambda: pytest.raises(BlockFailed, run, slow.model_copy(update={"timeout": 2}),
-                                                           project))
+    holder = threading.Thread(
+        target=lambda: pytest.raises(BlockFailed, run, slow.model_copy(update={"timeout": 2}), project)
+    )
     holder.start()
     time.sleep(0.3)  # the slow block holds the database's lock
     with pytest.raises(BlockFailed, match="timed out after 0.5 s"):
@@ -206,13 +236,18 @@ def test_a_block_that_times_out_waiting_for_the_database_never_starts(project, d
 
 
 def test_raw_sql_runs_every_statement_and_outputs_the_written_table(project, database):
-    block = sql_block("raw", use_raw_sql=True, content=(
-        "-- a log of runs\nCREATE TABLE IF NOT EXISTS log (d TEXT); INSERT INTO log VALUES ('{{ ds }}');"))
+    block = sql_block(
+        "raw",
+        use_raw_sql=True,
+        content=("-- a log of runs\nCREATE TABLE IF NOT EXISTS log (d TEXT); INSERT INTO log VALUES ('{{ ds }}');"),
+    )
     run(block, project)
     assert run(block, project)[0].to_dict("list") == {"d": ["2026-11-27", "2026-11-27"]}
     big = sql_block("big", use_raw_sql=True, content="CREATE TABLE big AS SELECT range AS n FROM range(1500)")
     assert len(run(big, project)[0]) == 1000  # Mage reads a written table back with LIMIT 1000
-    select = sql_block("select", use_raw_sql=True, content="SET threads = 1; SELECT 1 AS a; SELECT range FROM range(1200)")
+    select = sql_block(
+        "select", use_raw_sql=True, content="SET threads = 1; SELECT 1 AS a; SELECT range FROM range(1200)"
+    )
     assert len(run(select, project)[0]) == 1200  # the last result, fetched as written
 
 
@@ -272,7 +307,8 @@ def test_validate_reports_sql_problems_without_running_anything(tmp_path):
         " configuration: {data_provider: duckdb, data_provider_profile: from_env}}\n"
         "- {uuid: later, type: transformer, language: sql, upstream_blocks: [], content: 'SELECT 1',"
         " configuration: {data_provider: duckdb, data_provider_profile: \"{{ variables('p') }}\"}}\n"
-        "conditionals:\n- {uuid: gate, type: conditional, language: sql, upstream_blocks: [bad]}\n")
+        "conditionals:\n- {uuid: gate, type: conditional, language: sql, upstream_blocks: [bad]}\n"
+    )
 
     _, diagnostics = check_project(tmp_path)
 
@@ -288,31 +324,37 @@ def test_validate_reports_sql_problems_without_running_anything(tmp_path):
     assert any(f == metadata and "SQL conditional blocks are not supported" in m for f, _, m in messages)
     assert any(f == metadata and "'fan' is a dynamic block" in m for f, _, m in messages)
 
-    (tmp_path / "io_config.yaml").write_text("default:\n  POSTGRES_HOST: db\n  DUCKDB_DATABASE: w.duckdb\n"
-                                             "other:\n  DUCKDB_DATABASE: x.duckdb\n"
-                                             "from_env:\n  DUCKDB_DATABASE: \"{{ env_var('NO_SUCH_VARIABLE') }}\"\n")
+    (tmp_path / "io_config.yaml").write_text(
+        "default:\n  POSTGRES_HOST: db\n  DUCKDB_DATABASE: w.duckdb\n"
+        "other:\n  DUCKDB_DATABASE: x.duckdb\n"
+        "from_env:\n  DUCKDB_DATABASE: \"{{ env_var('NO_SUCH_VARIABLE') }}\"\n"
+    )
     _, diagnostics = check_project(tmp_path)
     by_key = {d.key_path: d.message for d in diagnostics if d.key_path and d.key_path.endswith("data_provider_profile")}
+    io_config = tmp_path / "io_config.yaml"
     assert by_key == {
-        "blocks[4].configuration.data_provider_profile":
-            f"{tmp_path / 'io_config.yaml'}: no profile 'nowhere' (profiles: default, from_env, other); add it or "
-            "name another with data_provider_profile",
-        "blocks[5].configuration.data_provider_profile":
-            f"{tmp_path / 'io_config.yaml'}, profile 'default': sets no POSTGRES_DBNAME, POSTGRES_USER, which "
-            "postgres needs",
-        "blocks[6].configuration.data_provider_profile":
-            f"{tmp_path / 'io_config.yaml'}, profile 'from_env': DUCKDB_DATABASE renders as 'None' here (an unset "
-            "environment variable?)",
+        "blocks[4].configuration.data_provider_profile": f"{io_config}: no profile 'nowhere' (profiles: default, "
+        "from_env, other); add it or name another with data_provider_profile",
+        "blocks[5].configuration.data_provider_profile": f"{io_config}, profile 'default': sets no POSTGRES_DBNAME, "
+        "POSTGRES_USER, which postgres needs",
+        "blocks[6].configuration.data_provider_profile": f"{io_config}, profile 'from_env': DUCKDB_DATABASE renders "
+        "as 'None' here (an unset environment variable?)",
     }  # a templated profile ('later') is checked when the block runs
     assert [d.severity for d in diagnostics if d.key_path == "blocks[6].configuration.data_provider_profile"] == [
-        "warning"]  # CI compiles without production's environment
+        "warning"
+    ]  # CI compiles without production's environment
 
 
 @pytest.mark.parametrize("pipeline", ["my pipe", "a..b", 'quo"te'])
 def test_tables_of_pipelines_with_any_name_mage_allows_are_quoted(project, database, pipeline):
     upstream, block = sql_block("first"), sql_block("second", upstream=["first"], content="SELECT * FROM {{ df_1 }}")
-    context = RunContext(pipeline_uuid=pipeline, repo_path=project, root_path=project, env="prod",
-                         execution_date=datetime(2026, 11, 27, tzinfo=timezone.utc))
+    context = RunContext(
+        pipeline_uuid=pipeline,
+        repo_path=project,
+        root_path=project,
+        env="prod",
+        execution_date=datetime(2026, 11, 27, tzinfo=UTC),
+    )
     execute_block(upstream, [], context, logger=LOG)
     [frame] = execute_block(block, [[None]], context, upstreams=[upstream], logger=LOG)
     assert frame.to_dict("list") == {"one": [1]}

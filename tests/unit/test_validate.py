@@ -38,20 +38,22 @@ def test_every_problem_of_the_project_is_reported_at_once(broken):
     _, diagnostics = broken
     where = sorted((str(d.file.relative_to(BROKEN)), d.line, d.severity) for d in diagnostics)
     wrong = "pipelines/everything_wrong/metadata.yaml"
-    assert where == sorted([
-        ("pipelines/bad_yaml/metadata.yaml", 7, "error"),
-        (wrong, line_of(EVERYTHING_WRONG, "- load_dta"), "error"),            # unknown upstream
-        (wrong, 9, "error"),                                                   # duplicate uuid
-        (wrong, line_of(EVERYTHING_WRONG, "uuid: step_a"), "error"),           # cycle
-        (wrong, line_of(EVERYTHING_WRONG, "uuid: missing_file"), "error"),     # missing block file
-        (wrong, line_of(EVERYTHING_WRONG, "type: transfomer"), "error"),       # invalid block type
-        (wrong, line_of(EVERYTHING_WRONG, "upstream_block:"), "warning"),      # unknown block key
-        (wrong, line_of(EVERYTHING_WRONG, "varaibles:"), "warning"),           # unknown pipeline key
-        ("pipelines/streaming_events/metadata.yaml", line_of(STREAMING, "type: streaming"), "error"),
-        ("transformers/syntax_error.py", 7, "error"),
-        ("transformers/wrong_arity.py", 6, "error"),
-        ("transformers/wrong_decorator.py", line_of(TRANSFORMERS / "wrong_decorator.py", "def load"), "error"),
-    ])
+    assert where == sorted(
+        [
+            ("pipelines/bad_yaml/metadata.yaml", 7, "error"),
+            (wrong, line_of(EVERYTHING_WRONG, "- load_dta"), "error"),  # unknown upstream
+            (wrong, 9, "error"),  # duplicate uuid
+            (wrong, line_of(EVERYTHING_WRONG, "uuid: step_a"), "error"),  # cycle
+            (wrong, line_of(EVERYTHING_WRONG, "uuid: missing_file"), "error"),  # missing block file
+            (wrong, line_of(EVERYTHING_WRONG, "type: transfomer"), "error"),  # invalid block type
+            (wrong, line_of(EVERYTHING_WRONG, "upstream_block:"), "warning"),  # unknown block key
+            (wrong, line_of(EVERYTHING_WRONG, "varaibles:"), "warning"),  # unknown pipeline key
+            ("pipelines/streaming_events/metadata.yaml", line_of(STREAMING, "type: streaming"), "error"),
+            ("transformers/syntax_error.py", 7, "error"),
+            ("transformers/wrong_arity.py", 6, "error"),
+            ("transformers/wrong_decorator.py", line_of(TRANSFORMERS / "wrong_decorator.py", "def load"), "error"),
+        ]
+    )
 
 
 def test_every_diagnostic_has_a_hint(broken):
@@ -190,7 +192,10 @@ def test_cli_text_output_is_compiler_style_and_exits_1(monkeypatch):
     lines = result.stdout.splitlines()
     located = [line for line in lines if re.match(r"^\S+:\d+:\d+: (error|warning): ", line)]
     assert len(located) == 12
-    assert "pipelines/everything_wrong/metadata.yaml:8:5: error: block 'clean' names unknown upstream block 'load_dta'" in result.stdout
+    assert (
+        "pipelines/everything_wrong/metadata.yaml:8:5: error: block 'clean' names unknown upstream block 'load_dta'"
+        in result.stdout
+    )
     assert "transformers/syntax_error.py:7:16: error: syntax error" in result.stdout
     assert "    hint: did you mean 'load_data'?" in lines
     assert lines[-1] == "10 error(s), 2 warning(s)"
@@ -279,6 +284,7 @@ def test_a_problem_blocks_only_the_pipelines_it_concerns(tmp_path):
         load_project(platform, "two/p")
 
     standalone = Case("products", {PRODUCTS: BASE[PRODUCTS].replace("object_uuid: p", "object_uuid: [p]")}).build(
-        tmp_path / "b")
+        tmp_path / "b"
+    )
     assert check_project(standalone, "p")[1] == []  # p uses no product
     assert [d.severity for d in check_project(standalone, "q")[1]] == ["error"]  # q uses the broken one

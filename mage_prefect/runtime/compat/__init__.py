@@ -13,26 +13,12 @@ import types
 from contextvars import ContextVar
 from typing import Any
 
+from ...project.capabilities import SHIM_MODULES
+
 # The RunContext of the block being executed: the shim's functions act on its project and run.
 ACTIVE: ContextVar[Any] = ContextVar("mage_prefect_active_run", default=None)
 
-_HERE = "mage_prefect.runtime.compat"
-MODULES = {
-    "mage_ai.data_preparation.decorators": f"{_HERE}.decorators",
-    "mage_ai.settings.repo": f"{_HERE}.repo",
-    "mage_ai.data_preparation.repo_manager": f"{_HERE}.repo",
-    "mage_ai.data_preparation.variable_manager": f"{_HERE}.variables",
-    "mage_ai.data_preparation.shared.secrets": f"{_HERE}.secrets",
-    "mage_ai.orchestration.triggers.api": f"{_HERE}.orchestration",
-    "mage_ai.orchestration.run_status_checker": f"{_HERE}.orchestration",
-    "mage_ai.data_cleaner.column_types.column_type_detector": f"{_HERE}.column_types",
-    "mage_ai.data_cleaner.column_types.constants": f"{_HERE}.column_types",
-    "mage_ai.io.config": f"{_HERE}.io_config",
-    "mage_ai.io.duckdb": f"{_HERE}.io_sql",
-    "mage_ai.io.postgres": f"{_HERE}.io_sql",
-    "mage_ai.io.file": f"{_HERE}.io_file",
-    "mage_ai.io.s3": f"{_HERE}.io_file",
-}
+MODULES = {name: f"{__name__}.{implementation}" for name, implementation in SHIM_MODULES.items()}
 PACKAGES = {name.rsplit(".", i)[0] for name in MODULES for i in range(1, name.count(".") + 1)}
 
 

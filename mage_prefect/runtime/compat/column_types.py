@@ -27,8 +27,9 @@ def infer_column_types(df, **kwargs) -> dict[str, ColumnType]:
     result = {}
     for column in df.columns:
         series = df[column].dropna()
-        if types.is_bool_dtype(series) or (len(series) and set(series.unique()) <= {0, 1, True, False, "true", "false"}
-                                           and series.nunique() == 2):
+        if types.is_bool_dtype(series) or (
+            len(series) and set(series.unique()) <= {0, 1, "true", "false"} and series.nunique() == 2
+        ):
             kind = ColumnType.TRUE_OR_FALSE
         elif types.is_datetime64_any_dtype(series):
             kind = ColumnType.DATETIME

@@ -10,8 +10,16 @@ from typing import Any
 
 # Mage's FileFormat values → the pandas reader / writer suffix.
 FORMATS = {"csv": "csv", "json": "json", "parquet": "parquet", "hdf5": "hdf", "xml": "xml", "excel": "excel"}
-EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".h5": "hdf5", ".hdf5": "hdf5", ".xml": "xml",
-              ".xlsx": "excel", ".xls": "excel"}
+EXTENSIONS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".xml": "xml",
+    ".xlsx": "excel",
+    ".xls": "excel",
+}
 
 
 class FileIO:
@@ -41,11 +49,15 @@ class S3:
         self.client = boto3.client("s3", **{k: v for k, v in client_options.items() if v})
 
     @classmethod
-    def with_config(cls, config, **kwargs) -> "S3":
-        return cls(aws_access_key_id=config.get("AWS_ACCESS_KEY_ID"),
-                   aws_secret_access_key=config.get("AWS_SECRET_ACCESS_KEY"),
-                   aws_session_token=config.get("AWS_SESSION_TOKEN"), region_name=config.get("AWS_REGION"),
-                   endpoint_url=config.get("AWS_ENDPOINT"), **kwargs)
+    def with_config(cls, config, **kwargs) -> S3:
+        return cls(
+            aws_access_key_id=config.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=config.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=config.get("AWS_SESSION_TOKEN"),
+            region_name=config.get("AWS_REGION"),
+            endpoint_url=config.get("AWS_ENDPOINT"),
+            **kwargs,
+        )
 
     def load(self, bucket_name: str, object_key: str, format: str | None = None, limit: int | None = None, **kwargs):
         body = self.client.get_object(Bucket=bucket_name, Key=object_key)["Body"].read()

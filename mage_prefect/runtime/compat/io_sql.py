@@ -4,12 +4,14 @@ blocks run on. Export semantics are Mage's `BaseSQL.export` (fail / replace / ap
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
+
+from ...project.capabilities import EXPORT_POLICIES, missing_settings
 
 QUERY_ROW_LIMIT = 10_000_000
-EXPORT_POLICIES = ("append", "replace", "fail")
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -22,14 +24,15 @@ def _require(module: str):
     try:
         return __import__(module)
     except ImportError:
-        raise ImportError(f"SQL blocks and mage_ai.io connectors need '{module}': "
-                          "pip install 'mage-prefect[sql]'") from None
+        raise ImportError(
+            f"SQL blocks and mage_ai.io connectors need '{module}': pip install 'mage-prefect[sql]'"
+        ) from None
 
 
 class BaseSQL:
     """A connection used as a context manager; `load`, `export`, `execute` as Mage's `BaseSQL`."""
 
-    REQUIRED: tuple[str, ...] = ()  # the io_config keys `with_config` needs
+    PROVIDER = ""  # its name in capabilities.SQL_PROVIDERS
 
     def __init__(self, schema: str | None, identity: str) -> None:
         self.schema, self._identity = schema, identity
@@ -49,14 +52,29 @@ class BaseSQL:
         raise NotImplementedError
 
     # -- Mage's API ------------------------------------------------------------------------------
-    def load(self, query_string: str, limit: int = QUERY_ROW_LIMIT, display_query: str | None = None,
-             verbose: bool = True, **kwargs):
+    def load(
+        self,
+        query_string: str,
+        limit: int = QUERY_ROW_LIMIT,
+        display_query: str | None = None,
+        verbose: bool = True,
+        **kwargs,
+    ):
         """The query's rows as a DataFrame, at most `limit` of them."""
         return self.execute_queries([enforce_limit(query_string, limit)], fetch_query_at_indexes=[True])[0]
 
-    def export(self, df, schema_name: str | None = None, table_name: str | None = None, if_exists: str = "replace",
-               index: bool = False, verbose: bool = True, query_string: str | None = None,
-               drop_table_on_replace: bool = False, **kwargs) -> None:
+    def export(
+        self,
+        df,
+        schema_name: str | None = None,
+        table_name: str | None = None,
+        if_exists: str = "replace",
+        index: bool = False,
+        verbose: bool = True,
+        query_string: str | None = None,
+        drop_table_on_replace: bool = False,
+        **kwargs,
+    ) -> None:
         """Write `df` (or the result of `query_string`) to the table, as Mage's `BaseSQL.export`."""
         if if_exists not in EXPORT_POLICIES:
             raise ValueError(f"if_exists must be one of {', '.join(EXPORT_POLICIES)}, not {if_exists!r}")
@@ -87,8 +105,13 @@ class BaseSQL:
 
     execute_query_raw = execute
 
-    def execute_queries(self, queries: Sequence[str], commit: bool = True,
-                        fetch_query_at_indexes: Sequence[bool] | None = None, **kwargs) -> list[Any]:
+    def execute_queries(
+        self,
+        queries: Sequence[str],
+        commit: bool = True,
+        fetch_query_at_indexes: Sequence[bool] | None = None,
+        **kwargs,
+    ) -> list[Any]:
         """Run the queries in one transaction; for each one to fetch, its rows as a DataFrame (None for
         a statement that returns no rows)."""
         fetch = fetch_query_at_indexes or [False] * len(queries)
@@ -140,8 +163,10 @@ class BaseSQL:
         raise NotImplementedError
 
     def _table_exists(self, cursor, schema: str, table: str) -> bool:
-        cursor.execute(f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{_quoted(schema)}' "
-                       f"AND table_name = '{_quoted(table)}'")
+        cursor.execute(
+            f"SELECT 1 FROM information_schema.tables WHERE table_schema = '{_quoted(schema)}' "
+            f"AND table_name = '{_quoted(table)}'"
+        )
         return cursor.fetchone() is not None
 
     def _frame(self, cursor):
@@ -155,8 +180,14 @@ class DuckDB(BaseSQL):
     """`DuckDB(database, motherduck_token=None, schema=None)`: a file (created with its folder), ':memory:'
     or MotherDuck's 'md:…'."""
 
-    def __init__(self, database: str, motherduck_token: str | None = None, schema: str | None = None,
-                 verbose: bool = True, **kwargs) -> None:
+    def __init__(
+        self,
+        database: str,
+        motherduck_token: str | None = None,
+        schema: str | None = None,
+        verbose: bool = True,
+        **kwargs,
+    ) -> None:
         duckdb = _require("duckdb")
         config = {"motherduck_token": motherduck_token} if motherduck_token else {}
         database = str(database)
@@ -166,10 +197,10 @@ class DuckDB(BaseSQL):
         with _DUCKDB_INSTANCES:
             self._connection = duckdb.connect(database, read_only=False, config=config)
 
-    REQUIRED = ("DUCKDB_DATABASE",)  # a file path, ':memory:' or 'md:…'
+    PROVIDER = "duckdb"
 
     @classmethod
-    def with_config(cls, config, **kwargs) -> "DuckDB":
+    def with_config(cls, config, **kwargs) -> DuckDB:
         _check_required(cls, config)
         return cls(config["DUCKDB_DATABASE"], config.get("MOTHERDUCK_TOKEN"), config.get("DUCKDB_SCHEMA"), **kwargs)
 
@@ -213,31 +244,53 @@ class Postgres(BaseSQL):
     """`Postgres(dbname, user, password, host, port=None, schema=None)` over psycopg; frames are
     written with COPY into a table SQLAlchemy's dialect types."""
 
-    def __init__(self, dbname: str, user: str, password: str | None, host: str, port: int | str | None = None,
-                 schema: str | None = None, connection_method: str = "direct", verbose: bool = True,
-                 connect_timeout: int | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        dbname: str,
+        user: str,
+        password: str | None,
+        host: str,
+        port: int | str | None = None,
+        schema: str | None = None,
+        connection_method: str = "direct",
+        verbose: bool = True,
+        connect_timeout: int | None = None,
+        **kwargs,
+    ) -> None:
         if connection_method != "direct":
             raise ValueError(f"POSTGRES_CONNECTION_METHOD '{connection_method}' is not supported; use 'direct'")
         _require("psycopg")
         from sqlalchemy import URL, create_engine
         from sqlalchemy.pool import NullPool
 
-        url = URL.create("postgresql+psycopg", username=user, password=password or None, host=host,
-                         port=int(port) if port else None, database=dbname)
+        url = URL.create(
+            "postgresql+psycopg",
+            username=user,
+            password=password or None,
+            host=host,
+            port=int(port) if port else None,
+            database=dbname,
+        )
         super().__init__(schema, url.render_as_string(hide_password=True))
         args = {"connect_timeout": int(connect_timeout)} if connect_timeout else {}
         self._engine = create_engine(url, connect_args=args, poolclass=NullPool)
 
-    REQUIRED = ("POSTGRES_DBNAME", "POSTGRES_USER", "POSTGRES_HOST")
+    PROVIDER = "postgres"
 
     @classmethod
-    def with_config(cls, config, **kwargs) -> "Postgres":
+    def with_config(cls, config, **kwargs) -> Postgres:
         _check_required(cls, config)
-        return cls(dbname=config.get("POSTGRES_DBNAME"), user=config.get("POSTGRES_USER"),
-                   password=config.get("POSTGRES_PASSWORD"), host=config.get("POSTGRES_HOST"),
-                   port=config.get("POSTGRES_PORT"), schema=config.get("POSTGRES_SCHEMA"),
-                   connection_method=config.get("POSTGRES_CONNECTION_METHOD") or "direct",
-                   connect_timeout=config.get("POSTGRES_CONNECT_TIMEOUT"), **kwargs)
+        return cls(
+            dbname=config.get("POSTGRES_DBNAME"),
+            user=config.get("POSTGRES_USER"),
+            password=config.get("POSTGRES_PASSWORD"),
+            host=config.get("POSTGRES_HOST"),
+            port=config.get("POSTGRES_PORT"),
+            schema=config.get("POSTGRES_SCHEMA"),
+            connection_method=config.get("POSTGRES_CONNECTION_METHOD") or "direct",
+            connect_timeout=config.get("POSTGRES_CONNECT_TIMEOUT"),
+            **kwargs,
+        )
 
     def close(self) -> None:
         self._engine.dispose()
@@ -289,18 +342,14 @@ class Postgres(BaseSQL):
                 copy.write_row(row)
 
 
-def missing_settings(connector: type[BaseSQL], config) -> list[str]:
-    """The connector's required io_config keys that `config` leaves unset (or sets to 'None', what
-    Mage's env_var() renders for an unset environment variable)."""
-    return [key for key in connector.REQUIRED if config.get(key) in (None, "", "None")]
-
-
 def _check_required(connector: type[BaseSQL], config) -> None:
-    missing = missing_settings(connector, config)
+    missing = missing_settings(connector.PROVIDER, config)
     if missing:
         describe = getattr(config, "describe", None)
-        raise ValueError(f"{describe() if describe else 'the connection settings'}: sets no {', '.join(missing)} "
-                         "(or sets 'None': is the environment variable it reads set?)")
+        raise ValueError(
+            f"{describe() if describe else 'the connection settings'}: sets no {', '.join(missing)} "
+            "(or sets 'None': is the environment variable it reads set?)"
+        )
 
 
 def enforce_limit(query: str, limit: int) -> str:

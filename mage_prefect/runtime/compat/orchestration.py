@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
+from ...project.parameters import as_utc
 from . import ACTIVE
 
 
@@ -19,10 +20,18 @@ class PipelineRun:
     execution_date: datetime | None
 
 
-def trigger_pipeline(pipeline_uuid: str, repo_path: str | None = None, variables: dict | None = None,
-                     check_status: bool = False, error_on_failure: bool = False, poll_interval: float = 60,
-                     poll_timeout: float | None = None, schedule_name: str | None = None, verbose: bool = True,
-                     **kwargs) -> PipelineRun:
+def trigger_pipeline(
+    pipeline_uuid: str,
+    repo_path: str | None = None,
+    variables: dict | None = None,
+    check_status: bool = False,
+    error_on_failure: bool = False,
+    poll_interval: float = 60,
+    poll_timeout: float | None = None,
+    schedule_name: str | None = None,
+    verbose: bool = True,
+    **kwargs,
+) -> PipelineRun:
     """Run `pipeline_uuid` through Prefect: its deployment when one exists (named `schedule_name`, if
     given), else in this process as a subflow. With `check_status`, wait for it to finish."""
     from prefect.deployments import run_deployment
@@ -30,7 +39,7 @@ def trigger_pipeline(pipeline_uuid: str, repo_path: str | None = None, variables
     key, flow = _resolved(pipeline_uuid)
     deployment = _find_deployment(flow, schedule_name)
     if deployment is None:
-        run = _run_here(key, repo_path, variables)
+        run = _run_here(key, variables)
     else:
         flow_run = run_deployment(deployment, parameters=_parameters(variables), timeout=0, as_subflow=True)
         run = _as_run(flow_run)
@@ -45,27 +54,39 @@ def trigger_pipeline(pipeline_uuid: str, repo_path: str | None = None, variables
     return run
 
 
-def check_status(pipeline_uuid: str, execution_date: datetime, repo_path: str | None = None,
-                 block_uuid: str | None = None, hours: int = 24) -> bool:
+def check_status(
+    pipeline_uuid: str,
+    execution_date: datetime,
+    repo_path: str | None = None,
+    block_uuid: str | None = None,
+    hours: int = 24,
+) -> bool:
     """Whether the latest run of the pipeline in [execution_date - hours, execution_date] completed
     (or, with `block_uuid`, that block in it). False if none or still running; raises if it failed."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterExpectedStartTime)
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterExpectedStartTime
     from prefect.client.schemas.sorting import FlowRunSort
 
-    end = execution_date if execution_date.tzinfo else execution_date.replace(tzinfo=timezone.utc)
-    window = FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=end - timedelta(hours=hours),
-                                                                              before_=end))
+    end = as_utc(execution_date)
+    window = FlowRunFilter(
+        expected_start_time=FlowRunFilterExpectedStartTime(after_=end - timedelta(hours=hours), before_=end)
+    )
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[_resolved(pipeline_uuid)[1]])),
-                                     flow_run_filter=window, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[_resolved(pipeline_uuid)[1]])),
+            flow_run_filter=window,
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=1,
+        )
         if not runs or not runs[0].state:
             return False
         state = runs[0].state
         if block_uuid is not None and state.is_completed():
-            tasks = [t for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [runs[0].id]}))
-                     if t.name == block_uuid]
+            tasks = [
+                t
+                for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [runs[0].id]}))
+                if t.name == block_uuid
+            ]
             state = tasks[0].state if tasks and tasks[0].state else state
     if state.is_failed() or state.is_crashed():
         raise Exception(f"Pipeline {pipeline_uuid} run {runs[0].id} failed: {state.message}")
@@ -82,7 +103,8 @@ def _resolved(pipeline_uuid: str) -> tuple[str, str]:
     if active is None:
         return pipeline_uuid, prefect_name(pipeline_uuid)
     pipeline = load_project(active.root_path, pipeline_uuid, near=active.repo_path).pipeline(
-        pipeline_uuid, near=active.repo_path)
+        pipeline_uuid, near=active.repo_path
+    )
     return pipeline.key, pipeline.flow_name
 
 
@@ -96,14 +118,14 @@ def _find_deployment(flow: str, schedule_name: str | None) -> str | None:
     return f"{flow}/{sorted(names)[0]}" if names else None
 
 
-def _run_here(pipeline_key: str, repo_path: str | None, variables: dict | None) -> PipelineRun:
-    from ...api import run_pipeline
-
+def _run_here(pipeline_key: str, variables: dict | None) -> PipelineRun:
     active = ACTIVE.get()
-    root = active.root_path if active is not None else repo_path
-    outcome = run_pipeline(root, pipeline_key, variables=variables,
-                           results=active.results_location if active is not None else None)
-    return PipelineRun(id=outcome.flow_run_id, status=_status(outcome.state), execution_date=None)
+    if active is None or active.services is None:
+        raise RuntimeError(
+            "trigger_pipeline runs a pipeline without a deployment only inside a block run of mage-prefect"
+        )
+    flow_run_id, state = active.services.run_pipeline(pipeline_key, variables)
+    return PipelineRun(id=flow_run_id, status=_status(state), execution_date=None)
 
 
 def _parameters(variables: dict | None) -> dict[str, Any]:

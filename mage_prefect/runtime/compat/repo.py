@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 
-def get_repo_path(context_data=None, file_path=None, root_project: bool = False, absolute_path: bool = True,
-                  user=None) -> str:
+def get_repo_path(
+    context_data=None, file_path=None, root_project: bool = False, absolute_path: bool = True, user=None
+) -> str:
     """The (sub-)project folder of the running block, or the root with `root_project=True`."""
     from . import ACTIVE
 

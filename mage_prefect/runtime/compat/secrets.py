@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 
 
-def get_secret_value(name: str, entity=None, pipeline_uuid=None, project_uuid=None, repo_name=None,
-                     **kwargs) -> str:
+def get_secret_value(name: str, entity=None, pipeline_uuid=None, project_uuid=None, repo_name=None, **kwargs) -> str:
     """The Prefect Secret block named `name` (slug form), else the environment variable `name`."""
     try:
         from prefect.blocks.system import Secret

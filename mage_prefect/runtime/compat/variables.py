@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from ...project.errors import NotFound
 from ...project.textfile import write_atomically
 from ...project.yamlfile import read_document
 from . import ACTIVE
@@ -26,32 +27,35 @@ def _metadata_path(pipeline_uuid: str, repo_path: str | None) -> Path:
     return path
 
 
-def get_variable(pipeline_uuid: str, block_uuid: str, key: str = "output_0", partition: str | None = None,
-                 variable_type: Any = None, **kwargs) -> Any:
+def get_variable(
+    pipeline_uuid: str,
+    block_uuid: str,
+    key: str = "output_0",
+    partition: str | None = None,
+    variable_type: Any = None,
+    **kwargs,
+) -> Any:
     """A stored block output (`key` = 'output_<i>').
 
     Deviation: without `partition` (a flow run id) it reads the current run's output when the
     block has one, else the block's latest — Mage reads its notebook location.
     """
-    from ...api import get_outputs
-    from ...project.validate import load_project
-    from ...results.store import OutputNotFound
-
     run = _run()
+    if run.services is None:
+        raise RuntimeError("get_variable reads stored outputs inside a pipeline run of mage-prefect")
     index = int(str(key).rsplit("_", 1)[-1]) if str(key).startswith("output_") else 0
-    project = load_project(run.root_path, pipeline_uuid, near=run.repo_path)  # Mage's active project first
-    pipeline = project.pipeline(pipeline_uuid, near=run.repo_path).key
     runs = [partition] if partition else [run.pipeline_run_id, "latest"]
     for candidate in runs:
         try:
-            return get_outputs(project, pipeline, block_uuid, run=candidate, results=run.results_location)[index]
-        except OutputNotFound:
+            return run.services.outputs(pipeline_uuid, block_uuid, candidate)[index]
+        except NotFound:
             continue
-    raise OutputNotFound(f"no stored {key} for block '{block_uuid}' of pipeline '{pipeline_uuid}'")
+    raise NotFound(f"no stored {key} for block '{block_uuid}' of pipeline '{pipeline_uuid}'")
 
 
-def get_global_variables(pipeline_uuid: str, pipeline=None, context_data=None, repo_path: str | None = None,
-                         variables_dir=None) -> dict:
+def get_global_variables(
+    pipeline_uuid: str, pipeline=None, context_data=None, repo_path: str | None = None, variables_dir=None
+) -> dict:
     return _metadata(_metadata_path(pipeline_uuid, repo_path)).get("variables") or {}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from graphlib import CycleError, TopologicalSorter
 
-from .project.models import Block, Pipeline
+from .errors import InvalidRequest
+from .models import Block, Pipeline
 
 
 def _sorter(pipeline: Pipeline) -> TopologicalSorter:
@@ -73,7 +74,8 @@ def dynamic_children(pipeline: Pipeline) -> set[str]:
 def fanned_upstreams(pipeline: Pipeline, block: Block, children: set[str]) -> list[str]:
     """The upstreams `block` runs once per item of: dynamic parents and unreduced dynamic children."""
     return [
-        uuid for uuid in dict.fromkeys(block.upstream_blocks)
+        uuid
+        for uuid in dict.fromkeys(block.upstream_blocks)
         if pipeline.block(uuid).dynamic or (uuid in children and not pipeline.block(uuid).reduce_output)
     ]
 
@@ -108,13 +110,14 @@ def lineage(pipeline: Pipeline, uuid: str, direction: str) -> set[str]:
     return found
 
 
-def selected_blocks(pipeline: Pipeline, *, block: str | None = None, start: str | None = None,
-                    end: str | None = None) -> set[str]:
+def selected_blocks(
+    pipeline: Pipeline, *, block: str | None = None, start: str | None = None, end: str | None = None
+) -> set[str]:
     """The blocks a partial run executes: `block` alone; or `start` and everything below it, up to
     `end` and everything above it (both: the blocks between)."""
     if block is not None:
         if start is not None or end is not None:
-            raise ValueError("a partial run takes --block alone, or --from and/or --to, not both")
+            raise InvalidRequest("a partial run takes --block alone, or --from and/or --to, not both")
         return {pipeline.block(block).uuid}
     selected = {b.uuid for b in pipeline.blocks}
     if start is not None:
@@ -122,6 +125,32 @@ def selected_blocks(pipeline: Pipeline, *, block: str | None = None, start: str 
     if end is not None:
         selected &= lineage(pipeline, end, "up")
     if not selected:
-        raise ValueError(f"no block of pipeline '{pipeline.key}' is both below '{start}' and above '{end}'; "
-                         f"--to names a block downstream of --from (see `mage-prefect graph`)")
+        raise InvalidRequest(
+            f"no block of pipeline '{pipeline.key}' is both below '{start}' and above '{end}'; "
+            f"--to names a block downstream of --from (see `mage-prefect graph`)"
+        )
     return selected
+
+
+def partial_pipeline(pipeline: Pipeline, execute: set[str], reuse_all: bool) -> tuple[Pipeline, set[str]]:
+    """The pipeline cut down to the blocks to execute plus the blocks whose stored outputs are
+    reused: the upstreams they need, or with `reuse_all` all others. Reused blocks lose their own
+    upstreams (they are not run). Returns the cut pipeline and the reused blocks."""
+    if reuse_all:
+        reused = {block.uuid for block in pipeline.blocks} - execute
+    else:
+        reused = {
+            uuid for block in pipeline.blocks if block.uuid in execute for uuid in block.upstream_blocks
+        } - execute
+    unusable = sorted(reused & dynamic_children(pipeline))
+    if unusable:
+        raise InvalidRequest(
+            f"block(s) {', '.join(unusable)} of pipeline '{pipeline.key}' are dynamic children, whose "
+            f"stored outputs cannot be reused: run their dynamic parent too"
+        )
+    blocks = tuple(
+        block if block.uuid in execute else block.model_copy(update={"upstream_blocks": ()})
+        for block in pipeline.blocks
+        if block.uuid in execute | reused
+    )
+    return pipeline.model_copy(update={"blocks": blocks}), reused

@@ -1,0 +1,1 @@
+"""A Mage project read and checked, never executed: its files, their contract, models and graph."""
