@@ -55,6 +55,8 @@ def run_pipeline(
     start: str | None = None,
     end: str | None = None,
     resume: str | None = None,
+    incremental: bool | None = None,
+    refresh: list[str] | None = None,
 ) -> RunOutcome:
     """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server).
 
@@ -64,14 +66,19 @@ def run_pipeline(
 
     A partial run executes `block` alone, or the blocks from `start` down and/or up to `end`; the
     upstreams they need hand over their latest stored outputs. `resume` (a flow run id, or 'last':
-    the most recent run that stored an output) executes only what that run did not finish, reusing
-    the outputs it stored.
+    the most recent run that failed, was cancelled or crashed) executes only what that run did not
+    finish, reusing the outputs its completed blocks stored.
+
+    `incremental` (default: the project's `mage_prefect.incremental`) skips each block whose
+    fingerprint (runtime/fingerprints.py) equals its latest stored run's, except those in `refresh`.
     """
     from .flows import run_flow
 
     project = _as_project(project, pipeline)
     model = project.pipeline(pipeline)  # a Mage uuid names the same pipeline, when unambiguous
-    options = RunOptions(execution_date, runtime_variables, skip_sensors, allow_blocks_to_fail)
+    options = RunOptions(
+        execution_date, runtime_variables, skip_sensors, allow_blocks_to_fail, incremental, refresh or None
+    )
     parameters = flow_parameters(model, variables or {}, options)
     execute, reuse_run = _partial_run(project, model.key, results, block, start, end, resume)
     state = run_flow(
@@ -106,12 +113,14 @@ def _partial_run(
     uuids = [b.uuid for b in model.blocks]
     store = OutputStore(results_location(project, results))
     if resume == LAST_RUN:
-        resume = store.last_run(pipeline, uuids)
-        if resume is None:
-            raise NotFound(f"pipeline '{pipeline}' has no run with stored outputs to resume; run it first")
-    finished = store.saved(pipeline, resume, uuids)
-    if not finished:
-        raise NotFound(f"run {resume} of pipeline '{pipeline}' stored no outputs: nothing to resume from")
+        last = store.runs.last_resumable(pipeline)
+        if last is None:
+            raise NotFound(
+                f"pipeline '{pipeline}' has no run to resume: none failed, was cancelled or crashed "
+                f"(in {store.location}); run it without --resume"
+            )
+        resume = last.run_id
+    finished = store.saved(pipeline, resume, uuids)  # blocks with an intact completion record
     unfinished = set().union(*(lineage(model, uuid, "down") for uuid in uuids if uuid not in finished))
     return (unfinished if execute is None else unfinished & execute), resume
 

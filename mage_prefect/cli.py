@@ -7,6 +7,7 @@ import json
 import os
 import traceback
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Mage AI 
 BUG_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's
 
 
-def command(name: str | None = None):
+outputs_app = typer.Typer(no_args_is_help=True, help="List or prune the stored block outputs of a project's runs.")
+app.add_typer(outputs_app, name="outputs")
+
+
+def command(name: str | None = None, on: typer.Typer = app):
     """`@command()` whose errors end the way users expect: a MagePrefectError (a mistake the user
     can fix) as its message and exit 1; any other exception, a bug of ours, as a short traceback and
     a line saying so."""
@@ -32,7 +37,7 @@ def command(name: str | None = None):
             with _reported_errors():
                 return function(*args, **kwargs)
 
-        return app.command(name)(handled)
+        return on.command(name)(handled)
 
     return register
 
@@ -124,8 +129,16 @@ def run(
     resume: str | None = typer.Option(
         None,
         "--resume",
-        help="A flow run id, or 'last' (the latest run that stored outputs): run only what it did not finish.",
+        help="A flow run id, or 'last' (the latest run that failed, was cancelled or crashed): run only what "
+        "it did not finish.",
     ),
+    incremental: bool | None = typer.Option(
+        None,
+        "--incremental/--no-incremental",
+        help="Skip blocks whose code, imports, configuration, variables and inputs are unchanged since their "
+        "latest run (default: the project's mage_prefect.incremental).",
+    ),
+    refresh: list[str] = typer.Option([], "--refresh", help="With --incremental: run this block anyway (repeatable)."),
 ) -> None:
     """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
     runtime: dict = {}
@@ -152,6 +165,8 @@ def run(
         start=start,
         end=end,
         resume=resume,
+        incremental=incremental,
+        refresh=refresh,
     )
     _print_summary(outcome)
     raise typer.Exit(0 if outcome.ok else 1)
@@ -332,6 +347,77 @@ def emit(
         _fail(f"--payload is not valid JSON: {exc}", 2)
     event = emit_trigger(item.key, trigger or names[0], _parse_vars(var), extra)
     typer.echo(f"emitted {event.event if event else 'event'} for {pipeline}/{trigger or names[0]}")
+
+
+@command("list", on=outputs_app)
+def outputs_list(
+    project: Path = ProjectArg,
+    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Only this pipeline."),
+    results: str | None = typer.Option(None, "--results", help="Where block outputs are stored."),
+) -> None:
+    """Every stored run: its state, files, size, and why it is kept."""
+    for key, runs in _stored(project, pipeline, results, None):
+        typer.echo(f"pipeline {key}")
+        for run in runs:
+            started = datetime.fromtimestamp(run.started_at, UTC).strftime("%Y-%m-%d %H:%M")
+            typer.echo(
+                f"  {run.run_id}  {started} UTC  {run.state:<9} {run.files:>5} files {_size(run.size):>10}  {run.kept}"
+            )
+
+
+@command("prune", on=outputs_app)
+def outputs_prune(
+    project: Path = ProjectArg,
+    older_than: str | None = typer.Option(
+        None, "--older-than", help="e.g. 30d, 12h, 2w (default: the project's variables_retention_period)."
+    ),
+    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Only this pipeline."),
+    results: str | None = typer.Option(None, "--results", help="Where block outputs are stored."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be deleted."),
+) -> None:
+    """Delete the outputs of runs older than the retention period, except those a block's latest
+    reads, a run going on, and the run `--resume last` would resume."""
+    from .project.validate import load_project
+    from .results.housekeeping import prune, retention
+
+    period = older_than or load_project(project).retention_period
+    if period is None:
+        _fail("say how old a run must be: --older-than 30d, or variables_retention_period in metadata.yaml", 2)
+    age = retention(period, "--older-than" if older_than else "variables_retention_period")
+    for key, runs in _stored(project, pipeline, results, age):
+        gone = [run for run in runs if not run.kept]
+        if not dry_run:
+            gone = prune(_store(project, results), key, age)
+        for run in gone:
+            typer.echo(f"{'would delete' if dry_run else 'deleted'} {key}/{run.run_id} ({_size(run.size)})")
+        typer.echo(
+            f"pipeline {key}: {len(gone)} run(s) {'to delete' if dry_run else 'deleted'}, {len(runs) - len(gone)} kept"
+        )
+
+
+def _store(project: Path, results: str | None):
+    from .project.validate import load_project
+    from .results.store import OutputStore, results_location
+
+    return OutputStore(results_location(load_project(project), results))
+
+
+def _stored(project: Path, pipeline: str | None, results: str | None, age):
+    from .project.validate import load_project
+    from .results.housekeeping import stored_runs
+
+    model = load_project(project, pipeline)
+    keys = [model.pipeline(pipeline).key] if pipeline else sorted(model.pipelines)
+    store = _store(project, results)
+    return [(key, stored_runs(store, key, age)) for key in keys]
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from prefect.utilities.annotations import quote
 from .artifacts import send_outputs_artifact
 from .handoff import BlockResult, DynamicItem, Reduced, dynamic_items
 from .notifications import RunFacts, notifying
-from .prefect_context import auto_scheduled, current_deployment_id, is_subflow, run_url, state_value
+from .prefect_context import auto_scheduled, current_deployment_id, is_subflow, mark_crashed, run_url, state_value
 from .project.errors import InvalidRequest
 from .project.graph import dynamic_children, fanned_upstreams, is_chain, partial_pipeline, topological_order
 from .project.models import Block, Pipeline, Project, Trigger
@@ -120,6 +120,7 @@ class FlowPlan:
     sequential: bool
     block_run_limit: int | None
     tracking: Any = None  # mlflow.Tracking, when the project's mage_prefect.mlflow turns it on
+    resumes: str | None = None  # the run a resume completes (`reuse_all`: every other block is reused)
 
     @classmethod
     def of(
@@ -145,7 +146,8 @@ class FlowPlan:
             if block.type == "global_data_product":
                 return product_task(project, pipeline, block, store, lambda key: _run_subflow(project, key, store))
             tracked = tracking if tracking and tracking.tracks(block.uuid) else None
-            return block_task(pipeline, block, store, None if block.dynamic else consumers[block.uuid], tracked)
+            consumed = None if block.dynamic else consumers[block.uuid]
+            return block_task(pipeline, block, store, consumed, tracked, project.root)
 
         limit = pipeline.concurrency_config.get("block_run_limit")
         return cls(
@@ -158,6 +160,7 @@ class FlowPlan:
             sequential=not any(block.dynamic for block in order) and (limit == 1 or is_chain(pipeline)),
             block_run_limit=limit if isinstance(limit, int) and limit > 0 else None,
             tracking=tracking,
+            resumes=reuse_run if reuse_all and reuse_run != LATEST else None,
         )
 
 
@@ -182,6 +185,23 @@ class PipelineRun:
         return cls(plan, context, trigger).run()
 
     def run(self) -> State:
+        """Run the blocks, recorded in the results location as started and ended: a run whose
+        process dies stays recorded as started, and the next run of the pipeline marks it Crashed."""
+        runs, key, run_id = self.plan.store.runs, self.plan.pipeline.key, self.context.pipeline_run_id
+        for dead in runs.dead(key):
+            mark_crashed(dead.run_id, "its process died (found when the next run of the pipeline started)")
+            runs.ended(key, dead.run_id, "Crashed")
+        runs.started(key, run_id)
+        state = None
+        try:
+            state = self._run()
+            return state
+        finally:
+            runs.ended(key, run_id, state.name if state is not None else "Failed")
+            if self.plan.resumes and state is not None and state.is_completed():
+                runs.resumed(key, self.plan.resumes, by=run_id)
+
+    def _run(self) -> State:
         early = _before_trigger_start(self.trigger, self.context)
         if early is not None:
             return early
@@ -212,11 +232,14 @@ class PipelineRun:
         results = {name: state_value(state) if state.is_completed() else None for name, state in states.items()}
         saved: dict[str, list[str]] = {}
         reused: dict[str, list[str]] = {}
+        fingerprints: dict[str, str] = {}
         for name, result in results.items():
             if isinstance(result, BlockResult):
                 (reused if states[name].name == CACHED else saved)[result.name] = result.keys
+                if result.fingerprint:
+                    fingerprints[result.name] = result.fingerprint
         store, run_id = self.plan.store, self.context.pipeline_run_id
-        store.publish(self.plan.pipeline.key, run_id, saved, reused)
+        store.publish(self.plan.pipeline.key, run_id, saved, reused, fingerprints)
         send_outputs_artifact(self.plan.pipeline.key, states, results, store.location, run_id, get_run_logger())
         return _final_state(states)
 

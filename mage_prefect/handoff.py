@@ -21,12 +21,28 @@ class BlockResult:
     does not walk into the outputs.
     """
 
-    def __init__(self, name: str, outputs: list[Any], keys: list[str], consumers: int | None, store: OutputStore):
+    def __init__(
+        self,
+        name: str,
+        outputs: list[Any],
+        keys: list[str],
+        consumers: int | None,
+        store: OutputStore,
+        fingerprint: str | None = None,
+    ):
         self._outputs: list[Any] | None = outputs if consumers is None or consumers > 0 else None
         self._remaining = consumers
         self._lock = threading.Lock()
-        self.name, self.keys, self.store = name, keys, store
+        self.name, self.keys, self.store, self.fingerprint = name, keys, store, fingerprint
         self.previews = [preview(output) for output in outputs]
+        self._identity: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """What the stored outputs are (store.identity), for the fingerprints of downstream blocks."""
+        if self._identity is None:
+            self._identity = self.store.identity(self.keys)
+        return self._identity
 
     def peek(self) -> list[Any]:
         """The outputs, without counting as a consumer."""
@@ -44,10 +60,16 @@ class BlockResult:
         return outputs if outputs is not None else [self.store.read(key) for key in self.keys]
 
     def __getstate__(self) -> dict:  # another process reads the persisted outputs
-        return {"name": self.name, "keys": self.keys, "store": self.store, "previews": self.previews}
+        return {
+            "name": self.name,
+            "keys": self.keys,
+            "store": self.store,
+            "previews": self.previews,
+            "fingerprint": self.fingerprint,
+        }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["name"], [], state["keys"], 0, state["store"])
+        self.__init__(state["name"], [], state["keys"], 0, state["store"], state.get("fingerprint"))
         self.previews = state["previews"]
 
     def __repr__(self) -> str:

@@ -35,6 +35,21 @@ def auto_scheduled() -> bool:
     return bool(FlowRunContext.get().flow_run.auto_scheduled)
 
 
+def mark_crashed(flow_run_id: str, reason: str) -> None:
+    """Set a flow run whose process died to Crashed on the server, if it is still Running there
+    (a server that never heard of it, or an unreachable one, is left alone)."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(flow_run_id)
+            if run.state is not None and not run.state.is_final():
+                client.set_flow_run_state(flow_run_id, Crashed(message=f"Crashed: {reason}"), force=True)
+    except Exception:  # ObjectNotFound (another server's run), or the API is down: the records still say so
+        pass
+
+
 def run_url(flow_run_id: str) -> str:
     """The flow run's page in the Prefect UI (its id when no UI address is known)."""
     from prefect.utilities.urls import url_for

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from prefect import Task
@@ -22,22 +23,35 @@ from .project.errors import NotFound, RunFailed
 from .project.models import Block, Pipeline, Project
 from .results.products import fresh_outputs, latest_outputs
 from .results.store import OutputStore
+from .runtime.arguments import block_kwargs
 from .runtime.block_code import compiled_block_code
 from .runtime.context import RunContext
 from .runtime.execute import ConditionFailed, execute_block, run_cancelled_callbacks
+from .runtime.fingerprints import block_signature, fingerprint
 
 SKIPPED = "Skipped"  # Prefect has no skipped state: a named Completed state, propagated downstream
 CACHED = "Cached"  # Prefect's name for a completed state whose result was not computed again
 
 
-def block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: int | None, tracking=None) -> Task:
-    """The block's task: skipped after a skipped upstream, cancelled once the run halts, else the
-    block run with Mage's retries; its outputs are stored, and released after `consumers` takes."""
+def block_task(
+    pipeline: Pipeline,
+    block: Block,
+    store: OutputStore,
+    consumers: int | None,
+    tracking=None,
+    project_root: Path | None = None,
+) -> Task:
+    """The block's task: skipped after a skipped upstream, cancelled once the run halts, reused when
+    an incremental run finds it unchanged, else the block run with Mage's retries; its outputs are
+    stored, and released after `consumers` takes."""
     code = compiled_block_code(block)[0] if block.language == "python" else None
     upstreams = tuple(pipeline.block(uuid) for uuid in block.upstream_blocks)
     delays = block.retry_config.delays()
     conditionals = pipeline.add_ons("conditionals", block.uuid)
     callbacks = pipeline.add_ons("callbacks", block.uuid)
+    signature = block_signature(
+        block, (*conditionals, *callbacks), project_root or pipeline.repo_path, pipeline.repo_path
+    )
 
     def run_block(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> BlockResult | State:
         skip = first_skip(upstream)
@@ -46,6 +60,10 @@ def block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: 
         if _halted(context):
             run_cancelled_callbacks(block, context, callbacks, get_run_logger())
             return _cancelled()
+        fingerprint = _fingerprint(signature, block, context, upstream)
+        unchanged = _unchanged(pipeline, block, store, context, fingerprint, output_name)
+        if unchanged is not None:
+            return unchanged
         attempt = task_run.run_count or 1
         final_attempt = attempt > len(delays)
         with _halts_on_failure(context, final_attempt), _tracked_block(tracking, block, context) as run:
@@ -70,9 +88,35 @@ def block_task(pipeline: Pipeline, block: Block, store: OutputStore, consumers: 
 
                 log_result_metrics(outputs[0], block.uuid)
             keys = store.save(pipeline.key, context.pipeline_run_id, output_name, outputs, publish=False)
-        return BlockResult(output_name, outputs, keys, consumers, store)
+        return BlockResult(output_name, outputs, keys, consumers, store, fingerprint)
 
     return _task(run_block, block, retries=len(delays), retry_delay_seconds=delays or 0)
+
+
+def _unchanged(
+    pipeline: Pipeline, block: Block, store: OutputStore, context: RunContext, fingerprint: str | None, name: str
+) -> State | None:
+    """In an incremental run, a Cached state with the block's latest outputs when it ran with the
+    same fingerprint (unless the run refreshes it); None: execute it."""
+    if not fingerprint or not context.incremental or block.uuid in context.refresh:
+        return None
+    unchanged = store.unchanged(pipeline.key, block.uuid, fingerprint)
+    if unchanged is None:
+        return None
+    run_id, keys = unchanged
+    result = BlockResult(name, [], keys, 0, store, fingerprint)
+    return Completed(name=CACHED, message=f"unchanged since run {run_id}: its outputs reused", data=result)
+
+
+def _fingerprint(signature, block: Block, context: RunContext, upstream: tuple) -> str | None:
+    """The block run's fingerprint; None where incremental runs do not apply: a dynamic block or
+    child, an upstream that is not a stored block result, `configuration.incremental: false`."""
+    if block.dynamic or block.configuration.get("incremental") is False:
+        return None
+    if not all(isinstance(value, BlockResult) for value in upstream):
+        return None
+    kwargs = block_kwargs(block, context, 1, None)
+    return fingerprint(signature, kwargs, [value.identity for value in upstream])
 
 
 def product_task(

@@ -209,6 +209,7 @@ class MagePrefectSettings(Entry):
     results: Text | None = None  # default: <project>/.mage_prefect/results
     sensor_interval: Seconds = 60.0
     max_dynamic_children: Count = 1000
+    incremental: Bool = False  # runs skip blocks whose fingerprint is unchanged (run --incremental)
     mlflow: Bool | MlflowSettings | None = None
     deployments: DeploymentSettings = DeploymentSettings()
 

@@ -109,6 +109,7 @@ class ProjectReader:
             pipelines=pipelines,
             global_data_products=self._products(subs, pipelines),
             settings=self._settings(root_metadata, root_doc),
+            retention_period=root_metadata.variables_retention_period if root_metadata else None,
         )
         return self.reading
 

@@ -215,6 +215,7 @@ class Project(_Frozen):
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
     global_data_products: tuple[GlobalDataProduct, ...] = ()
     settings: MagePrefectSettings = MagePrefectSettings()  # mage_prefect:, with environment overrides
+    retention_period: str | None = None  # Mage's variables_retention_period (`outputs prune`)
 
     def pipeline(self, name: str, near: Path | None = None) -> Pipeline:
         """The pipeline of that key, or of that Mage uuid: one of the same uuid in several

@@ -21,6 +21,8 @@ class RunOptions:
     runtime_variables: dict | None = None  # variables the pipeline does not declare; `event`: a payload
     skip_sensors: bool = False
     allow_blocks_to_fail: bool = False
+    incremental: bool | None = None  # skip unchanged blocks (None: the project's mage_prefect.incremental)
+    refresh: list[str] | None = None  # blocks an incremental run executes anyway
 
 
 RUN_OPTIONS = tuple(option.name for option in fields(RunOptions))

@@ -6,6 +6,7 @@ of parquet outputs under `.records/`) and small-file access for its JSON bookkee
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from prefect.filesystems import LocalFileSystem, WritableFileSystem
@@ -16,7 +17,8 @@ S3_SCHEME = "s3://"
 
 
 class LocalLocation:
-    """A folder; bookkeeping files are replaced atomically (other processes read them)."""
+    """A folder; every file is written to a temporary name and renamed into place, so a process
+    killed while writing never leaves half a file under the final name."""
 
     def __init__(self, root: Path):
         self.root = root.expanduser().resolve()
@@ -37,6 +39,23 @@ class LocalLocation:
         except FileNotFoundError:
             return None
 
+    def size(self, key: str) -> int | None:
+        try:
+            return (self.root / key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def delete(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
+
+    def files(self, folder: str) -> dict[str, int]:
+        """Every file under `folder` (its key → its size), at any depth."""
+        base = self.root / folder
+        return {str(p.relative_to(self.root)): p.stat().st_size for p in base.rglob("*") if p.is_file()}
+
+    def delete_folder(self, folder: str) -> None:
+        shutil.rmtree(self.root / folder, ignore_errors=True)
+
     def names(self, folder: str) -> list[str]:
         """The file names directly in `folder`."""
         path = self.root / folder
@@ -54,7 +73,7 @@ class S3Location:
             raise ImportError(f"results in {url} need prefect-aws: pip install 'mage-prefect[aws]'") from exc
 
         bucket, _, prefix = url[len(S3_SCHEME) :].partition("/")
-        self.prefix = prefix.strip("/")
+        self.bucket, self.prefix = bucket, prefix.strip("/")
         self.url = f"{S3_SCHEME}{bucket}/{self.prefix}".rstrip("/")
         self.storage = S3Bucket(bucket_name=bucket, bucket_folder=self.prefix)
         self.records = S3Bucket(bucket_name=bucket, bucket_folder=self._key(".records"))
@@ -63,7 +82,7 @@ class S3Location:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        self.storage.write_path(key, data)  # an S3 PUT replaces the object atomically
+        self.storage.write_path(key, data)  # an S3 object appears whole, or not at all
 
     def write_many(self, files: dict[str, bytes]) -> None:
         """PUTs wait on the network: send them side by side."""
@@ -81,6 +100,34 @@ class S3Location:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise
+
+    def size(self, key: str) -> int | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self._client().head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def delete(self, key: str) -> None:
+        self._client().delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def files(self, folder: str) -> dict[str, int]:
+        prefix = self._key(folder.rstrip("/") + "/")
+        pages = self._client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        start = len(self._key(""))
+        return {o["Key"][start:]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+    def delete_folder(self, folder: str) -> None:
+        keys = [self._key(key) for key in self.files(folder)]
+        for batch in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys at a time
+            objects = [{"Key": key} for key in keys[batch : batch + 1000]]
+            self._client().delete_objects(Bucket=self.bucket, Delete={"Objects": objects})
+
+    def _client(self):
+        return self.storage._get_s3_client()  # prefect-aws's client, with the bucket's credentials
 
     def names(self, folder: str) -> list[str]:
         folder = folder.rstrip("/") + "/"  # the objects in the folder, not the folder itself

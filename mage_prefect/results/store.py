@@ -4,15 +4,22 @@ Layout under the results location (a folder, by default `<project>/.mage_prefect
 `s3://bucket/prefix`; see locations.py):
 
     <pipeline>/<flow run id>/<block>/output_<i>.<parquet|json|pickle>   the data
+    <pipeline>/<flow run id>/<block>/completed.json                     the block's completion record
     <pipeline>/<flow run id>/outputs.json                               each block's output keys in the run (JSON)
     <pipeline>/latest/<block>.json                                      the block's latest run (JSON)
+    <pipeline>/runs/…                                                   which runs started and ended (runs.py)
     .records/…                                                          Prefect's metadata records of parquet outputs
+
+Every file appears whole or not at all (locations.py). A block's completion record — its output
+keys, their sizes and (up to CHECKSUM_LIMIT) checksums — is written after all its outputs: reuse
+trusts only outputs a completion record lists, and checks them against it before reading them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
+import posixpath
 import threading
 import time
 from pathlib import Path
@@ -25,16 +32,23 @@ from ..project.errors import InvalidRequest, NotFound
 from ..project.loader import unset_results
 from ..project.models import clean_name
 from .locations import S3_SCHEME, open_location
+from .runs import RunRecords
 from .serializers import ParquetSerializer, extension, serializer_for
 
 LATEST = "latest"
-OUTPUT_FILE = re.compile(r"output_(\d+)\.\w+")
 MANIFEST = "outputs.json"
+COMPLETED = "completed.json"
+RECORDS = ".records"
+CHECKSUM_LIMIT = 16 * 2**20  # outputs up to this size are checksummed (hashing is then cheap)
 _PUBLISH_LOCK = threading.Lock()
 
 
 class OutputNotFound(NotFound):
     """A block has no stored output (in the run asked for)."""
+
+
+class DamagedOutput(OutputNotFound):
+    """A stored output that its completion record does not vouch for (missing, truncated, changed)."""
 
 
 class OutputStore:
@@ -43,6 +57,7 @@ class OutputStore:
     def __init__(self, location: str | Path):
         self._where = open_location(location)
         self.location = self._where.url  # a Path, or an s3:// URL
+        self.runs = RunRecords(self._where)
 
     def _store(self, serializer: Serializer) -> ResultStore:
         """A parquet file stays plain parquet, its metadata record kept apart; JSON and pickles are
@@ -62,24 +77,45 @@ class OutputStore:
         """Persist each output and return the keys. With `publish`, they are recorded at once (a flow
         publishes all its blocks together, when it ends: one bookkeeping write per run, not per block)."""
         base = self.block_key(pipeline, run_id, block_uuid)
-        keys = [self._write(f"{base}/output_{index}", value) for index, value in enumerate(outputs)]
+        written = [self._write(f"{base}/output_{index}", value) for index, value in enumerate(outputs)]
+        completion = {"outputs": [facts for _, facts in written], "completed_at": time.time()}
+        self._write_json(f"{base}/{COMPLETED}", completion)  # only now is the block's run complete
+        keys = [key for key, _ in written]
         if publish:
             self.publish(pipeline, run_id, {block_uuid: keys})
         return keys
 
     def publish(
-        self, pipeline: str, run_id: str, saved: dict[str, list[str]], reused: dict[str, list[str]] | None = None
+        self,
+        pipeline: str,
+        run_id: str,
+        saved: dict[str, list[str]],
+        reused: dict[str, list[str]] | None = None,
+        fingerprints: dict[str, str] | None = None,
     ) -> None:
         """Record the keys of each block's outputs in run `run_id`: those it `saved` become the
-        blocks' latest; those it `reused` (keys of earlier runs, for a partial run) do not."""
+        blocks' latest; those it `reused` (keys of earlier runs, for a partial run) only where the
+        block has no latest yet (a crashed run's, resumed), dated when they were first saved. A saved
+        block's `fingerprints` entry goes with its latest, for incremental runs (`unchanged`)."""
         with _PUBLISH_LOCK:
             manifest = self._read_json_or_empty(f"{pipeline}/{run_id}/{MANIFEST}")
             manifest.update({clean_name(block): keys for block, keys in {**(reused or {}), **saved}.items()})
             self._write_json(f"{pipeline}/{run_id}/{MANIFEST}", manifest)
         # one pointer file per block, each replaced whole: runs in other processes (or on other
         # workers, on S3) cannot lose each other's updates as with a shared read-modify-write file
-        pointer = json.dumps({"run_id": run_id, "saved_at": time.time()}).encode()
-        self._where.write_many({self._latest_key(pipeline, block): pointer for block in saved})
+        now = time.time()
+        pointers = {block: now for block in saved}
+        for block, keys in (reused or {}).items():
+            if keys and self._latest(pipeline, block) is None:
+                pointers[block] = (self._completion(keys[0]) or {}).get("completed_at", now)
+        self._where.write_many(
+            {
+                self._latest_key(pipeline, block): json.dumps(
+                    {"run_id": run_id, "saved_at": saved_at, "fingerprint": (fingerprints or {}).get(block)}
+                ).encode()
+                for block, saved_at in pointers.items()
+            }
+        )
 
     @staticmethod
     def _latest_key(pipeline: str, block_uuid: str) -> str:
@@ -92,10 +128,51 @@ class OutputStore:
         """Whether the block has any stored output."""
         return self._latest(pipeline, block_uuid) is not None
 
-    def last_run(self, pipeline: str, blocks: list[str]) -> str | None:
-        """The most recent run that stored an output of any of `blocks` (None: no run did)."""
-        pointers = [pointer for pointer in (self._latest(pipeline, block) for block in blocks) if pointer]
-        return max(pointers, key=lambda pointer: pointer.get("saved_at", 0))["run_id"] if pointers else None
+    def unchanged(self, pipeline: str, block_uuid: str, fingerprint: str) -> tuple[str, list[str]] | None:
+        """The run and intact output keys of the block's latest, when it ran with this fingerprint."""
+        latest = self._latest(pipeline, block_uuid)
+        if latest is None or latest.get("fingerprint") != fingerprint:
+            return None
+        try:
+            return latest["run_id"], self.keys(pipeline, block_uuid, latest["run_id"])
+        except OutputNotFound:  # damaged or gone: run it
+            return None
+
+    def identity(self, keys: list[str]) -> str:
+        """What stored outputs are, for the fingerprints of the blocks they feed: their values'
+        checksums (an output too large to checksum: its key, so a rerun of its block changes it)."""
+        records: dict[str, dict] = {}
+        parts = []
+        for key in keys:
+            folder = posixpath.dirname(key)
+            if folder not in records:
+                records[folder] = {o["key"]: o for o in (self._completion(key) or {}).get("outputs", [])}
+            parts.append(records[folder].get(key, {}).get("value_sha256") or key)
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def needed_runs(self, pipeline: str) -> set[str]:
+        """The runs whose outputs a block's latest reads: the latest runs, and the runs whose
+        outputs those reused."""
+        needed = set()
+        for name in self._where.names(f"{pipeline}/{LATEST}"):
+            run_id = (self._read_json(f"{pipeline}/{LATEST}/{name}") or {}).get("run_id")
+            if run_id:
+                needed.add(run_id)
+                manifest = self._read_json_or_empty(f"{pipeline}/{run_id}/{MANIFEST}")
+                needed |= {key.split("/")[1] for keys in manifest.values() for key in keys}
+        return needed
+
+    def run_files(self, pipeline: str, run_id: str) -> dict[str, int]:
+        """The files of one run (key → size in bytes)."""
+        return self._where.files(f"{pipeline}/{run_id}")
+
+    def delete_run(self, pipeline: str, run_id: str) -> None:
+        """A run's outputs, their parquet metadata records, and its run record."""
+        for key in self.run_files(pipeline, run_id):
+            if key.endswith(".parquet"):
+                self._where.delete(f"{RECORDS}/{key}")
+        self._where.delete_folder(f"{pipeline}/{run_id}")
+        self.runs.forget(pipeline, run_id)
 
     def fresh(self, pipeline: str, blocks: list[str], max_age: float | None) -> bool:
         """Every block has stored outputs, none older than `max_age` seconds (None: any age)."""
@@ -105,23 +182,51 @@ class OutputStore:
         return max_age is None or time.time() - min(entry.get("saved_at", 0) for entry in saved) <= max_age
 
     def _keys(self, pipeline: str, run_id: str, blocks: list[str]) -> dict[str, list[str]]:
-        """The output keys in the run of those `blocks` that stored any: from the run's manifest, or,
-        while the run is still going (`get_variable` in a later block), from the files saved so far."""
+        """The output keys in the run of those `blocks` that completed: from the run's manifest, or,
+        while the run is going or after its process died, from the blocks' completion records."""
         manifest = self._read_json(f"{pipeline}/{run_id}/{MANIFEST}")
         if manifest is not None:  # the run has ended: a block it does not list did not finish
             return {block: manifest[clean_name(block)] for block in blocks if clean_name(block) in manifest}
         found = {}
         for block in blocks:
-            base = self.block_key(pipeline, run_id, block)
-            saved = sorted(
-                (name for name in self._where.names(base) if OUTPUT_FILE.fullmatch(name)),
-                key=lambda name: int(OUTPUT_FILE.fullmatch(name)[1]),
-            )
-            if saved:
-                found[block] = [f"{base}/{name}" for name in saved]
+            completion = self._read_json(f"{self.block_key(pipeline, run_id, block)}/{COMPLETED}")
+            if completion is not None:
+                found[block] = [output["key"] for output in completion["outputs"]]
         return found
 
-    def _write(self, key: str, value: Any) -> str:
+    def _completion(self, key: str) -> dict | None:
+        """The completion record of the block run that stored output `key`."""
+        return self._read_json(f"{posixpath.dirname(key)}/{COMPLETED}")
+
+    def verify(self, pipeline: str, block_uuid: str, keys: list[str]) -> None:
+        """Every output in `keys` is as its completion record describes it (size, and checksum up
+        to CHECKSUM_LIMIT); DamagedOutput names the block to run again when one is not."""
+        records: dict[str, dict] = {}
+        for key in keys:
+            folder = posixpath.dirname(key)
+            if folder not in records:
+                records[folder] = {o["key"]: o for o in (self._completion(key) or {}).get("outputs", [])}
+            expected = records[folder].get(key)
+            problem = "has no completion record" if expected is None else self._damage(key, expected)
+            if problem:
+                raise DamagedOutput(
+                    f"stored output {key} of block '{block_uuid}' (pipeline '{pipeline}') {problem}: it cannot be "
+                    f"reused; run the block again (`mage-prefect run <project> {pipeline} --block {block_uuid}`, "
+                    "or the whole pipeline)"
+                )
+
+    def _damage(self, key: str, expected: dict) -> str | None:
+        size = self._where.size(key)
+        if size is None:
+            return "is missing"
+        if size != expected["size"]:
+            return f"is {size} bytes, not the {expected['size']} it was written with (truncated or changed)"
+        if expected.get("sha256") and hashlib.sha256(self._where.read_bytes(key)).hexdigest() != expected["sha256"]:
+            return "does not match the checksum it was written with (changed)"
+        return None
+
+    def _write(self, key: str, value: Any) -> tuple[str, dict]:
+        """Persist one output; its key and its facts for the completion record."""
         serializer = serializer_for(value)
         try:
             return self._write_with(serializer, key, value)
@@ -131,10 +236,24 @@ class OutputStore:
             # e.g. a DataFrame parquet cannot hold (non-string column names, mixed object columns)
             return self._write_with(PickleSerializer(), key, value)
 
-    def _write_with(self, serializer: Serializer, key: str, value: Any) -> str:
+    def _write_with(self, serializer: Serializer, key: str, value: Any) -> tuple[str, dict]:
+        """Write a Prefect result record as ResultStore.write would, but each file whole (the
+        location's write) and with the bytes at hand for the completion record."""
         full_key = f"{key}.{extension(serializer)}"
-        self._store(serializer).write(value, key=full_key)
-        return full_key
+        store = self._store(serializer)
+        record = store.create_result_record(value, key=full_key)
+        separate = store.metadata_storage is not None  # parquet: plain data, its metadata record apart
+        content = record.serialize_result() if separate else record.serialize()
+        self._where.write_bytes(full_key, content)
+        if separate:
+            self._where.write_bytes(f"{RECORDS}/{full_key}", record.serialize_metadata())
+        facts = {"key": full_key, "size": len(content)}
+        if len(content) <= CHECKSUM_LIMIT:
+            facts["sha256"] = hashlib.sha256(content).hexdigest()
+            # the value alone (a record file also names its own key): the same value, the same digest
+            value = content if separate else record.serialize_result()
+            facts["value_sha256"] = hashlib.sha256(value).hexdigest()
+        return full_key, facts
 
     def _write_json(self, key: str, value: Any) -> None:
         """Bookkeeping (a run's manifest): plain JSON, replaced atomically."""
@@ -177,11 +296,19 @@ class OutputStore:
                 f"block '{block_uuid}' of pipeline '{pipeline}' has no stored output for run "
                 f"{run_id}; it may have failed or not run"
             )
+        self.verify(pipeline, block_uuid, keys)
         return keys
 
     def saved(self, pipeline: str, run_id: str, blocks: list[str]) -> list[str]:
-        """Those of `blocks` whose outputs run `run_id` stored (recorded when it ended, else found)."""
-        return list(self._keys(pipeline, run_id, blocks))
+        """Those of `blocks` that completed in run `run_id`, with every output intact."""
+        found = []
+        for block, keys in self._keys(pipeline, run_id, blocks).items():
+            try:
+                self.verify(pipeline, block, keys)
+            except DamagedOutput:
+                continue  # run it again
+            found.append(block)
+        return found
 
 
 def results_location(project, override: str | Path | None = None) -> str | Path:

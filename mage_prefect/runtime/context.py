@@ -47,6 +47,8 @@ class RunContext:
     # blocks that have not started yet do not start, as in Mage.
     halt: threading.Event | None = None
     services: RunServices | None = None
+    incremental: bool = False  # blocks whose fingerprint is unchanged are not executed
+    refresh: frozenset[str] = frozenset()  # … except these
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ def run_context(
         results_location=results,
         halt=None if options.allow_blocks_to_fail else threading.Event(),
         services=services,
+        incremental=project.settings.incremental if options.incremental is None else options.incremental,
+        refresh=frozenset(options.refresh or ()),
     )
 
 

@@ -128,13 +128,59 @@ def test_latest_is_the_most_recent_save_and_run_ids_select_older_ones(store):
     assert store.run_id("pipe", "block") == "run-2"
 
 
-def test_the_last_run_is_the_newest_that_stored_any_of_the_blocks(store):
-    assert store.last_run("pipe", ["a", "b"]) is None
-    store.save("pipe", "run-1", "a", ["a1"])
-    store.save("pipe", "run-2", "b", ["b2"])
-    store.save("pipe", "run-3", "c", ["c3"])
-    assert store.last_run("pipe", ["a", "b"]) == "run-2"
-    assert store.last_run("pipe", ["a"]) == "run-1"
+def test_the_last_resumable_run_is_the_newest_that_did_not_finish(store):
+    runs = store.runs
+    assert runs.last_resumable("pipe") is None
+    for run_id, state in (
+        ("old-failed", "Failed"),
+        ("done", "Completed"),
+        ("cancelled", "Cancelled"),
+        ("new", "Completed"),
+    ):
+        runs.started("pipe", run_id)
+        runs.ended("pipe", run_id, state)
+    assert runs.last_resumable("pipe").run_id == "cancelled"  # never a completed run, however recent
+
+
+def test_a_run_whose_process_died_is_dead_and_resumable(store, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store.runs.started("pipe", "crashed")
+    active = tmp_path / "results" / "pipe" / "runs" / "active" / "crashed.json"
+    record = json.loads(active.read_text())
+    active.write_text(json.dumps({**record, "pid": int(gone.stdout)}))  # as if that process had started it
+    store.runs.started("pipe", "running")  # this process: alive
+    assert [record.run_id for record in store.runs.dead("pipe")] == ["crashed"]
+    assert store.runs.last_resumable("pipe").run_id == "crashed"
+
+
+def test_reuse_trusts_only_outputs_a_completion_record_vouches_for(store, tmp_path):
+    from mage_prefect.results.store import DamagedOutput
+
+    keys = store.save("pipe", "run-1", "block", [list(range(1000)), "second"])
+    root = tmp_path / "results"
+    assert store.saved("pipe", "run-1", ["block"]) == ["block"]
+    first = root / keys[0]
+    first.write_bytes(first.read_bytes()[:-10])  # truncated
+    assert store.saved("pipe", "run-1", ["block"]) == []  # not finished: a resume runs it again
+    with pytest.raises(DamagedOutput, match="truncated or changed.*run the block again"):
+        store.load("pipe", "block")
+    (root / "pipe" / "run-1" / "block" / "completed.json").unlink()  # as when killed between outputs
+    assert store.saved("pipe", "run-1", ["block"]) == []
+
+
+def test_no_temporary_file_is_left_and_a_changed_small_output_fails_its_checksum(store, tmp_path):
+    from mage_prefect.results.store import DamagedOutput
+
+    [key] = store.save("pipe", "run-1", "block", [{"a": 1}])
+    output = tmp_path / "results" / key
+    assert sorted(path.name for path in output.parent.iterdir()) == ["completed.json", "output_0.json"]
+    output.write_bytes(output.read_bytes().replace(b"1", b"2"))  # same size, other content
+    with pytest.raises(DamagedOutput, match="checksum"):
+        store.load("pipe", "block")
 
 
 def test_latest_is_per_block(store):
@@ -192,22 +238,45 @@ def test_a_runs_outputs_are_recorded_in_one_manifest_when_published(store):
 
 
 def test_once_a_run_has_ended_only_its_manifest_counts(store):
-    store.save("pipe", "run-1", "half_written", [1], publish=False)  # e.g. failed writing output_1
-    store.publish(
-        "pipe",
-        "run-1",
-        {"a": store.save("pipe", "run-1", "a", [2], publish=False)},
-        reused={"b": ["pipe/run-0/b/output_0.json"]},
-    )
+    reused = store.save("pipe", "run-0", "b", [0])
+    store.save("pipe", "run-1", "half_written", [1], publish=False)  # e.g. its @test failed afterwards
+    store.publish("pipe", "run-1", {"a": store.save("pipe", "run-1", "a", [2], publish=False)}, reused={"b": reused})
     with pytest.raises(OutputNotFound):
         store.load("pipe", "half_written", run="run-1")
     assert store.saved("pipe", "run-1", ["a", "b", "half_written"]) == ["a", "b"]
     assert store.run_id("pipe", "a") == "run-1"
-    with pytest.raises(OutputNotFound):  # reused outputs do not become the latest
-        store.run_id("pipe", "b")
+    assert store.run_id("pipe", "b") == "run-0"  # reused outputs do not replace a block's latest
+
+
+def test_a_resumed_run_makes_the_crashed_runs_outputs_the_latest(store):
+    reused = store.save("pipe", "crashed", "b", [0], publish=False)  # the crashed run never published
+    store.publish("pipe", "resumed", {}, reused={"b": reused})
+    assert store.run_id("pipe", "b") == "resumed" and store.load("pipe", "b") == [0]
 
 
 def test_missing_run_raises_output_not_found(store):
     store.save("pipe", "run-1", "block", [1])
     with pytest.raises(OutputNotFound, match="no stored output for run run-9"):
         store.load("pipe", "block", run="run-9")
+
+
+def test_prune_keeps_what_latest_reads_and_what_resume_last_would_resume(store, tmp_path):
+    from datetime import timedelta
+
+    from mage_prefect.results.housekeeping import prune, retention, stored_runs
+
+    for run_id, block, state in (("run-1", "a", "Completed"), ("run-2", "a", "Completed"), ("run-3", "b", "Failed")):
+        store.runs.started("pipe", run_id)
+        keys = store.save("pipe", run_id, block, [run_id], publish=False)
+        store.publish("pipe", run_id, {block: keys} if state == "Completed" else {})
+        store.runs.ended("pipe", run_id, state)
+    kept = {run.run_id: run.kept for run in stored_runs(store, "pipe", timedelta(0))}
+    assert kept == {"run-1": "", "run-2": "a block's latest", "run-3": "--resume last resumes it (Failed)"}
+    assert [run.run_id for run in prune(store, "pipe", retention("0h", "--older-than"))] == ["run-1"]
+    root = tmp_path / "results" / "pipe"
+    assert not (root / "run-1").exists() and (root / "run-2").exists() and (root / "run-3").exists()
+    assert [record.run_id for record in store.runs.every("pipe")] == ["run-2", "run-3"]
+    assert store.load("pipe", "a") == ["run-2"]
+    assert retention("90d", "x") == timedelta(days=90) and retention("2w", "x") == timedelta(weeks=2)
+    with pytest.raises(ValueError, match="x is '30 days'"):
+        retention("30 days", "x")
