@@ -57,6 +57,7 @@ BENCH_REPEAT ?= 5
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py --repeat $(BENCH_REPEAT)
 	$(BIN)/python benchmarks/validate.py --repeat $(BENCH_REPEAT)
+	$(BIN)/python benchmarks/writes.py --repeat $(BENCH_REPEAT)
 
 # The Prefect UI over the demo's runs (same PREFECT_HOME database).
 ui: $(BIN)/.installed

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from mage_prefect.results.store import OutputStore
-from tests.e2e.conftest import BIN, mage_prefect
-from tests.e2e.test_s3_results import BUCKET, s3  # noqa: F401 (the moto_server fixture)
+from tests.e2e.conftest import BIN, BUCKET, mage_prefect
 
 pytestmark = pytest.mark.e2e
 
@@ -176,7 +175,7 @@ def test_output_of_reused_blocks_is_found_after_a_resume(prefect_server, crashin
     assert start.returncode == 0 and json.loads(start.stdout) == [1, 2, 3], start.stderr
 
 
-def test_on_s3_a_killed_run_resumes_from_its_completion_records(prefect_server, s3, crashing):  # noqa: F811
+def test_on_s3_a_killed_run_resumes_from_its_completion_records(prefect_server, s3, crashing):
     root, env, tmp_path = crashing
     env = {**env, **{key: os.environ[key] for key in os.environ if key.startswith("AWS_")}}
     env["MAGE_PREFECT_RESULTS"] = f"s3://{BUCKET}/crashes"
@@ -187,6 +186,11 @@ def test_on_s3_a_killed_run_resumes_from_its_completion_records(prefect_server, 
     assert _state_on_server(killed) == "CRASHED"
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="crashes/crashy/runs/")["Contents"]
     assert not [o for o in listed if "/active/" in o["Key"]]  # no run is still recorded as going on
+    assert mage_prefect("run", root, "crashy", env=env).returncode == 0  # now the latest of every block
+    pruned = mage_prefect("outputs", "prune", root, "--older-than", "0h", env=env)
+    assert pruned.returncode == 0 and "2 run(s) deleted, 1 kept" in pruned.stdout, pruned.stdout + pruned.stderr
+    left = {o["Key"].split("/")[2] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="crashes/crashy/")["Contents"]}
+    assert killed not in left and len(left - {"runs", "latest"}) == 1  # the crashed and resumed runs are gone
 
 
 INCREMENTAL = {
@@ -234,7 +238,16 @@ def _incremental_run(root: Path, env: dict, *extra: str) -> tuple[dict, str]:
 
 
 def test_incremental_runs_execute_exactly_the_changed_blocks(prefect_server, incremental):
+    _edits_rerun_exactly_what_changed(*incremental[:2])
+
+
+def test_incremental_runs_on_s3(prefect_server, s3, incremental):
     root, env, _ = incremental
+    env = {**env, **{key: os.environ[key] for key in os.environ if key.startswith("AWS_")}}
+    _edits_rerun_exactly_what_changed(root, {**env, "MAGE_PREFECT_RESULTS": f"s3://{BUCKET}/incremental"})
+
+
+def _edits_rerun_exactly_what_changed(root: Path, env: dict) -> None:
     assert _incremental_run(root, env) == ({"load", "scale", "report"}, "total 12")  # nothing stored yet
     assert _incremental_run(root, env) == (set(), "total 12")  # nothing changed
     scale = root / "transformers" / "scale.py"

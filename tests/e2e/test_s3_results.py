@@ -4,60 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
-import time
-import urllib.request
 
 import pandas as pd
 import pytest
 
 from mage_prefect import get_output, get_outputs, run_pipeline
-from mage_prefect.local_server import free_port
 from mage_prefect.results.store import OutputStore
 
-from .conftest import BIN, HERE, copy_project, mage_prefect
+from .conftest import BUCKET, HERE, copy_project, mage_prefect
 
 pytestmark = pytest.mark.e2e
-BUCKET = "team-results"
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """`moto_server` on 127.0.0.1 with one bucket; boto3 (and so prefect-aws) reaches it through
-    AWS_ENDPOINT_URL, here and in subprocesses. Yields a boto3 client."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "server.log", "wb")
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
-    previous = {key: os.environ.get(key) for key in (*AWS_ENV, "AWS_ENDPOINT_URL")}
-    os.environ.update(AWS_ENV, AWS_ENDPOINT_URL=url)
-    import boto3
-
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    for key, value in previous.items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=15)
-    log.close()
 
 
 def _object(s3, key: str) -> bytes:
