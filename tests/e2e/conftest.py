@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -113,23 +114,14 @@ def s3(tmp_path_factory):
     AWS_ENDPOINT_URL, here and in subprocesses. Yields a boto3 client. One for the session:
     prefect-aws caches its clients, endpoint included."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "server.log", "wb")
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
+    command = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    with serving(command, f"{url}/moto-api/", tmp_path_factory.mktemp("moto") / "server.log", 60):
+        yield from _moto_bucket(url)
+
+
+def _moto_bucket(url: str):
+    """The AWS environment pointed at moto_server (restored afterwards), with one bucket; yields a client."""
     previous = {key: os.environ.get(key) for key in (*AWS_ENV, "AWS_ENDPOINT_URL")}
     os.environ.update(AWS_ENV, AWS_ENDPOINT_URL=url)
     import boto3
@@ -139,6 +131,25 @@ def s3(tmp_path_factory):
     yield client
     for key, value in previous.items():
         os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=15)
-    log.close()
+
+
+@contextmanager
+def serving(command: list[str], health_url: str, log_path: Path, timeout: float):
+    """A server subprocess (its own session, output to `log_path`), ready once `health_url`
+    answers; stopped with SIGTERM to its process group afterwards."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(health_url, timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start:\n{log_path.read_text()[-3000:]}") from None
+                time.sleep(0.2)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

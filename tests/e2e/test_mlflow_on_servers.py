@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from mage_prefect import get_output, run_pipeline
 from mage_prefect.local_server import free_port
 
-from .conftest import BIN, HERE, copy_project
+from .conftest import BIN, HERE, copy_project, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -24,45 +23,21 @@ def mlflow_server(tmp_path_factory):
     """`mlflow server` on 127.0.0.1 with a sqlite backend and a local artifact root."""
     home = tmp_path_factory.mktemp("mlflow")
     port = free_port()
-    log = open(home / "server.log", "wb")
-    process = subprocess.Popen(
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{home / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(home / "artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((home / "server.log").read_text()[-3000:]) from None
-            time.sleep(0.3)
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = url
-    yield url
-    os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__(
-        "MLFLOW_TRACKING_URI", previous
-    )
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
-    log.close()
+    command = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += [
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(home / "artifacts"),
+    ]
+    with serving(command, f"{url}/health", home / "server.log", 120):
+        previous = os.environ.get("MLFLOW_TRACKING_URI")
+        os.environ["MLFLOW_TRACKING_URI"] = url
+        yield url
+        os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__(
+            "MLFLOW_TRACKING_URI", previous
+        )
 
 
 @pytest.fixture(scope="module")
