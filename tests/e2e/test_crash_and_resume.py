@@ -61,15 +61,20 @@ COUNTER = (
 )
 
 
-@pytest.fixture()
-def crashing(tmp_path):
-    root = tmp_path / "crashing"
-    (root / "pipelines" / "crashy").mkdir(parents=True)
-    (root / "metadata.yaml").write_text("project_uuid: crashing\n")
-    (root / "pipelines" / "crashy" / "metadata.yaml").write_text(PIPELINE)
-    for path, code in BLOCKS.items():
+def _project(root: Path, pipeline: str, metadata: str, blocks: dict[str, str]) -> Path:
+    """A Mage project of one pipeline whose block files count their executions (COUNTER)."""
+    (root / "pipelines" / pipeline).mkdir(parents=True)
+    (root / "metadata.yaml").write_text(f"project_uuid: {root.name}\n")
+    (root / "pipelines" / pipeline / "metadata.yaml").write_text(metadata)
+    for path, code in blocks.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(COUNTER + code)
+    return root
+
+
+@pytest.fixture()
+def crashing(tmp_path):
+    root = _project(tmp_path / "crashing", "crashy", PIPELINE, BLOCKS)
     env = {**os.environ, "COUNT_FILE": str(tmp_path / "counts"), "GO_FILE": str(tmp_path / "go"), "ROWS": str(ROWS)}
     return root, env, tmp_path
 
@@ -209,18 +214,13 @@ INCREMENTAL = {
 @pytest.fixture()
 def incremental(tmp_path):
     """A loader → transformer (reads the variable `factor`) → exporter (imports a project module)."""
-    root = tmp_path / "incremental"
-    (root / "pipelines" / "inc").mkdir(parents=True)
-    (root / "metadata.yaml").write_text("project_uuid: incremental\n")
-    (root / "pipelines" / "inc" / "metadata.yaml").write_text(
+    pipeline = (
         "blocks:\n- {uuid: load, type: data_loader, upstream_blocks: []}\n"
         "- {uuid: scale, type: transformer, upstream_blocks: [load]}\n"
         "- {uuid: report, type: data_exporter, upstream_blocks: [scale]}\n"
         "variables: {factor: 2}\n"
     )
-    for path, code in INCREMENTAL.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(COUNTER + code)
+    root = _project(tmp_path / "incremental", "inc", pipeline, INCREMENTAL)
     (root / "helpers").mkdir()
     (root / "helpers" / "__init__.py").write_text("")
     (root / "helpers" / "format.py").write_text("def label(total):\n    return f'total {total}'\n")
