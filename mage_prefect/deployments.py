@@ -24,6 +24,7 @@ from .project.errors import Diagnostic, RunFailed
 from .project.models import Pipeline, Project, Trigger
 from .project.parameters import as_utc, split_variables
 from .project.textfile import write_atomically
+from .zombie_runs import ensure_automation, heartbeat_env
 
 PLAN_MARKS = {"create": "+", "update": "~", "delete": "-", "keep": "="}
 
@@ -114,6 +115,8 @@ def _deployment(
             "work_queue_name": settings.work_queue,
             "job_variables": {
                 **settings.job_variables,
+                # flow runs emit heartbeats, so a run whose process died ends Crashed (zombie_runs.py)
+                "env": {**heartbeat_env(), **(settings.job_variables.get("env") or {})},
                 **({"image": settings.image} if settings.image else {}),
             },
         },
@@ -317,6 +320,7 @@ def apply(
         if done.returncode:
             raise RunFailed(f"prefect deploy failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     _clear_dropped_schedules(changes, out)
+    ensure_automation(OWNER_TAG)
     created = {(c.flow, c.deployment) for c in changes if c.action == "create"}
     return _start_initial_runs({key: cron for key, cron in (initial_runs or {}).items() if key in created})
 

@@ -130,6 +130,12 @@ def test_every_trigger_became_a_deployment(deployed):
         assert {"mage-prefect", "mage-prefect-project:scheduled", "team-data"} <= set(names["api"].tags)
 
 
+def test_deployment_runs_emit_heartbeats(deployed):
+    with _client() as client:
+        deployment = client.read_deployment_by_name("hello/every_minute")
+    assert deployment.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+
+
 def test_cron_deployment_has_runs_scheduled_on_the_minute(deployed):
     with _client() as client:
         deployment = client.read_deployment_by_name("hello/every_minute")
@@ -282,6 +288,7 @@ def test_plan_then_prune_change_only_what_changed(deployed, worker):
     applied = mage_prefect("deploy", "scheduled", "--out", "deployments", "--prune", cwd=deployed)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "1 created, 2 updated, 1 deleted" in applied.stdout
+    _assert_zombie_runs_are_crashed_by_an_automation()
     assert "started the first run of hello/kickoff (create_initial_pipeline_run)" in applied.stdout
     with _client() as client:
         names = {d.name: d for d in client.read_deployments()}
@@ -300,3 +307,16 @@ def test_plan_then_prune_change_only_what_changed(deployed, worker):
 
     again = mage_prefect("deploy", "scheduled", "--out", "deployments", "--plan", cwd=deployed)
     assert "update" not in again.stdout and "delete" not in again.stdout
+
+
+def _assert_zombie_runs_are_crashed_by_an_automation():
+    """`mage-prefect deploy` created Prefect's documented zombie-run automation."""
+    from prefect.automations import Automation
+
+    from mage_prefect.zombie_runs import AUTOMATION
+
+    automation = Automation.read(name=AUTOMATION)
+    trigger = automation.trigger
+    assert trigger.posture == "Proactive" and trigger.after == {"prefect.flow-run.heartbeat"}
+    assert trigger.within.total_seconds() == 90 and "prefect.flow-run.Completed" in trigger.expect
+    assert automation.actions[0].state.value == "CRASHED"
