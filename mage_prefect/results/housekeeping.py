@@ -56,8 +56,12 @@ def stored_runs(store: OutputStore, pipeline: str, older_than: timedelta | None)
 
 
 def prune(store: OutputStore, pipeline: str, older_than: timedelta) -> list[StoredRun]:
-    """Delete the runs that may go; the deleted ones."""
-    gone = [run for run in stored_runs(store, pipeline, older_than) if not run.kept]
-    for run in gone:
-        store.delete_run(pipeline, run.run_id)
-    return gone
+    """Delete the runs that may go, and what a killed process left half-written in the others
+    (`.<file>.<pid>.<thread>.tmp`); the deleted runs."""
+    runs = stored_runs(store, pipeline, older_than)
+    for run in runs:
+        if not run.kept:
+            store.delete_run(pipeline, run.run_id)
+        elif run.kept != "going on":
+            store.delete_leftovers(pipeline, run.run_id)
+    return [run for run in runs if not run.kept]

@@ -166,6 +166,13 @@ class OutputStore:
         """The files of one run (key → size in bytes)."""
         return self._where.files(f"{pipeline}/{run_id}")
 
+    def delete_leftovers(self, pipeline: str, run_id: str) -> None:
+        """The temporary files of writes that a killed process never finished, in one run."""
+        for key in self.run_files(pipeline, run_id):
+            name = posixpath.basename(key)
+            if name.startswith(".") and name.endswith(".tmp"):
+                self._where.delete(key)
+
     def delete_run(self, pipeline: str, run_id: str) -> None:
         """A run's outputs, their parquet metadata records, and its run record."""
         for key in self.run_files(pipeline, run_id):

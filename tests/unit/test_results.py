@@ -272,7 +272,10 @@ def test_prune_keeps_what_latest_reads_and_what_resume_last_would_resume(store, 
         store.runs.ended("pipe", run_id, state)
     kept = {run.run_id: run.kept for run in stored_runs(store, "pipe", timedelta(0))}
     assert kept == {"run-1": "", "run-2": "a block's latest", "run-3": "--resume last resumes it (Failed)"}
+    leftover = tmp_path / "results" / "pipe" / "run-3" / "b" / ".output_1.json.123.456.tmp"
+    leftover.write_bytes(b"half")  # what a killed write leaves
     assert [run.run_id for run in prune(store, "pipe", retention("0h", "--older-than"))] == ["run-1"]
+    assert not leftover.exists()
     root = tmp_path / "results" / "pipe"
     assert not (root / "run-1").exists() and (root / "run-2").exists() and (root / "run-3").exists()
     assert [record.run_id for record in store.runs.every("pipe")] == ["run-2", "run-3"]
