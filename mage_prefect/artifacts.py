@@ -11,6 +11,7 @@ from pathlib import Path
 from prefect.states import State
 
 from .handoff import BlockResult
+from .redaction import redact
 
 
 def artifact_key(pipeline_key: str) -> str:
@@ -48,7 +49,7 @@ def _row(name: str, state: State, result: object) -> dict[str, str]:
     return {
         "block": name,
         "state": state.name,
-        "outputs": "\n".join(result.previews) if stored else "",
+        "outputs": redact("\n".join(result.previews)) if stored else "",
         "stored as": "\n".join(result.keys) if stored else "",
     }
 

@@ -31,6 +31,7 @@ from .project.graph import dynamic_children, fanned_upstreams, is_chain, partial
 from .project.models import Block, Pipeline, Project, Trigger
 from .project.parameters import as_utc, flow_parameters, flow_signature, parameters_of_call
 from .project.validate import load_project
+from .redaction import install_log_filter
 from .results.store import LATEST, OutputStore, results_location
 from .runtime.block_code import pipeline_version
 from .runtime.context import RunContext, RunOrigin, event_payload, run_context
@@ -176,6 +177,7 @@ class PipelineRun:
     @classmethod
     def start(cls, plan: FlowPlan, parameters: dict[str, Any]) -> State:
         """Run the pipeline with a flow call's `parameters`; the run's final state."""
+        install_log_filter()  # secrets the blocks read are masked in the run's logs
         variables, options = parameters_of_call(parameters)
         trigger_name = deployment.name if current_deployment_id() is not None else None
         trigger = plan.pipeline.trigger_of_deployment(trigger_name) if trigger_name else None

@@ -20,6 +20,8 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from ..redaction import remember
+
 MAX_STEPS = 250_000
 MAX_SIZE = 10 * 1024 * 1024
 _BOUNDED = "mage_prefect_bounded"  # the filter every `{% for %}` iterates through
@@ -31,8 +33,9 @@ class TemplateLimitError(SecurityError):
 
 
 def env_var(name: str, default: Any = None) -> Any:
-    """Mage's `env_var`: `os.getenv`, so an unset variable renders as 'None'."""
-    return os.getenv(name, default)
+    """Mage's `env_var`: `os.getenv`, so an unset variable renders as 'None'. The value is a
+    secret source: it is masked wherever mage-prefect writes text (redaction.py)."""
+    return remember(os.getenv(name, default))
 
 
 def json_value(json_string: str, key_or_path: str) -> Any:

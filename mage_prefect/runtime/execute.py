@@ -15,6 +15,7 @@ from typing import Any
 
 from ..project.block_checks import arity_problem
 from ..project.models import Block
+from ..redaction import redact
 from . import compat, exits
 from .add_ons import conditions_hold, run_callbacks
 from .arguments import RunContext, block_kwargs, own_copy, shape_input, split_outputs
@@ -196,11 +197,8 @@ def _check_arity(block: Block, function: Callable) -> None:
 def _block_failed(block: Block, filename: str, exc: BaseException) -> BlockFailed:
     if isinstance(exc, BlockCodeError):
         return BlockFailed(f"Block '{block.uuid}' ({filename}): {exc}")
-    text = (
-        str(exc)
-        if len(str(exc)) <= MESSAGE_LIMIT
-        else f"{str(exc)[:MESSAGE_LIMIT]}… (cut at {MESSAGE_LIMIT} characters)"
-    )
+    text = redact(str(exc))  # a secret the block read must not reach states, logs and the CLI
+    text = text if len(text) <= MESSAGE_LIMIT else f"{text[:MESSAGE_LIMIT]}… (cut at {MESSAGE_LIMIT} characters)"
     return BlockFailed(f"Block '{block.uuid}' failed at {_where(exc, filename)}: {type(exc).__name__}: {text}")
 
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 
+from ...redaction import remember
+
 
 def get_secret_value(name: str, entity=None, pipeline_uuid=None, project_uuid=None, repo_name=None, **kwargs) -> str:
     """The Prefect Secret block named `name` (slug form), else the environment variable `name`."""
     try:
         from prefect.blocks.system import Secret
 
-        return Secret.load(_block_name(name)).get()
+        return remember(Secret.load(_block_name(name)).get())
     except (ValueError, ImportError):
         pass
     if name in os.environ:
-        return os.environ[name]
+        return remember(os.environ[name])
     raise LookupError(
         f"secret '{name}' not found: create a Prefect Secret block named '{_block_name(name)}' "
         f"or set the environment variable {name}"
