@@ -7,11 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .project.errors import NotFound
+from .project.errors import InvalidRequest, NotFound
 from .project.graph import lineage, selected_blocks
 from .project.models import Project
 from .project.parameters import RunOptions, flow_parameters
 from .project.validate import load_project
+from .redaction import known_secret
 from .results.store import LATEST, OutputStore, results_location
 from .runtime.arguments import shape_input
 
@@ -80,6 +81,7 @@ def run_pipeline(
         execution_date, runtime_variables, skip_sensors, allow_blocks_to_fail, incremental, refresh or None
     )
     parameters = flow_parameters(model, variables or {}, options)
+    _refuse_secrets({**(variables or {}), **(runtime_variables or {})})
     execute, reuse_run = _partial_run(project, model.key, results, block, start, end, resume)
     state = run_flow(
         project,
@@ -100,6 +102,17 @@ def run_pipeline(
 
 
 LAST_RUN = "last"
+
+
+def _refuse_secrets(variables: dict[str, Any]) -> None:
+    """Flow-run parameters are shown in the Prefect UI: a variable holding a known secret's value
+    (one the project's templates read with env_var or mage_secret_var) is refused."""
+    for name, value in variables.items():
+        if known_secret(value):
+            raise InvalidRequest(
+                f"variable '{name}' holds the value of a secret, and flow-run parameters are shown in the Prefect "
+                "UI; read it where it is used instead (get_secret_value or env_var in the block or template)"
+            )
 
 
 def _partial_run(

@@ -46,3 +46,17 @@ def test_a_failing_block_does_not_quote_a_secret(tmp_path, run_context, monkeypa
     with pytest.raises(BlockFailed) as failure:
         execute_block(block, [], run_context)
     assert "s3cr3t-value-42" not in str(failure.value) and f"login with {MASK} refused" in str(failure.value)
+
+
+def test_a_variable_holding_a_secrets_value_is_refused_before_a_flow_run(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from mage_prefect.cli import app
+
+    from .conftest import STANDALONE
+
+    secret = str(tmp_path / "read-by-env_var")
+    monkeypatch.setenv("STANDALONE_RESULTS_DIR", secret)  # the project's metadata.yaml reads it with env_var
+    result = CliRunner().invoke(app, ["run", str(STANDALONE), "etl", "--var", f"leak={secret}"])
+    assert result.exit_code == 1
+    assert "variable 'leak' holds the value of a secret" in result.output and "Prefect UI" in result.output
