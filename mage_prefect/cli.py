@@ -356,9 +356,12 @@ def outputs_list(
     results: str | None = typer.Option(None, "--results", help="Where block outputs are stored."),
 ) -> None:
     """Every stored run: its state, files, size, and why it is kept."""
-    for key, runs in _stored(project, pipeline, results, None):
+    from .results.housekeeping import stored_runs
+
+    _, store, keys = _stored_pipelines(project, pipeline, results)
+    for key in keys:
         typer.echo(f"pipeline {key}")
-        for run in runs:
+        for run in stored_runs(store, key, None):
             started = datetime.fromtimestamp(run.started_at, UTC).strftime("%Y-%m-%d %H:%M")
             typer.echo(
                 f"  {run.run_id}  {started} UTC  {run.state:<9} {run.files:>5} files {_size(run.size):>10}  {run.kept}"
@@ -377,17 +380,16 @@ def outputs_prune(
 ) -> None:
     """Delete the outputs of runs older than the retention period, except those a block's latest
     reads, a run going on, and the run `--resume last` would resume."""
-    from .project.validate import load_project
-    from .results.housekeeping import prune, retention
+    from .results.housekeeping import delete_unkept, retention, stored_runs
 
-    period = older_than or load_project(project).retention_period
+    model, store, keys = _stored_pipelines(project, pipeline, results)
+    period = older_than or model.retention_period
     if period is None:
         _fail("say how old a run must be: --older-than 30d, or variables_retention_period in metadata.yaml", 2)
     age = retention(period, "--older-than" if older_than else "variables_retention_period")
-    for key, runs in _stored(project, pipeline, results, age):
-        gone = [run for run in runs if not run.kept]
-        if not dry_run:
-            gone = prune(_store(project, results), key, age)
+    for key in keys:
+        runs = stored_runs(store, key, age)
+        gone = [run for run in runs if not run.kept] if dry_run else delete_unkept(store, key, runs)
         for run in gone:
             typer.echo(f"{'would delete' if dry_run else 'deleted'} {key}/{run.run_id} ({_size(run.size)})")
         typer.echo(
@@ -395,21 +397,14 @@ def outputs_prune(
         )
 
 
-def _store(project: Path, results: str | None):
+def _stored_pipelines(project: Path, pipeline: str | None, results: str | None):
+    """The project, its output store, and the keys of the pipelines asked for (all by default)."""
     from .project.validate import load_project
     from .results.store import OutputStore, results_location
 
-    return OutputStore(results_location(load_project(project), results))
-
-
-def _stored(project: Path, pipeline: str | None, results: str | None, age):
-    from .project.validate import load_project
-    from .results.housekeeping import stored_runs
-
     model = load_project(project, pipeline)
     keys = [model.pipeline(pipeline).key] if pipeline else sorted(model.pipelines)
-    store = _store(project, results)
-    return [(key, stored_runs(store, key, age)) for key in keys]
+    return model, OutputStore(results_location(model, results)), keys
 
 
 def _size(size: int) -> str:

@@ -29,13 +29,14 @@ class BlockResult:
         consumers: int | None,
         store: OutputStore,
         fingerprint: str | None = None,
+        identity: str | None = None,
     ):
         self._outputs: list[Any] | None = outputs if consumers is None or consumers > 0 else None
         self._remaining = consumers
         self._lock = threading.Lock()
         self.name, self.keys, self.store, self.fingerprint = name, keys, store, fingerprint
         self.previews = [preview(output) for output in outputs]
-        self._identity: str | None = None
+        self._identity = identity  # None: read from the store when first asked
 
     @property
     def identity(self) -> str:

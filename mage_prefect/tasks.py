@@ -87,8 +87,8 @@ def block_task(
                 from .mlflow import log_result_metrics
 
                 log_result_metrics(outputs[0], block.uuid)
-            keys = store.save(pipeline.key, context.pipeline_run_id, output_name, outputs, publish=False)
-        return BlockResult(output_name, outputs, keys, consumers, store, fingerprint)
+            keys, identity = store.save_outputs(pipeline.key, context.pipeline_run_id, output_name, outputs, False)
+        return BlockResult(output_name, outputs, keys, consumers, store, fingerprint, identity)
 
     return _task(run_block, block, retries=len(delays), retry_delay_seconds=delays or 0)
 
@@ -143,8 +143,8 @@ def product_task(
                         f"pipeline {source.key} of global data product {product.uuid} failed: {state.message}"
                     )
                 outputs = latest_outputs(store, source)
-            keys = store.save(pipeline.key, context.pipeline_run_id, output_name, [outputs], publish=False)
-            return BlockResult(output_name, [outputs], keys, None, store)
+            keys, identity = store.save_outputs(pipeline.key, context.pipeline_run_id, output_name, [outputs], False)
+            return BlockResult(output_name, [outputs], keys, None, store, identity=identity)
 
     return _task(run_product, block)
 

@@ -3,6 +3,7 @@ block runs): its arity rule and SQL blocks' `{{ df_N }}` references; and the cod
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -56,3 +57,12 @@ def block_code_text(block: Block) -> tuple[str, Path] | Diagnostic | None:
 def position(source: str, offset: int) -> dict[str, int]:
     """The 1-based line and column of a character offset."""
     return {"line": source.count("\n", 0, offset) + 1, "column": offset - source.rfind("\n", 0, offset)}
+
+
+def imported_modules(node: ast.AST) -> list[str]:
+    """The absolute modules an `import` or `from … import` statement names (none for other nodes)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return [node.module]
+    return []

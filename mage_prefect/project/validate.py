@@ -9,7 +9,7 @@ import keyword
 import sys
 from pathlib import Path
 
-from .block_checks import arity_problem, block_code_text
+from .block_checks import arity_problem, block_code_text, imported_modules
 from .capabilities import shim_serves
 from .errors import Diagnostic, ProjectError, has_errors
 from .graph import dynamic_children, find_cycle
@@ -195,7 +195,7 @@ def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[D
         return []  # the real mage-ai is installed and serves every import
     problems = []
     for node in ast.walk(tree):
-        for module in _imported_modules(node):
+        for module in imported_modules(node):
             if (module == "mage_ai" or module.startswith("mage_ai.")) and not shim_serves(module):
                 problems.append(
                     Diagnostic(
@@ -210,15 +210,6 @@ def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[D
     return problems
 
 
-def _imported_modules(node: ast.AST) -> list[str]:
-    """The absolute modules an `import` or `from … import` statement names (none for other nodes)."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-        return [node.module]
-    return []
-
-
 def _project_folders(pipeline: Pipeline, root: Path | None) -> tuple[Path, ...]:
     """The folders of the project a pipeline belongs to: its (sub-)project and the root project."""
     return tuple(dict.fromkeys(folder for folder in (pipeline.repo_path, root) if folder is not None))
@@ -230,7 +221,7 @@ def _project_only_imports(tree: ast.AST, file: Path, block: Block, folders: tupl
     where the user's own setup adds the project folder to PYTHONPATH."""
     problems = []
     for node in ast.walk(tree):
-        for top in {name.split(".")[0] for name in _imported_modules(node)}:
+        for top in {name.split(".")[0] for name in imported_modules(node)}:
             inside = next((folder for folder in folders if _holds_module(folder, top)), None)
             if inside is None or _importable_outside(top, folders):
                 continue

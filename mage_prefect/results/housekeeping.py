@@ -58,7 +58,11 @@ def stored_runs(store: OutputStore, pipeline: str, older_than: timedelta | None)
 def prune(store: OutputStore, pipeline: str, older_than: timedelta) -> list[StoredRun]:
     """Delete the runs that may go, and what a killed process left half-written in the others
     (`.<file>.<pid>.<thread>.tmp`); the deleted runs."""
-    runs = stored_runs(store, pipeline, older_than)
+    return delete_unkept(store, pipeline, stored_runs(store, pipeline, older_than))
+
+
+def delete_unkept(store: OutputStore, pipeline: str, runs: list[StoredRun]) -> list[StoredRun]:
+    """Of `runs` (stored_runs), delete those not kept and the leftovers in the others; the deleted."""
     for run in runs:
         if not run.kept:
             store.delete_run(pipeline, run.run_id)

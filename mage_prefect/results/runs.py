@@ -50,11 +50,10 @@ class RunRecords:
 
     def resumed(self, pipeline: str, run_id: str, by: str) -> None:
         """Run `run_id` is finished now: run `by` resumed it and completed."""
-        for name in self._where.names(f"{pipeline}/runs"):
-            if name.endswith(f"_{run_id}.json"):
-                record = json.loads(self._where.read_bytes(f"{pipeline}/runs/{name}"))
-                record.update(state="Resumed", resumed_by=by)
-                self._where.write_bytes(f"{pipeline}/runs/{name}", json.dumps(record).encode())
+        for key in self._ended_keys(pipeline, run_id):
+            record = json.loads(self._where.read_bytes(key))
+            record.update(state="Resumed", resumed_by=by)
+            self._where.write_bytes(key, json.dumps(record).encode())
 
     def dead(self, pipeline: str) -> list[RunRecord]:
         """Active runs whose process is gone: started on this machine by a process that has exited."""
@@ -82,9 +81,13 @@ class RunRecords:
         return [record for record in ended + active if record is not None]
 
     def forget(self, pipeline: str, run_id: str) -> None:
-        for name in self._where.names(f"{pipeline}/runs"):
-            if name.endswith(f"_{run_id}.json"):
-                self._where.delete(f"{pipeline}/runs/{name}")
+        for key in self._ended_keys(pipeline, run_id):
+            self._where.delete(key)
+
+    def _ended_keys(self, pipeline: str, run_id: str) -> list[str]:
+        """The ended record of run `run_id` (its name starts with the start time, unknown here)."""
+        names = self._where.names(f"{pipeline}/runs")
+        return [f"{pipeline}/runs/{name}" for name in names if name.endswith(f"_{run_id}.json")]
 
     @staticmethod
     def _active(pipeline: str, run_id: str) -> str:

@@ -76,6 +76,12 @@ class OutputStore:
     def save(self, pipeline: str, run_id: str, block_uuid: str, outputs: list[Any], publish: bool = True) -> list[str]:
         """Persist each output and return the keys. With `publish`, they are recorded at once (a flow
         publishes all its blocks together, when it ends: one bookkeeping write per run, not per block)."""
+        return self.save_outputs(pipeline, run_id, block_uuid, outputs, publish)[0]
+
+    def save_outputs(
+        self, pipeline: str, run_id: str, block_uuid: str, outputs: list[Any], publish: bool = True
+    ) -> tuple[list[str], str]:
+        """`save`, returning the keys and the outputs' identity (see `identity`), known from the write."""
         base = self.block_key(pipeline, run_id, block_uuid)
         written = [self._write(f"{base}/output_{index}", value) for index, value in enumerate(outputs)]
         completion = {"outputs": [facts for _, facts in written], "completed_at": time.time()}
@@ -83,7 +89,7 @@ class OutputStore:
         keys = [key for key, _ in written]
         if publish:
             self.publish(pipeline, run_id, {block_uuid: keys})
-        return keys
+        return keys, _identity([facts for _, facts in written])
 
     def publish(
         self,
@@ -141,14 +147,8 @@ class OutputStore:
     def identity(self, keys: list[str]) -> str:
         """What stored outputs are, for the fingerprints of the blocks they feed: their values'
         checksums (an output too large to checksum: its key, so a rerun of its block changes it)."""
-        records: dict[str, dict] = {}
-        parts = []
-        for key in keys:
-            folder = posixpath.dirname(key)
-            if folder not in records:
-                records[folder] = {o["key"]: o for o in (self._completion(key) or {}).get("outputs", [])}
-            parts.append(records[folder].get(key, {}).get("value_sha256") or key)
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        facts = self._facts(keys)
+        return _identity([facts.get(key, {"key": key}) for key in keys])
 
     def needed_runs(self, pipeline: str) -> set[str]:
         """The runs whose outputs a block's latest reads: the latest runs, and the runs whose
@@ -205,15 +205,20 @@ class OutputStore:
         """The completion record of the block run that stored output `key`."""
         return self._read_json(f"{posixpath.dirname(key)}/{COMPLETED}")
 
+    def _facts(self, keys: list[str]) -> dict[str, dict]:
+        """What the completion records say of each of `keys` (size, checksums); one read per block run."""
+        facts: dict[str, dict] = {}
+        for folder in dict.fromkeys(posixpath.dirname(key) for key in keys):
+            outputs = (self._read_json(f"{folder}/{COMPLETED}") or {}).get("outputs", [])
+            facts.update({output["key"]: output for output in outputs})
+        return facts
+
     def verify(self, pipeline: str, block_uuid: str, keys: list[str]) -> None:
         """Every output in `keys` is as its completion record describes it (size, and checksum up
         to CHECKSUM_LIMIT); DamagedOutput names the block to run again when one is not."""
-        records: dict[str, dict] = {}
+        facts = self._facts(keys)
         for key in keys:
-            folder = posixpath.dirname(key)
-            if folder not in records:
-                records[folder] = {o["key"]: o for o in (self._completion(key) or {}).get("outputs", [])}
-            expected = records[folder].get(key)
+            expected = facts.get(key)
             problem = "has no completion record" if expected is None else self._damage(key, expected)
             if problem:
                 raise DamagedOutput(
@@ -316,6 +321,11 @@ class OutputStore:
                 continue  # run it again
             found.append(block)
         return found
+
+
+def _identity(facts: list[dict]) -> str:
+    """Outputs' values' checksums (an output too large to checksum: its key), hashed together."""
+    return hashlib.sha256("\n".join(f.get("value_sha256") or f["key"] for f in facts).encode()).hexdigest()
 
 
 def results_location(project, override: str | Path | None = None) -> str | Path:

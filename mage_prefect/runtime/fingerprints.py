@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..project.block_checks import imported_modules
 from ..project.models import Block
 from .block_code import block_source
 
@@ -72,10 +73,10 @@ def _imports(source: str) -> list[str]:
         return []
     names = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        modules = imported_modules(node)
+        names += modules
+        if isinstance(node, ast.ImportFrom) and modules:  # `from pkg import module` imports pkg.module
+            names += [f"{modules[0]}.{alias.name}" for alias in node.names]
     return names
 
 
