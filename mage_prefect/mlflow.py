@@ -27,6 +27,8 @@ import mlflow
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
+from .redaction import redact
+
 PROMOTED_EVENT = "mage_prefect.model.promoted"
 PARENT_TAG = "prefect.flow_run_id"
 MAX_PARAM_LENGTH = 6000
@@ -192,7 +194,7 @@ def task_run(
         run_name=name,
         parent_run_id=parent,
         nested=bool(parent),
-        tags={**_prefect_tags("task"), **(tags or {})},
+        tags={**_prefect_tags("task"), **{name: redact(str(value)) for name, value in (tags or {}).items()}},
     )
     try:
         if tracking.autolog:
@@ -390,7 +392,7 @@ def _log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> No
     from mlflow.entities import Param
 
     flat = _flatten(params)
-    client.log_batch(run_id, params=[Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in flat.items()])
+    client.log_batch(run_id, params=[Param(k, redact(str(v))[:MAX_PARAM_LENGTH]) for k, v in flat.items()])
 
 
 def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from .project.contract import WEBHOOK_CHANNELS, EmailEntry, NotificationEntry
+from .redaction import redact
 
 ALERT_OF = {"success": "trigger_success", "failure": "trigger_failure", "passed_sla": "trigger_passed_sla"}
 # What each webhook takes: Discord's API names the text `content`, the others `text`.
@@ -67,6 +68,7 @@ def notify(config: NotificationEntry, event: str, facts: RunFacts, logger) -> No
             f"notification_config.message_templates.{event} cannot be filled in ({exc}): sending Mage's default message"
         )
         subject, details = message(config.model_copy(update={"message_templates": None}), event, facts)
+    subject, details = redact(subject), redact(details)
     for channel in WEBHOOK_CHANNELS:
         for url in webhook_urls(getattr(config, channel)):
             _send(logger, channel, _post, url, {BODY_FIELD.get(channel, "text"): details})

@@ -19,6 +19,7 @@ from .errors import Diagnostic, NotFound, did_you_mean
 from .models import GlobalDataProduct, Pipeline, Project, clean_name, product_location
 from .notification_config import read_notification_config
 from .pipelines import PipelineReader, Repo
+from .references import with_references
 from .settings import with_environment
 from .yamlfile import YamlDocument, read_document
 
@@ -184,6 +185,8 @@ class ProjectReader:
                 )
             )
             return None, doc
+        if root:
+            with_references(path, doc.data or {}, doc, into)
         return checked(ProjectMetadata, doc.data or {}, doc, (), into), doc
 
     @staticmethod

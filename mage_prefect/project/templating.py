@@ -137,7 +137,7 @@ def render(text: str, names: dict[str, Any] | None = None, *, strict: bool = Fal
     token = _steps.set([MAX_STEPS])
     try:
         parts, size = [], 0
-        for part in template.generate(**TEMPLATE_FUNCTIONS, **(names or {})):
+        for part in template.generate({**TEMPLATE_FUNCTIONS, **(names or {})}):
             size += len(part)
             if size > MAX_SIZE:
                 raise TemplateLimitError(f"the template renders more than {MAX_SIZE:,} characters")

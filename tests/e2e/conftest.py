@@ -3,14 +3,17 @@ and copies of fixture projects."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import UUID
 
@@ -153,3 +156,48 @@ def serving(command: list[str], health_url: str, log_path: Path, timeout: float)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """`mlflow server` on 127.0.0.1 with a sqlite backend and a local artifact root."""
+    home = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += [
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(home / "artifacts"),
+    ]
+    with serving(command, f"{url}/health", home / "server.log", 120):
+        previous = os.environ.get("MLFLOW_TRACKING_URI")
+        os.environ["MLFLOW_TRACKING_URI"] = url
+        yield url
+        os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__(
+            "MLFLOW_TRACKING_URI", previous
+        )
+
+
+@pytest.fixture(scope="module")
+def webhook():
+    """A local HTTP server standing in for Slack: the JSON bodies posted to it, in order. The
+    project's notification_config reads its URL from MAGE_PREFECT_TEST_WEBHOOK (set for the worker)."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["MAGE_PREFECT_TEST_WEBHOOK"] = f"http://127.0.0.1:{server.server_port}/hook"
+    yield received
+    os.environ.pop("MAGE_PREFECT_TEST_WEBHOOK", None)
+    server.shutdown()

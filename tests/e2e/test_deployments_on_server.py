@@ -57,33 +57,6 @@ def deployed(workdir, prefect_server) -> Path:
 
 
 @pytest.fixture(scope="module")
-def webhook():
-    """A local HTTP server standing in for Slack: the JSON bodies posted to it, in order. The
-    project's notification_config reads its URL from MAGE_PREFECT_TEST_WEBHOOK (set for the worker)."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ["MAGE_PREFECT_TEST_WEBHOOK"] = f"http://127.0.0.1:{server.server_port}/hook"
-    yield received
-    os.environ.pop("MAGE_PREFECT_TEST_WEBHOOK", None)
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
 def worker(deployed, webhook):
     """A process worker polling the pool every second, started where the pull step expects."""
     env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}

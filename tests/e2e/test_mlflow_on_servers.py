@@ -11,33 +11,10 @@ import httpx
 import pytest
 
 from mage_prefect import get_output, run_pipeline
-from mage_prefect.local_server import free_port
 
-from .conftest import BIN, HERE, copy_project, serving
+from .conftest import BIN, HERE, copy_project
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """`mlflow server` on 127.0.0.1 with a sqlite backend and a local artifact root."""
-    home = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += [
-        "--backend-store-uri",
-        f"sqlite:///{home / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(home / "artifacts"),
-    ]
-    with serving(command, f"{url}/health", home / "server.log", 120):
-        previous = os.environ.get("MLFLOW_TRACKING_URI")
-        os.environ["MLFLOW_TRACKING_URI"] = url
-        yield url
-        os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__(
-            "MLFLOW_TRACKING_URI", previous
-        )
 
 
 @pytest.fixture(scope="module")

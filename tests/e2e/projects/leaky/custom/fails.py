@@ -1,0 +1,3 @@
+@custom
+def fails(auth, *args, **kwargs):
+    raise PermissionError(f"refused: {auth['header']}")

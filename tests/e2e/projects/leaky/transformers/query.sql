@@ -1,0 +1,1 @@
+SELECT '{{ env_var("API_TOKEN") }}' AS token FROM no_such_table
