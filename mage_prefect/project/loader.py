@@ -42,7 +42,7 @@ class Reading:
     def key_of(self, name: str, near: Path | None = None) -> str:
         """The key of the pipeline `name` (a key, or a Mage uuid), readable or not: a uuid several
         sub-projects hold is the one in the sub-project `near`, else ambiguous (NotFound)."""
-        if name in self.of_pipeline:
+        if name in self.of_pipeline or name in self.keys.values():
             return name
         found = {repo: key for (repo, uuid), key in self.keys.items() if uuid == name}
         if near in found or len(found) == 1:
@@ -52,7 +52,7 @@ class Reading:
                 f"pipeline '{name}' is in several sub-projects: name one of "
                 f"{', '.join(sorted(found.values()))}; name it <sub-project>/<uuid>"
             )
-        hint = did_you_mean(name, self.of_pipeline) or "list the folders under pipelines/"
+        hint = did_you_mean(name, {*self.of_pipeline, *self.keys.values()}) or "list the folders under pipelines/"
         raise NotFound(f"no pipeline '{name}' in this project; {hint}")
 
     def diagnostics(self, pipeline: str | None = None) -> list[Diagnostic]:
@@ -78,9 +78,13 @@ class _SubProject:
 class ProjectReader:
     """Reads one project root (a standalone project or a multi-project platform)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, only: str | None = None, near: Path | None = None):
+        """`only`: read just that pipeline (a key or a Mage uuid; see Reading.key_of for `near`)
+        and the pipelines of the global data products it uses, not every pipeline."""
         self.root = root.resolve()
         self.reading = Reading(project=None)
+        self.only, self.near = only, near
+        self._product_files: dict[Path, tuple] = {}
 
     def read(self) -> Reading:
         everywhere = self.reading.everywhere
@@ -140,14 +144,41 @@ class ProjectReader:
         for sub, folder in folders:
             keys[sub.path, folder.name] = f"{sub.name}/{folder.name}" if uuids.count(folder.name) > 1 else folder.name
         pipelines: dict[str, Pipeline] = {}
-        for sub, folder in folders:
+        to_read = list(folders) if self.only is None else self._wanted(folders)
+        while to_read:
+            sub, folder = to_read.pop(0)
             key = keys[sub.path, folder.name]
+            if key in self.reading.of_pipeline:
+                continue
             problems = self.reading.of_pipeline.setdefault(key, list(sub.problems))
             repo = Repo(sub.path, sub.retry_config, sub.notification_config)
             pipeline = reader.read(folder.name, key, folder / METADATA, repo, problems)
             if pipeline is not None:
                 pipelines[key] = pipeline
+                if self.only is not None:
+                    to_read += self._product_sources(pipeline, subs, folders)
         return pipelines
+
+    def _wanted(self, folders: list[tuple[_SubProject, Path]]) -> list[tuple[_SubProject, Path]]:
+        try:
+            key = self.reading.key_of(self.only, self.near)
+        except NotFound:
+            return []  # check_project reports it
+        return [(sub, folder) for sub, folder in folders if self.reading.keys[sub.path, folder.name] == key]
+
+    def _product_sources(self, pipeline: Pipeline, subs: list[_SubProject], folders) -> list:
+        """The pipeline folders of the products the pipeline's blocks use."""
+        locations = {sub.name: sub.path for sub in subs}
+        sources = []
+        for block in pipeline.blocks:
+            reference = _product_reference(block)
+            if reference is None:
+                continue
+            repo = product_location(reference, pipeline.repo_path, locations)
+            product = next((p for p in self._product_file(repo)[0] if p.uuid == reference["uuid"]), None)
+            if product is not None:
+                sources += [(s, f) for s, f in folders if (s.path, f.name) == (repo, product.object_uuid)]
+        return sources
 
     def _settings(self, metadata: ProjectMetadata | None, doc: YamlDocument | None) -> MagePrefectSettings:
         """The root project's mage_prefect section, with the environment's overrides."""
@@ -335,6 +366,13 @@ class ProjectReader:
         self, repo: Path
     ) -> tuple[list[GlobalDataProduct], list[Diagnostic], dict[str, list[Diagnostic]]]:
         """The products of one global_data_products.yaml, its file-level problems, and each product's."""
+        if repo not in self._product_files:
+            self._product_files[repo] = self._read_product_file(repo)
+        return self._product_files[repo]
+
+    def _read_product_file(
+        self, repo: Path
+    ) -> tuple[list[GlobalDataProduct], list[Diagnostic], dict[str, list[Diagnostic]]]:
         path = repo / PRODUCTS
         file_problems: list[Diagnostic] = []
         if not path.is_file():

@@ -28,7 +28,7 @@ def check_project(
     """Read and statically check a project, or one pipeline of it: its key, or its Mage uuid (one
     that several sub-projects hold is the one in the sub-project `near`, as Mage looks in its active
     project first). Returns every diagnostic that concerns it."""
-    reading = ProjectReader(Path(root)).read()
+    reading = ProjectReader(Path(root), pipeline, near).read()
     project = reading.project
     if project is None:
         return None, reading.diagnostics()
