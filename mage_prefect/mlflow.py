@@ -28,6 +28,7 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from .redaction import redact
+from .runtime.execute import THREAD_INHERITANCE
 
 PROMOTED_EVENT = "mage_prefect.model.promoted"
 PARENT_TAG = "prefect.flow_run_id"
@@ -378,6 +379,19 @@ def _emit_promoted(name: str, version: str, alias: str, metric: str, value: floa
 
 # -- helpers ----------------------------------------------------------------------------------------
 _AUTOLOGGED = False
+
+
+def _inherit_active_run() -> Callable[[], Any]:
+    """What makes the task thread's active MLflow run active in a block's own thread too (MLflow
+    keeps it per thread): else autolog there would open a run of its own, in the Default experiment."""
+    active = mlflow.active_run()
+    if active is None:
+        return lambda: None
+    run_id = active.info.run_id
+    return lambda: mlflow.start_run(run_id=run_id)
+
+
+THREAD_INHERITANCE.append(_inherit_active_run)
 
 
 def _autolog() -> None:

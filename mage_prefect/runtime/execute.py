@@ -162,6 +162,12 @@ def _poll_sensor(function: Callable, args: list, kwargs: dict, block: Block, con
         time.sleep(context.sensor_interval)
 
 
+# What a block's own thread (one with a timeout) must take over from the task's thread, beyond
+# context variables: each callable, called in the task's thread, returns what to call in the block's
+# (MLflow's active run is thread-local: mlflow.py registers it, so autolog logs into the block's run).
+THREAD_INHERITANCE: list[Callable[[], Callable[[], Any]]] = []
+
+
 def _call(function: Callable, args: list, kwargs: dict, timeout: float | None, uuid: str) -> Any:
     """Call the block function as Mage does; after `timeout` seconds the block fails."""
     if not timeout:
@@ -169,10 +175,16 @@ def _call(function: Callable, args: list, kwargs: dict, timeout: float | None, u
     # A thread cannot be killed: on timeout the block fails and its thread's result is discarded.
     outcome: dict[str, Any] = {}
     run = contextvars.copy_context().run
+    inherited = [take_over() for take_over in THREAD_INHERITANCE]
+
+    def in_block_thread():
+        for inherit in inherited:
+            inherit()
+        return call(function, args, kwargs)
 
     def target():
         try:
-            outcome["value"] = run(call, function, args, kwargs)
+            outcome["value"] = run(in_block_thread)
         except BaseException as exc:  # handed back to the caller's thread
             outcome["error"] = exc
 

@@ -45,7 +45,13 @@ def test_pipeline_run_tree_params_metrics_tags_and_links(prefect_server, mlflow_
     assert all(child.info.status == "FINISHED" for child in children.values())
     fit = children["fit"]
     assert fit.data.params["configuration.alpha"] == "0.5" and fit.data.params["variables.learning_rate"] == "0.1"
-    assert fit.data.params["alpha"] == "0.5"  # sklearn autolog, inside the block's own run
+    # sklearn autolog, inside the block's own run, though `fit` runs in a thread of its own (its timeout)
+    assert fit.data.params["alpha"] == "0.5"
+    from mlflow.tracking import MlflowClient
+
+    default = MlflowClient(mlflow_server).get_experiment_by_name("Default")
+    assert default is None or not MlflowClient(mlflow_server).search_runs([default.experiment_id])
+    assert not (tracked.parent / "mlruns").exists()  # nothing written beside the project
     evaluate = children["evaluate"]
     assert set(evaluate.data.metrics) == {"r2", "rows"} and evaluate.data.metrics["r2"] > 0.9
     assert (
@@ -92,7 +98,13 @@ def test_promotion_only_when_the_metric_improves(prefect_server, mlflow_server, 
     deadline, events = time.monotonic() + 20, []
     while time.monotonic() < deadline and len(events) < 2:
         response = httpx.post(
-            f"{prefect_server}/events/filter", json={"filter": {"event": {"name": ["mage_prefect.model.promoted"]}}}
+            f"{prefect_server}/events/filter",
+            json={
+                "filter": {
+                    "event": {"name": ["mage_prefect.model.promoted"]},
+                    "resource": {"id": ["mage_prefect.model.tracked_model"]},  # not other tests' models
+                }
+            },
         )
         events = response.json()["events"]
         time.sleep(0.5)
