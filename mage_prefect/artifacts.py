@@ -1,5 +1,6 @@
 """The outputs artifact: a run's block outputs on its page in the Prefect UI, one table whose key
-gives each pipeline a version history on the Artifacts page."""
+gives each pipeline a version history on the Artifacts page; and a table of each DataFrame
+output's first rows, as Mage shows a block's output."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from prefect.states import State
 
 from .handoff import BlockResult
 from .redaction import redact
+
+MAX_TABLES = 50  # DataFrame previews per run
 
 
 def artifact_key(pipeline_key: str) -> str:
@@ -28,7 +31,7 @@ def send_outputs_artifact(
     logger,
 ) -> None:
     """Send the table from a thread of its own, so the run does not wait for the API (tens of ms);
-    Python waits for the thread before the process exits."""
+    the process waits for the thread before it exits."""
     from prefect.client.schemas.actions import ArtifactCreate
     from prefect.context import SettingsContext
 
@@ -40,8 +43,14 @@ def send_outputs_artifact(
         description=f"Block outputs of pipeline `{pipeline_key}`, stored under `{location}`",
         flow_run_id=flow_run_id,
     )
+    artifacts = [artifact, *_tables(pipeline_key, results, flow_run_id)]
     settings = SettingsContext.get().model_copy()  # the API to use, without the run's own (closing) client
-    threading.Thread(target=_send, args=(artifact, settings, logger), name="mage-prefect-artifact").start()
+    thread = threading.Thread(target=_send, args=(artifacts, settings, logger), name="mage-prefect-artifact")
+    thread.start()
+    # joined when the interpreter starts shutting down, before Prefect's event worker drains (its
+    # exit hook was registered earlier, and these run last-registered first): the artifact's event
+    # is sent, where a thread still running at shutdown could not start an event worker
+    threading._register_atexit(thread.join)
 
 
 def _row(name: str, state: State, result: object) -> dict[str, str]:
@@ -54,11 +63,36 @@ def _row(name: str, state: State, result: object) -> dict[str, str]:
     }
 
 
-def _send(artifact, settings, logger) -> None:
+def _tables(pipeline_key: str, results: dict[str, object], flow_run_id: str) -> list:
+    """A table artifact per DataFrame output (its first rows, masked), as Mage shows block outputs;
+    at most MAX_TABLES a run."""
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    tables = []
+    for name, result in results.items():
+        if not isinstance(result, BlockResult):
+            continue
+        for index, rows in enumerate(result.tables):
+            if rows is not None and len(tables) < MAX_TABLES:
+                masked = [{column: redact(cell) for column, cell in row.items()} for row in rows]
+                tables.append(
+                    ArtifactCreate(
+                        key=re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_key}-{name}-output-{index}".lower()),
+                        type="table",
+                        data=json.dumps(masked),
+                        description=f"`{name}` output {index}: {result.previews[index]}; its first rows",
+                        flow_run_id=flow_run_id,
+                    )
+                )
+    return tables
+
+
+def _send(artifacts, settings, logger) -> None:
     from prefect.client.orchestration import get_client
 
     try:
         with settings, get_client(sync_client=True) as client:
-            client.create_artifact(artifact)
+            for artifact in artifacts:
+                client.create_artifact(artifact)
     except Exception as exc:  # the outputs are stored and published: only their summary is missing
         logger.warning(f"the block outputs artifact was not created: {type(exc).__name__}: {exc}")

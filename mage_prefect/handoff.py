@@ -36,6 +36,7 @@ class BlockResult:
         self._lock = threading.Lock()
         self.name, self.keys, self.store, self.fingerprint = name, keys, store, fingerprint
         self.previews = [preview(output) for output in outputs]
+        self.tables = [head_rows(output) for output in outputs]
         self._identity = identity  # None: read from the store when first asked
 
     @property
@@ -66,12 +67,13 @@ class BlockResult:
             "keys": self.keys,
             "store": self.store,
             "previews": self.previews,
+            "tables": self.tables,
             "fingerprint": self.fingerprint,
         }
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["name"], [], state["keys"], 0, state["store"], state.get("fingerprint"))
-        self.previews = state["previews"]
+        self.previews, self.tables = state["previews"], state.get("tables") or []
 
     def __repr__(self) -> str:
         return f"BlockResult({', '.join(self.keys) or 'no outputs'})"
@@ -89,6 +91,24 @@ def preview(value: Any) -> str:
         return _preview(value)
     except Exception:
         return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+TABLE_ROWS, TABLE_COLUMNS, TABLE_CELL = 10, 20, 200  # what a DataFrame output's table shows
+
+
+def head_rows(value: Any) -> list[dict[str, str]] | None:
+    """A DataFrame output's first rows and columns, cells as (shortened) text, as Mage shows a
+    block's output in a table; None for anything else."""
+    library = frame_library(value)
+    if library is None:
+        return None
+    try:
+        head = value.head(TABLE_ROWS)
+        columns = list(head.columns)[:TABLE_COLUMNS]
+        rows = head.select(columns).to_dicts() if library == "polars" else head[columns].to_dict(orient="records")
+        return [{str(name): str(cell)[:TABLE_CELL] for name, cell in row.items()} for row in rows]
+    except Exception:  # like a preview, a table never fails a block
+        return None
 
 
 def _preview(value: Any) -> str:
