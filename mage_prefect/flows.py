@@ -7,6 +7,7 @@ tasks submitted (fanned out for dynamic blocks) or called in order, then the out
 
 from __future__ import annotations
 
+import queue
 from collections import Counter
 from contextlib import chdir
 from dataclasses import dataclass, field
@@ -15,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Flow, Task
-from prefect.futures import wait
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment, flow_run
-from prefect.states import Completed, Failed, Pending, State
+from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -36,6 +36,9 @@ from .results.store import LATEST, OutputStore, results_location
 from .runtime.block_code import pipeline_version
 from .runtime.context import RunContext, RunOrigin, event_payload, run_context
 from .tasks import CACHED, SKIPPED, block_task, product_task, reused_task
+from .zombie_runs import stop_heartbeats_at_once
+
+UPSTREAM_FAILED = "UpstreamFailed"  # a block not run because an upstream did not complete
 
 
 def entrypoint_flow(
@@ -68,6 +71,7 @@ def build_flow(
     latest), as Cached task runs.
     """
     plan = FlowPlan.of(project, project.pipeline(pipeline_key), results, execute, reuse_run, reuse_all)
+    stop_heartbeats_at_once()
 
     def run_pipeline(**parameters: Any) -> State:
         return PipelineRun.start(plan, parameters)
@@ -173,6 +177,7 @@ class PipelineRun:
     context: RunContext
     trigger: Trigger | None = None  # the Mage trigger whose deployment started the run
     runs: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)  # block uuid → [(suffix, future)]
+    not_run: dict[str, State] = field(default_factory=dict)  # block uuid → UpstreamFailed
 
     @classmethod
     def start(cls, plan: FlowPlan, parameters: dict[str, Any]) -> State:
@@ -246,13 +251,57 @@ class PipelineRun:
         return _final_state(states)
 
     def _concurrently(self) -> dict[str, State]:
+        """Submit each block once its upstreams' runs have ended; one whose upstream did not
+        complete is not run (UpstreamFailed), so no task run waits Pending (NotReady) forever."""
+        ended: queue.SimpleQueue[str] = queue.SimpleQueue()  # a block uuid per finished run
+        left: dict[str, int] = {}
+        downstream = {block.uuid: [] for block in self.plan.order}
         for block in self.plan.order:
-            self.runs[block.uuid] = self._submit(block)
-        futures = {
-            _run_name(block, suffix): future for block in self.plan.order for suffix, future in self.runs[block.uuid]
-        }
-        wait(list(futures.values()))
-        return {name: future.state for name, future in futures.items()}
+            for uuid in block.upstream_blocks:
+                downstream[uuid].append(block)
+        waiting = {block.uuid: len(block.upstream_blocks) for block in self.plan.order}
+        for block in self.plan.order:
+            if not block.upstream_blocks:
+                left[block.uuid] = self._start(block, ended)
+        finished = 0
+        while finished < len(self.plan.order):
+            uuid = ended.get()
+            left[uuid] -= 1
+            if left[uuid] > 0:
+                continue
+            finished += 1
+            for block in downstream[uuid]:
+                waiting[block.uuid] -= 1
+                if not waiting[block.uuid]:
+                    left[block.uuid] = self._start(block, ended)
+        states = {}
+        for block in self.plan.order:
+            if block.uuid in self.not_run:
+                states[block.run_name] = self.not_run[block.uuid]
+            for suffix, future in self.runs[block.uuid]:
+                states[_run_name(block, suffix)] = _ended_state(future)
+        if self.not_run:
+            ended_blocks = "; ".join(
+                f"{uuid} ({state.message.removeprefix('not run: ')})" for uuid, state in self.not_run.items()
+            )
+            get_run_logger().warning(f"blocks not run, as an upstream block did not complete: {ended_blocks}")
+        return states
+
+    def _start(self, block: Block, ended: queue.SimpleQueue) -> int:
+        """Submit the block's runs (each puts its uuid on `ended` when it ends), or record it not
+        run; how many uuids it will put there."""
+        failed = [uuid for uuid in block.upstream_blocks if not self._completed(uuid)]
+        self.runs[block.uuid] = [] if failed else self._submit(block)
+        if failed:
+            self.not_run[block.uuid] = _upstream_failed(block, failed)
+        for _, future in self.runs[block.uuid]:
+            future.add_done_callback(lambda _, uuid=block.uuid: ended.put(uuid))
+        if not self.runs[block.uuid]:
+            ended.put(block.uuid)
+        return max(len(self.runs[block.uuid]), 1)
+
+    def _completed(self, uuid: str) -> bool:
+        return uuid not in self.not_run and all(_ended_state(future).is_completed() for _, future in self.runs[uuid])
 
     def _in_order(self) -> dict[str, State]:
         """A pipeline with nothing to run in parallel: call each task in this thread, one after the
@@ -261,7 +310,7 @@ class PipelineRun:
         results: dict[str, Any] = {}
         for block in self.plan.order:
             if any(uuid not in results for uuid in block.upstream_blocks):
-                states[block.run_name] = Pending(name="NotReady", message="an upstream block did not complete")
+                states[block.run_name] = _upstream_failed(block, [u for u in block.upstream_blocks if u not in results])
                 continue
             state = self.plan.tasks[block.uuid](
                 *(results[uuid] for uuid in block.upstream_blocks),
@@ -364,6 +413,18 @@ def _run_subflow(project: Project, pipeline_key: str, store: OutputStore) -> Sta
     return run_flow(project, pipeline_key, flow_parameters(project.pipeline(pipeline_key), {}), results=store.location)
 
 
+def _ended_state(future) -> State:
+    """The final state of a task run that has ended (a future's state is only cached by `wait`)."""
+    future.wait()
+    return future.state
+
+
+def _upstream_failed(block: Block, upstreams: list[str]) -> State:
+    """A block not run because `upstreams` did not complete (Mage's upstream_failed)."""
+    message = f"not run: upstream block(s) {', '.join(upstreams)} did not complete"
+    return Cancelled(name=UPSTREAM_FAILED, message=message)
+
+
 def _run_name(block: Block, suffix: str) -> str:
     return f"{block.run_name}:{suffix}" if suffix else block.run_name
 
@@ -406,8 +467,8 @@ def _final_state(states: dict[str, State]) -> State:
             f", {reused} reused (stored outputs)" if reused else ""
         )
         return Completed(message=f"{len(states) - skipped} block run(s) completed{note}", data=summary)
-    not_run = [name for name, state in states.items() if not state.is_final()]
-    cancelled = [name for name, state in states.items() if state.is_cancelled()]
+    not_run = [name for name, state in states.items() if state.name == UPSTREAM_FAILED or not state.is_final()]
+    cancelled = [name for name, state in states.items() if state.is_cancelled() and name not in not_run]
     message = f"block(s) failed: {', '.join(failed)}"
     if not_run:
         message += f"; not run (upstream failed): {', '.join(not_run)}"

@@ -87,7 +87,7 @@ def task_runs(flow_run_id: str, expected: int, timeout: float = 30) -> dict:
     with get_client(sync_client=True) as client:
         while True:
             runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
-            settled = [run for run in runs if run.state and (run.state.is_final() or run.state.name == "NotReady")]
+            settled = [run for run in runs if run.state and run.state.is_final()]
             if len(settled) >= expected or time.monotonic() > deadline:
                 return {run.name: run for run in runs}
             time.sleep(0.3)

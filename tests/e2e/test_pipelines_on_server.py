@@ -62,19 +62,24 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
     report = json.loads((demo_project / "exports" / "report.json").read_text())
     assert report["metrics"] == metrics and report["env"] == "dev"
 
-    # the outputs on the flow run's page in the UI: one table artifact, one row per block
+    # the outputs on the flow run's page in the UI: one table artifact, one row per block, and a
+    # table of each DataFrame output's first rows
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
 
-    deadline, artifacts = time.monotonic() + 15, []
+    deadline, artifacts = time.monotonic() + 15, {}
     with get_client(sync_client=True) as client:  # sent from a thread of its own as the run ends
-        while not artifacts and time.monotonic() < deadline:
-            artifacts = client.read_artifacts(
+        while "train-model-load-customers-output-0" not in artifacts and time.monotonic() < deadline:
+            found = client.read_artifacts(
                 artifact_filter=ArtifactFilter(
                     flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), type=ArtifactFilterType(any_=["table"])
                 )
             )
+            artifacts = {artifact.key: artifact for artifact in found}
             time.sleep(0.2)
-    [artifact] = artifacts
+    head = json.loads(artifacts["train-model-load-customers-output-0"].data)
+    assert len(head) == 10 and set(head[0]) >= {"tenure_months", "churned"}
+    assert "train-model-evaluate-model-output-0" not in artifacts  # a dict: no table
+    artifact = artifacts["train-model-outputs"]
     rows = {row["block"]: row for row in json.loads(artifact.data)}
     assert artifact.key == "train-model-outputs" and list(rows) == blocks
     assert rows["load_customers"]["outputs"].startswith("DataFrame 3,000 rows × 5 columns (")
@@ -88,14 +93,16 @@ def test_failing_block_fails_its_task_and_skips_descendants(prefect_server, chec
     assert not run.ok and run.state.is_failed()
     assert run.blocks["boom"]["state"] == "Failed"
     assert "ZeroDivisionError" in run.blocks["boom"]["message"]
-    assert run.blocks["after_boom"]["state"] == "NotReady"  # never ran: its upstream failed
+    assert run.blocks["after_boom"]["state"] == "UpstreamFailed"  # never ran: its upstream failed
+    assert run.blocks["after_boom"]["message"] == "not run: upstream block(s) boom did not complete"
     assert run.blocks["sibling"]["state"] == "Completed"  # an independent branch still finishes
     assert "boom" in run.state.message and "after_boom" in run.state.message
     assert get_output(checks_project, "fails", "sibling") == [2, 3, 4]
 
-    recorded = task_runs(run.flow_run_id, expected=4)
+    recorded = task_runs(run.flow_run_id, expected=3)
     assert recorded["boom"].state.name == "Failed"
-    assert "after_boom" not in recorded or recorded["after_boom"].state.name == "NotReady"
+    # no task run for it, so none waits Pending (NotReady) forever in the UI's timeline
+    assert "after_boom" not in recorded and all(task.state.is_final() for task in recorded.values())
 
 
 def test_a_failed_block_stops_the_blocks_that_have_not_started(prefect_server, checks_project):
@@ -187,7 +194,7 @@ def test_a_chain_runs_in_order_and_stops_at_the_failing_block(prefect_server, ch
     assert [(name, outcome["state"]) for name, outcome in run.blocks.items()] == [
         ("start", "Completed"),
         ("boom", "Failed"),
-        ("after_boom", "NotReady"),
+        ("after_boom", "UpstreamFailed"),
     ]
     recorded = task_runs(run.flow_run_id, expected=2)
     assert recorded["start"].state.name == "Completed" and recorded["boom"].state.name == "Failed"

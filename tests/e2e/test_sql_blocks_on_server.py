@@ -55,7 +55,7 @@ def test_a_failing_sql_block_names_the_block_file_and_the_database_error(prefect
     run = run_pipeline(warehouse, "sales")
 
     assert not run.ok
-    assert (run.blocks["best_day"]["state"], run.blocks["report"]["state"]) == ("Failed", "NotReady")
+    assert (run.blocks["best_day"]["state"], run.blocks["report"]["state"]) == ("Failed", "UpstreamFailed")
     message = run.blocks["best_day"]["message"]
     assert "best_day" in message and "best_day.sql" in message and "no_such_column" in message
 
