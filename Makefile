@@ -16,12 +16,24 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
-$(BIN)/.installed: pyproject.toml
+# The demo installs what the example project needs; the tests add their tools and servers' clients.
+DEMO_EXTRAS := mlflow,sql,examples
+TEST_EXTRAS := dev,aws,sql
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+
+# The venv's activate script sets the same PREFECT_HOME, so the README's commands, run from a shell
+# after `source .venv/bin/activate`, reach the local server and the UI that `make` uses.
+$(BIN)/.demo-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,aws,sql]'
+	$(PIP) -e '.[$(DEMO_EXTRAS)]'
+	grep -q PREFECT_HOME $(BIN)/activate || echo 'export PREFECT_HOME="$(PREFECT_HOME)"' >> $(BIN)/activate
 	touch $@
 
-demo: $(BIN)/.installed
+$(BIN)/.installed: $(BIN)/.demo-installed
+	$(PIP) -e '.[$(TEST_EXTRAS)]'
+	touch $@
+
+demo: $(BIN)/.demo-installed
 	$(BIN)/mage-prefect validate $(DEMO)
 	$(BIN)/mage-prefect graph $(DEMO) train_model
 	$(BIN)/mage-prefect run $(DEMO) train_model
@@ -29,6 +41,8 @@ demo: $(BIN)/.installed
 	$(BIN)/mage-prefect run $(DEMO) predict
 	$(BIN)/mage-prefect output $(DEMO) predict export_predictions --format json
 	$(BIN)/mage-prefect output $(DEMO) predict risk_by_contract --format text
+	@$(BIN)/mage-prefect server status
+	@echo "Both runs are in that Prefect UI. In a shell: source $(BIN)/activate, then the README's commands."
 
 test: $(BIN)/.installed postgres lint
 	$(BIN)/python -m pytest
@@ -59,9 +73,10 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/validate.py --repeat $(BENCH_REPEAT)
 	$(BIN)/python benchmarks/writes.py --repeat $(BENCH_REPEAT)
 
-# The Prefect UI over the demo's runs (same PREFECT_HOME database).
-ui: $(BIN)/.installed
-	$(BIN)/prefect server start --host 127.0.0.1
+# The Prefect UI over the demo's runs: the local server the runs use (started if needed).
+ui: $(BIN)/.demo-installed
+	$(BIN)/mage-prefect server start
 
 clean:
+	-$(BIN)/mage-prefect server stop
 	rm -rf $(VENV) $(MAGE_VENV) .prefect $(DEMO)/.mage_prefect $(DEMO)/exports mlruns

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
+import sys
+import threading
 import traceback
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +27,11 @@ BUG_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's
 
 outputs_app = typer.Typer(no_args_is_help=True, help="List or prune the stored block outputs of a project's runs.")
 app.add_typer(outputs_app, name="outputs")
+server_app = typer.Typer(
+    no_args_is_help=True, help="The local Prefect server (and UI) that runs use when no PREFECT_API_URL is set."
+)
+app.add_typer(server_app, name="server")
+TEMPORARY_SERVER = "MAGE_PREFECT_SERVER"  # `temporary`: Prefect's own temporary server for each run
 
 
 def command(name: str | None = None, on: typer.Typer = app):
@@ -140,22 +148,22 @@ def run(
     ),
     refresh: list[str] = typer.Option([], "--refresh", help="With --incremental: run this block anyway (repeatable)."),
 ) -> None:
-    """Run a pipeline on Prefect (PREFECT_API_URL, else Prefect's embedded server)."""
-    runtime: dict = {}
-    if runtime_vars:
-        try:
-            runtime = json.loads(runtime_vars)
-        except ValueError as exc:
-            _fail(f"--runtime-vars is not valid JSON: {exc}", 2)
-        if not isinstance(runtime, dict):
-            _fail("--runtime-vars must be a JSON object", 2)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    """Run a pipeline on Prefect: the server in PREFECT_API_URL, else the local one (`server start`;
+    the first run starts it in the background)."""
+    runtime = _parse_runtime_vars(runtime_vars)
+    _quiet_prefect()
+    server = _on_a_server(start=os.environ.get(TEMPORARY_SERVER) != "temporary")
     from .api import run_pipeline
+    from .project.validate import load_project
 
+    model = load_project(project, pipeline)  # while the server starts
+    variables = _parse_vars(var)
+    _warn_misspelt(model.pipeline(pipeline), variables)
+    _ready(server)
     outcome = run_pipeline(
-        project,
+        model,
         pipeline,
-        variables=_parse_vars(var),
+        variables=variables,
         runtime_variables=runtime,
         execution_date=execution_date,
         results=results,
@@ -170,6 +178,122 @@ def run(
     )
     _print_summary(outcome)
     raise typer.Exit(0 if outcome.ok else 1)
+
+
+def _parse_runtime_vars(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        runtime = json.loads(text)
+    except ValueError as exc:
+        _fail(f"--runtime-vars is not valid JSON: {exc}", 2)
+    if not isinstance(runtime, dict):
+        _fail("--runtime-vars must be a JSON object", 2)
+    return runtime
+
+
+def _warn_misspelt(pipeline, variables: dict[str, Any]) -> None:
+    """A `--var` the pipeline does not declare is a runtime variable, as in Mage; one close to a
+    declared name is more likely a typo."""
+    from .project.errors import did_you_mean
+
+    for name in variables:
+        hint = "" if name in pipeline.variables else did_you_mean(name, pipeline.variables)
+        if hint:
+            typer.secho(
+                f"warning: --var {name}: pipeline '{pipeline.uuid}' declares no variable '{name}' ({hint}); "
+                "it is passed as a runtime variable",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+
+
+def _quiet_prefect() -> None:
+    """Before Prefect is imported: no telemetry (its first-run notice, and a 'database is locked'
+    traceback when two processes record it at once), and no warning at exit about the events
+    still being sent (they are sent)."""
+    import logging
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+
+
+def _on_a_server(start: bool):
+    """Before Prefect is imported: unless a server is configured (PREFECT_API_URL, in the
+    environment or the Prefect profile), point PREFECT_API_URL at the local background server,
+    started if `start` and none runs. The background server used, if any (it may be starting)."""
+    from . import background_server
+
+    if background_server.configured_api_url():
+        return None
+    server = background_server.running()
+    if server is None and start:
+        server, new = background_server.start()
+        if new:
+            typer.echo(
+                f"starting a local Prefect server at {server.ui} (PREFECT_HOME {server.home}); later runs and "
+                "the UI use it, `mage-prefect server stop` stops it",
+                err=True,
+            )
+    if server is not None:
+        os.environ["PREFECT_API_URL"] = server.url
+    return server
+
+
+def _ready(server) -> None:
+    from .background_server import ServerNotReady
+
+    if server is not None:
+        try:
+            server.wait_ready()
+        except ServerNotReady as exc:
+            _fail(str(exc))
+
+
+def _needs_server(what: str) -> None:
+    """`what` (deploy, emit) needs a Prefect server: the configured one, else the local one."""
+    server = _on_a_server(start=False)
+    _ready(server)
+    if server is None and not os.environ.get("PREFECT_API_URL"):
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            _fail(
+                f"{what} needs a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api), "
+                "or start the local one with `mage-prefect server start`"
+            )
+
+
+@command("start", on=server_app)
+def server_start(port: int | None = typer.Option(None, "--port", help="Default: 4200, else a free port.")) -> None:
+    """Start the local Prefect server in the background (or find the running one)."""
+    from . import background_server
+
+    server, new = background_server.start(port=port)
+    _ready(server)
+    typer.echo(f"{'started' if new else 'running'}: Prefect UI at {server.ui}, API {server.url} (pid {server.pid})")
+
+
+@command("stop", on=server_app)
+def server_stop() -> None:
+    """Stop the local Prefect server."""
+    from . import background_server
+
+    server = background_server.stop()
+    typer.echo(f"stopped the server at {server.ui}" if server else "no local Prefect server is running")
+
+
+@command("status", on=server_app)
+def server_status() -> None:
+    """Whether the local Prefect server runs, and where."""
+    from . import background_server
+
+    server = background_server.running()
+    if server is None:
+        typer.echo(f"no local Prefect server is running (PREFECT_HOME {background_server.prefect_home()})")
+        raise typer.Exit(1)
+    typer.echo(f"running: Prefect UI at {server.ui}, API {server.url} (pid {server.pid}, PREFECT_HOME {server.home})")
 
 
 def _print_summary(outcome) -> None:
@@ -290,13 +414,10 @@ def deploy(
     work_pool: str | None = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
     env: str | None = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
 ) -> None:
-    """Compile, then register what changed on the Prefect server in PREFECT_API_URL."""
-    from prefect.settings import PREFECT_API_URL
-
+    """Compile, then register what changed on the Prefect server in PREFECT_API_URL (or the local one)."""
+    _needs_server("deploy")
     from . import deployments
 
-    if not PREFECT_API_URL.value():
-        _fail("deploy needs a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
     model, compiled = _compile(project, out, work_pool, env)
     changes = deployments.plan(model, compiled)
     for change in changes:
@@ -330,9 +451,12 @@ def emit(
     payload: str | None = typer.Option(None, "--payload", help="More event payload as a JSON object."),
 ) -> None:
     """Emit the Prefect event that starts a pipeline's event trigger."""
+    _needs_server("emit")
     from .deployments import emit_trigger
+    from .project.validate import load_project
 
-    item = _load_pipeline(project, pipeline)
+    model = load_project(project, pipeline)
+    item = model.pipeline(pipeline)
     names = [t.name for t in item.triggers if t.schedule_type == "event"]
     if trigger is None and len(names) != 1:
         _fail(
@@ -345,7 +469,8 @@ def emit(
         extra = json.loads(payload) if payload else {}
     except ValueError as exc:
         _fail(f"--payload is not valid JSON: {exc}", 2)
-    event = emit_trigger(item.key, trigger or names[0], _parse_vars(var), extra)
+    custom = model.settings.deployments.event_triggers
+    event = emit_trigger(item.key, trigger or names[0], _parse_vars(var), extra, custom)
     typer.echo(f"emitted {event.event if event else 'event'} for {pipeline}/{trigger or names[0]}")
 
 
@@ -416,4 +541,23 @@ def _size(size: int) -> str:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        _exit(done.code)
+
+
+def _exit(code: int | str | None) -> None:
+    """Exit without the interpreter's teardown once Prefect is loaded: freeing its modules costs
+    about half a second after every command. What exit must do runs first: the threads Python
+    joins (the outputs artifact) and its exit hooks (Prefect's log and event workers drain, logging
+    flushes), then the streams are flushed."""
+    if "prefect" not in sys.modules:
+        sys.exit(code)
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))

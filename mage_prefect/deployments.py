@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from .project.contract import DeploymentSettings, EventTriggerSettings
-from .project.errors import Diagnostic, RunFailed
+from .project.errors import Diagnostic, InvalidRequest, RunFailed
 from .project.models import Pipeline, Project, Trigger
 from .project.parameters import as_utc, split_variables
 from .project.references import rendered_at_run_time
@@ -191,15 +191,14 @@ def _event_triggers(
     `mage_prefect.deployments.event_triggers["<pipeline>/<trigger>"]` names (expect / match)."""
     if trigger is None or trigger.schedule_type != "event":
         return []
-    event = custom.get(f"{pipeline.key}/{trigger.name}") or EventTriggerSettings()
+    expect, match = listened_event(pipeline.key, trigger.name, custom)
     parameters = _parameters(pipeline, trigger)
     return [
         {
             "type": "event",
             "enabled": trigger.status == "active",
-            "match": event.match
-            or {"prefect.resource.id": resource_id(pipeline.key), "mage_prefect.trigger": trigger.name},
-            "expect": event.expect or [EVENT],
+            "match": match,
+            "expect": expect,
             "parameters": {
                 **parameters,
                 # Mage's API body semantics: payload["variables"] are runtime variables, the rest the `event`;
@@ -214,6 +213,16 @@ def _event_triggers(
             },
         }
     ]
+
+
+def listened_event(
+    pipeline: str, trigger: str, custom: dict[str, EventTriggerSettings]
+) -> tuple[list[str], dict[str, Any]]:
+    """The events an event trigger's deployment waits for, and the resource they must match:
+    `mage_prefect.trigger` for this pipeline and trigger, unless the project names others."""
+    event = custom.get(f"{pipeline}/{trigger}") or EventTriggerSettings()
+    match = event.match or {"prefect.resource.id": resource_id(pipeline), "mage_prefect.trigger": trigger}
+    return list(event.expect or [EVENT]), dict(match)
 
 
 def _concurrency(trigger: Trigger | None) -> dict[str, Any] | None:
@@ -388,17 +397,29 @@ def work_pools(compiled: Compiled) -> set[str]:
     return {d["work_pool"]["name"] for d in config["deployments"]}
 
 
-def emit_trigger(pipeline: str, trigger: str, variables: dict | None = None, payload: dict | None = None):
+def emit_trigger(
+    pipeline: str,
+    trigger: str,
+    variables: dict | None = None,
+    payload: dict | None = None,
+    custom: dict[str, EventTriggerSettings] | None = None,
+):
     """Emit the Prefect event that runs `pipeline`'s event trigger `trigger` (Mage's API body shape:
-    `variables` become runtime variables, other payload keys the block's `event`)."""
+    `variables` become runtime variables, other payload keys the block's `event`): the one it
+    listens for (`custom`: the project's `mage_prefect.deployments.event_triggers`). InvalidRequest
+    when that event's resource is a pattern, which no single event stands for."""
     from prefect.events import emit_event
     from prefect.events.worker import EventsWorker
 
-    event = emit_event(
-        event=EVENT,
-        resource={"prefect.resource.id": resource_id(pipeline), "mage_prefect.trigger": trigger},
-        payload={**(payload or {}), "variables": variables or {}},
-    )
+    expect, match = listened_event(pipeline, trigger, custom or {})
+    patterns = [key for key, value in match.items() if not isinstance(value, str) or "*" in value]
+    if patterns or "prefect.resource.id" not in match:
+        raise InvalidRequest(
+            f"trigger '{trigger}' of '{pipeline}' waits for {' or '.join(expect)} on resources matching "
+            f"{json.dumps(match)} (mage_prefect.deployments.event_triggers): emit such an event, "
+            "or start the deployment with `prefect deployment run`"
+        )
+    event = emit_event(event=expect[0], resource=match, payload={**(payload or {}), "variables": variables or {}})
     EventsWorker.drain_all()
     return event
 

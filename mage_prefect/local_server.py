@@ -1,4 +1,5 @@
-"""A local `prefect server start` subprocess: own PREFECT_HOME, free port on 127.0.0.1, always stopped."""
+"""A local `prefect server start` subprocess: own PREFECT_HOME, free port on 127.0.0.1, always
+stopped (tests, benchmarks); and how to start and stop one (background_server.py)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def local_server(home: Path, *, env: dict[str, str] | None = None, timeout: floa
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [*_prefect_command(), "server", "start", "--host", HOST, "--port", str(port)],
+            [*prefect_command(), "server", "start", "--host", HOST, "--port", str(port)],
             env=server_env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -49,7 +50,7 @@ def local_server(home: Path, *, env: dict[str, str] | None = None, timeout: floa
         _stop(process)
 
 
-def _prefect_command() -> list[str]:
+def prefect_command() -> list[str]:
     script = Path(sys.executable).with_name("prefect")
     return [str(script)] if script.exists() else [sys.executable, "-m", "prefect.cli"]
 
@@ -74,14 +75,30 @@ def _tail(log_path: Path) -> str:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (its own session), then SIGKILL if it lingers."""
+    stop_process_group(process.pid)
+    process.wait(5)
+
+
+def stop_process_group(pid: int) -> None:
+    """SIGTERM a server's process group (its own session), then SIGKILL if it lingers."""
     for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
         try:
-            os.killpg(process.pid, sig)
+            os.killpg(pid, sig)
         except ProcessLookupError:
             return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if _gone(pid):
+                return
+            time.sleep(0.1)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid  # our child: reap it
+    except ChildProcessError:  # another process's: gone once it no longer exists
         try:
-            process.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            os.kill(pid, 0)
+            return False
+        except ProcessLookupError:
+            return True

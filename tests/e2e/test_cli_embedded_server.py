@@ -1,10 +1,13 @@
-"""`mage-prefect run` once on Prefect's embedded (ephemeral) server, as `make demo` does."""
+"""`mage-prefect run` without PREFECT_API_URL, as `make demo` does: the first run starts the local
+Prefect server in the background, later runs (and `server status|stop`) find it through PREFECT_HOME;
+`MAGE_PREFECT_SERVER=temporary` keeps Prefect's own temporary server per run."""
 
 from __future__ import annotations
 
 import json
 import os
 
+import httpx
 import pytest
 
 from .conftest import mage_prefect
@@ -12,24 +15,75 @@ from .conftest import mage_prefect
 pytestmark = pytest.mark.e2e
 
 
-def test_run_and_output_on_the_embedded_server(demo_project, tmp_path):
+@pytest.fixture()
+def local_env(tmp_path):
+    """No configured server, a PREFECT_HOME of the test's own; its background server stopped after."""
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    yield env
+    mage_prefect("server", "stop", env=env)
 
-    result = mage_prefect("run", demo_project, "train_model", "--var", "n_rows=2000", env=env)
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Starting temporary server" in result.stdout + result.stderr
-    assert "Pipeline 'train_model'" in result.stdout and "✓ Completed  export_report" in result.stdout
+@pytest.fixture()
+def tiny_project(tmp_path):
+    root = tmp_path / "tiny"
+    (root / "pipelines" / "one").mkdir(parents=True)
+    (root / "custom").mkdir()
+    (root / "metadata.yaml").write_text("project_uuid: tiny\n")
+    (root / "pipelines" / "one" / "metadata.yaml").write_text("blocks:\n- {uuid: a, type: custom}\n")
+    (root / "custom" / "a.py").write_text("@custom\ndef a(*args, **kwargs):\n    return 1\n")
+    return root
 
-    shown = mage_prefect("output", demo_project, "train_model", "load_customers", "--format", "json", env=env)
+
+def _server_url(env) -> str:
+    status = mage_prefect("server", "status", env=env)
+    assert status.returncode == 0, status.stdout + status.stderr
+    return status.stdout.split("API ", 1)[1].split(" ", 1)[0]
+
+
+def test_the_first_run_starts_the_local_server_and_later_runs_reuse_it(demo_project, local_env):
+    first = mage_prefect("run", demo_project, "train_model", "--var", "n_rows=2000", env=local_env)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "starting a local Prefect server at http://127.0.0.1:" in first.stderr
+    assert "Pipeline 'train_model'" in first.stdout and "✓ Completed  export_report" in first.stdout
+    url = _server_url(local_env)
+    second = mage_prefect("run", demo_project, "predict", "--var", "top_m=5", env=local_env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "starting" not in second.stderr and _server_url(local_env) == url  # the same server
+    assert "warning: --var top_m: pipeline 'predict' declares no variable 'top_m' (did you mean 'top_n'?)" in (
+        second.stderr
+    )
+    runs = httpx.post(f"{url}/flow_runs/filter", json={}).json()
+    assert sorted(run["state"]["type"] for run in runs) == ["COMPLETED", "COMPLETED"]  # both, in one UI
+
+    shown = mage_prefect("output", demo_project, "train_model", "load_customers", "--format", "json", env=local_env)
     table = json.loads(shown.stdout)
     assert len(table["data"]) == 2000
     assert {field["name"] for field in table["schema"]["fields"]} >= {"tenure_months", "churned"}
-
     split = json.loads(
         mage_prefect(
-            "output", demo_project, "train_model", "split_dataset", "--index", "3", "--format", "json", env=env
+            "output", demo_project, "train_model", "split_dataset", "--index", "3", "--format", "json", env=local_env
         ).stdout
     )
     assert len(split["data"]) == 500  # y_test: 25 % of 2000 rows
+
+    stopped = mage_prefect("server", "stop", env=local_env)
+    assert stopped.stdout.startswith("stopped the server at http://127.0.0.1:")
+    assert mage_prefect("server", "status", env=local_env).returncode == 1
+
+
+def test_a_server_that_does_not_come_up_in_time_is_one_line_saying_what_to_do(tiny_project, local_env):
+    done = mage_prefect("run", tiny_project, "one", env={**local_env, "MAGE_PREFECT_SERVER_TIMEOUT": "0.01"})
+
+    assert done.returncode == 1
+    assert "error: the local Prefect server did not answer within 0.01 s" in done.stderr
+    assert "raise MAGE_PREFECT_SERVER_TIMEOUT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_temporary_server_per_run_when_asked(tiny_project, local_env):
+    done = mage_prefect("run", tiny_project, "one", env={**local_env, "MAGE_PREFECT_SERVER": "temporary"})
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Starting temporary server" in done.stdout + done.stderr
+    assert mage_prefect("server", "status", env=local_env).returncode == 1  # none left behind

@@ -1,0 +1,186 @@
+"""The local Prefect server `mage-prefect run` uses when no PREFECT_API_URL is configured: started
+in the background by the first run (or `mage-prefect server start`), reused by every later run and
+by the UI, with the database of the current PREFECT_HOME. Its pid and URL are in PREFECT_HOME, so
+any shell with the same PREFECT_HOME finds it; `mage-prefect server stop` ends it."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import time
+import tomllib
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .local_server import HOST, free_port, prefect_command, stop_process_group
+
+DEFAULT_PORT = 4200
+STATE = "mage-prefect-server.json"
+LOG = "mage-prefect-server.log"
+STARTUP_TIMEOUT = 180.0  # seconds; a busy CI machine can take a minute to migrate a new database
+TIMEOUT_VARIABLE = "MAGE_PREFECT_SERVER_TIMEOUT"
+
+
+class ServerNotReady(RuntimeError):
+    """The background server did not come up; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BackgroundServer:
+    url: str  # the API URL (…/api); the UI is at the same address without /api
+    pid: int
+    home: Path
+
+    @property
+    def ui(self) -> str:
+        return self.url.removesuffix("/api")
+
+    def wait_ready(self, timeout: float | None = None) -> BackgroundServer:
+        """Wait until it answers /health; ServerNotReady if it exits or takes longer than `timeout`
+        (default: MAGE_PREFECT_SERVER_TIMEOUT, else STARTUP_TIMEOUT)."""
+        timeout = timeout if timeout is not None else _timeout()
+        deadline = time.monotonic() + timeout
+        while not _healthy(self.url):
+            if not _alive(self.pid):
+                _forget(self.home)
+                raise ServerNotReady(
+                    f"the local Prefect server exited while starting; see {self.home / LOG}, "
+                    "or set PREFECT_API_URL to a server of your own"
+                )
+            if time.monotonic() > deadline:
+                raise ServerNotReady(
+                    f"the local Prefect server did not answer within {timeout:g} s (see {self.home / LOG}); "
+                    f"on a busy machine raise {TIMEOUT_VARIABLE}, or set PREFECT_API_URL to a running server"
+                )
+            time.sleep(0.1)
+        return self
+
+
+def prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+
+
+def configured_api_url() -> str | None:
+    """PREFECT_API_URL from the environment, else from the active Prefect profile (profiles.toml)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active")
+    return (profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL") or None
+
+
+def running(home: Path | None = None) -> BackgroundServer | None:
+    """The background server of `home` (default: PREFECT_HOME) if its process is alive (it may
+    still be starting: `wait_ready`)."""
+    home = home or prefect_home()
+    try:
+        state = json.loads((home / STATE).read_text())
+        server = BackgroundServer(url=str(state["url"]), pid=int(state["pid"]), home=home)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _alive(server.pid):
+        _forget(home)
+        return None
+    return server
+
+
+def start(home: Path | None = None, port: int | None = None) -> tuple[BackgroundServer, bool]:
+    """The running background server of `home`, or a new one (not waited for); whether it is new."""
+    home = home or prefect_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with _lock(home):
+        server = running(home)
+        if server is not None:
+            return server, False
+        port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
+        env = {key: value for key, value in os.environ.items() if key not in ("PREFECT_API_URL", "PREFECT_PROFILE")}
+        env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+        with open(home / LOG, "ab") as log:
+            process = subprocess.Popen(
+                [*prefect_command(), "server", "start", "--host", HOST, "--port", str(port)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives this process, and Ctrl-C in its shell
+            )
+        server = BackgroundServer(url=f"http://{HOST}:{port}/api", pid=process.pid, home=home)
+        state = home / STATE
+        temporary = state.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"url": server.url, "pid": server.pid}))
+        os.replace(temporary, state)
+        return server, True
+
+
+def stop(home: Path | None = None) -> BackgroundServer | None:
+    """Stop the background server of `home`; the one stopped, or None if none was running."""
+    home = home or prefect_home()
+    with _lock(home):
+        server = running(home)
+        if server is not None:
+            stop_process_group(server.pid)
+            _forget(home)
+        return server
+
+
+def _timeout() -> float:
+    try:
+        return float(os.environ.get(TIMEOUT_VARIABLE) or STARTUP_TIMEOUT)
+    except ValueError:
+        raise ServerNotReady(f"{TIMEOUT_VARIABLE} must be a number of seconds") from None
+
+
+@contextmanager
+def _lock(home: Path):
+    """One process at a time decides whether to start the server (two first runs at once)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / f"{STATE}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _forget(home: Path) -> None:
+    (home / STATE).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not reaped) is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+            return True
+        except OSError:
+            return False
