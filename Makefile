@@ -68,7 +68,8 @@ compat: $(BIN)/.installed $(MAGE_VENV)/.installed postgres
 
 # Medians of BENCH_REPEAT runs per case (single runs vary by ±30 % on a small machine).
 BENCH_REPEAT ?= 5
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed $(MAGE_VENV)/.installed
+	$(BIN)/python benchmarks/cli.py --repeat $(BENCH_REPEAT) --mage $(MAGE_VENV)/bin/mage
 	$(BIN)/python benchmarks/run.py --repeat $(BENCH_REPEAT)
 	$(BIN)/python benchmarks/validate.py --repeat $(BENCH_REPEAT)
 	$(BIN)/python benchmarks/writes.py --repeat $(BENCH_REPEAT)

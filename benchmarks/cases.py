@@ -105,8 +105,14 @@ def write_project(root: Path, workload: Workload) -> None:
         lines = ["blocks:"]
         for index in range(blocks):
             upstream = f"\n  - {block_uuid(index - 1)}" if index else " []"
+            # Mage schedules a block's downstream blocks from this list (as its UI writes it), not
+            # from upstream_blocks: without it, `mage run` runs the first block only
+            downstream = f"\n  - {block_uuid(index + 1)}" if index + 1 < blocks else " []"
             kind = "data_loader" if index == 0 else "transformer"
-            lines.append(f"- uuid: {block_uuid(index)}\n  type: {kind}\n  upstream_blocks:{upstream}")
+            lines.append(
+                f"- uuid: {block_uuid(index)}\n  type: {kind}\n  upstream_blocks:{upstream}"
+                f"\n  downstream_blocks:{downstream}"
+            )
         lines += [f"name: {pipeline}", "type: python", f"uuid: {pipeline}", f"variables:\n  rows: {rows}"]
         folder = root / "pipelines" / pipeline
         folder.mkdir(parents=True)

@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 SIZES = (1, 50, 1000)
 TIMEOUT = 600
 CHAIN = Workload("chain", "trivial blocks", CHAIN_FIRST, CHAIN_STEP, blocks=1, rows=0)
-FLOW_SCRIPT = '''import sys
+FLOW_SCRIPT = """import sys
 from pathlib import Path
 from prefect import flow, task
 
@@ -55,7 +55,7 @@ def chain():
 
 if __name__ == "__main__":
     assert chain() == blocks
-'''
+"""
 PYTHON_SCRIPT = FLOW_SCRIPT.replace("from prefect import flow, task\n", "").split("tasks = ")[0] + (
     "value = functions[0]()\nfor step in functions[1:]:\n    value = step(value)\nassert value == blocks\n"
 )
@@ -81,14 +81,44 @@ def cases(tmp: Path, mage: str | None, size: int) -> dict[str, tuple[list[str], 
     found = {
         "mage-prefect run (first)": ([str(BIN / "mage-prefect"), "run", str(root), "bench"], local, True),
         "mage-prefect run (repeat)": ([str(BIN / "mage-prefect"), "run", str(root), "bench"], local, False),
-        "hand-written flow, persist": ([sys.executable, str(tmp / "flow.py"), str(root), str(size), "persist"], {}, False),
-        "hand-written flow, no persist": ([sys.executable, str(tmp / "flow.py"), str(root), str(size), "none"], {}, False),
+        "hand-written flow, persist": (
+            [sys.executable, str(tmp / "flow.py"), str(root), str(size), "persist"],
+            {},
+            False,
+        ),
+        "hand-written flow, no persist": (
+            [sys.executable, str(tmp / "flow.py"), str(root), str(size), "none"],
+            {},
+            False,
+        ),
         "plain Python": ([sys.executable, str(tmp / "plain.py"), str(root), str(size), "none"], {}, False),
     }
     if mage:
         mage_env = {**os.environ, "MAGE_DATA_DIR": str(tmp / "mage-data")}
         found = {"Mage `mage run`": ([mage, "run", str(root), "bench"], mage_env, False), **found}
     return found
+
+
+def _on_the_local_server(env: dict[str, str]) -> dict[str, str]:
+    """`env` with PREFECT_API_URL at the local server (started if a `first` case stopped it)."""
+    started = subprocess.run(
+        [str(BIN / "mage-prefect"), "server", "start"], env=env, check=True, capture_output=True, text=True
+    )
+    return {**env, "PREFECT_API_URL": started.stdout.split("API ", 1)[1].split(" ", 1)[0]}
+
+
+def _settle(env: dict[str, str], timeout: float = 120) -> None:
+    """Until the local server has recorded the last case's task runs (their events arrive after the
+    process ends): on its SQLite database the next case would otherwise wait on its locks."""
+    import httpx
+
+    api = _on_the_local_server(env)["PREFECT_API_URL"]
+    deadline, counts = time.monotonic() + timeout, [-1]
+    while time.monotonic() < deadline:
+        counts.append(httpx.post(f"{api}/task_runs/count", json={}, timeout=30).json())
+        if counts[-1] == counts[-2]:
+            return
+        time.sleep(1)
 
 
 def cell(seconds: list[float], failures: int) -> str:
@@ -109,11 +139,9 @@ def main() -> int:
     server_env.pop("PREFECT_API_URL", None)
     mage_prefect = str(BIN / "mage-prefect")
     try:
-        subprocess.run([mage_prefect, "server", "start"], env=server_env, check=True, capture_output=True)
-        api = subprocess.run(
-            [mage_prefect, "server", "status"], env=server_env, capture_output=True, text=True
-        ).stdout.split("API ", 1)[1].split(" ", 1)[0]
-        flow_env = {**server_env, "PREFECT_API_URL": api}
+        # once: the local server's very first start, which also creates and migrates its database
+        creation, _ = timed([mage_prefect, "server", "start"], server_env, tmp)
+        print(f"first server start on a new PREFECT_HOME (database created): {creation:.2f} s", flush=True)
         table: dict[int, dict[str, list[float]]] = {}
         failures: dict[tuple[int, str], int] = {}
         for size in SIZES:
@@ -123,14 +151,22 @@ def main() -> int:
                 for name, (command, env, restart) in columns.items():
                     if restart:  # the first run of the day: no server running, its database exists
                         subprocess.run([mage_prefect, "server", "stop"], env=server_env, capture_output=True)
-                    seconds, ok = timed(command, env or flow_env, tmp)
+                    seconds, ok = timed(command, env or _on_the_local_server(server_env), tmp)
+                    if not name.startswith(("Mage", "plain")):  # cases that ran on the server
+                        _settle(server_env)
                     if ok:
                         table[size][name].append(seconds)
                     else:
                         failures[size, name] = failures.get((size, name), 0) + 1
-                    print(f"[{round_ + 1}/{args.repeat}] {size:>5} blocks  {name:<30} {seconds:6.2f} s"
-                          + ("" if ok else "  FAILED"), flush=True)
+                    print(
+                        f"[{round_ + 1}/{args.repeat}] {size:>5} blocks  {name:<30} {seconds:6.2f} s"
+                        + ("" if ok else "  FAILED"),
+                        flush=True,
+                    )
         print(report(table, failures, mage is not None, args.repeat))
+        print(
+            f"\nThe local server's very first start (it creates its database): {creation:.2f} s, once per PREFECT_HOME."
+        )
     finally:
         subprocess.run([mage_prefect, "server", "stop"], env=server_env, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)

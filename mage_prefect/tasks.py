@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,29 +45,63 @@ def block_task(
     """The block's task: skipped after a skipped upstream, cancelled once the run halts, reused when
     an incremental run finds it unchanged, else the block run with Mage's retries; its outputs are
     stored, and released after `consumers` takes."""
-    code = compiled_block_code(block)[0] if block.language == "python" else None
-    upstreams = tuple(pipeline.block(uuid) for uuid in block.upstream_blocks)
-    delays = block.retry_config.delays()
     conditionals = pipeline.add_ons("conditionals", block.uuid)
     callbacks = pipeline.add_ons("callbacks", block.uuid)
-    signature = block_signature(
-        block, (*conditionals, *callbacks), project_root or pipeline.repo_path, pipeline.repo_path
+    run = _BlockRun(
+        pipeline,
+        block,
+        store,
+        consumers,
+        tracking,
+        code=compiled_block_code(block)[0] if block.language == "python" else None,
+        upstreams=tuple(pipeline.block(uuid) for uuid in block.upstream_blocks),
+        delays=block.retry_config.delays(),
+        conditionals=conditionals,
+        callbacks=callbacks,
+        signature=block_signature(
+            block, (*conditionals, *callbacks), project_root or pipeline.repo_path, pipeline.repo_path
+        ),
     )
 
+    # Short on purpose: Prefect reads the source of every task function (inspect.getsource), which
+    # costs in proportion to its length, a millisecond a block for the body below.
     def run_block(*upstream: Any, context: RunContext, output_name: str, extra_kwargs: dict) -> BlockResult | State:
+        return run(upstream, context, output_name, extra_kwargs)
+
+    return _task(run_block, block, retries=len(run.delays), retry_delay_seconds=run.delays or 0)
+
+
+@dataclass(frozen=True)
+class _BlockRun:
+    """What one block's task does, with what it is built with."""
+
+    pipeline: Pipeline
+    block: Block
+    store: OutputStore
+    consumers: int | None
+    tracking: Any
+    code: Any
+    upstreams: tuple[Block, ...]
+    delays: list[float]
+    conditionals: tuple[Block, ...]
+    callbacks: tuple[Block, ...]
+    signature: Any
+
+    def __call__(self, upstream: tuple, context: RunContext, output_name: str, extra_kwargs: dict):
+        block, store = self.block, self.store
         skip = first_skip(upstream)
         if skip is not None:
             return skipped(f"upstream skipped ({skip.reason})")
         if _halted(context):
-            run_cancelled_callbacks(block, context, callbacks, get_run_logger())
+            run_cancelled_callbacks(block, context, self.callbacks, get_run_logger())
             return _cancelled()
-        fingerprint = _fingerprint(signature, block, context, upstream)
-        unchanged = _unchanged(pipeline, block, store, context, fingerprint, output_name)
+        fingerprint = _fingerprint(self.signature, block, context, upstream)
+        unchanged = _unchanged(self.pipeline, block, store, context, fingerprint, output_name)
         if unchanged is not None:
             return unchanged
         attempt = task_run.run_count or 1
-        final_attempt = attempt > len(delays)
-        with _halts_on_failure(context, final_attempt), _tracked_block(tracking, block, context) as run:
+        final_attempt = attempt > len(self.delays)
+        with _halts_on_failure(context, final_attempt), _tracked_block(self.tracking, block, context) as run:
             try:
                 outputs = execute_block(
                     block,
@@ -75,11 +110,11 @@ def block_task(
                     attempt=attempt,
                     final_attempt=final_attempt,
                     logger=get_run_logger(),
-                    code=code,
-                    conditionals=conditionals,
-                    callbacks=callbacks,
+                    code=self.code,
+                    conditionals=self.conditionals,
+                    callbacks=self.callbacks,
                     extra_kwargs=extra_kwargs,
-                    upstreams=upstreams,
+                    upstreams=self.upstreams,
                 )
             except ConditionFailed as exc:
                 return skipped(str(exc))
@@ -87,10 +122,8 @@ def block_task(
                 from .mlflow import log_result_metrics
 
                 log_result_metrics(outputs[0], block.uuid)
-            keys, identity = store.save_outputs(pipeline.key, context.pipeline_run_id, output_name, outputs, False)
-        return BlockResult(output_name, outputs, keys, consumers, store, fingerprint, identity)
-
-    return _task(run_block, block, retries=len(delays), retry_delay_seconds=delays or 0)
+            keys, identity = store.save_outputs(self.pipeline.key, context.pipeline_run_id, output_name, outputs, False)
+        return BlockResult(output_name, outputs, keys, self.consumers, store, fingerprint, identity)
 
 
 def _unchanged(

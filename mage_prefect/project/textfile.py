@@ -91,8 +91,9 @@ def write_atomically(path: Path, data: bytes) -> None:
     try:
         temporary.write_bytes(data)
         temporary.replace(path)
-    finally:
+    except BaseException:
         temporary.unlink(missing_ok=True)
+        raise
 
 
 def _at(path: Path, data: bytes, offset: int, message: str, hint: str) -> Diagnostic:
