@@ -133,7 +133,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--mage", default=str(HERE.parent / ".venv-mage" / "bin" / "mage"))
     args = parser.parse_args()
-    mage = args.mage if Path(args.mage).exists() else None
+    mage = str(Path(args.mage).absolute()) if Path(args.mage).exists() else None
     tmp = Path(tempfile.mkdtemp(prefix="mage-prefect-cli-bench-"))
     server_env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect-home")}
     server_env.pop("PREFECT_API_URL", None)
