@@ -151,14 +151,14 @@ def run(
     """Run a pipeline on Prefect: the server in PREFECT_API_URL, else the local one (`server start`;
     the first run starts it in the background)."""
     runtime = _parse_runtime_vars(runtime_vars)
-    _quiet_prefect()
-    server = _on_a_server(start=os.environ.get(TEMPORARY_SERVER) != "temporary")
-    from .api import run_pipeline
-    from .project.validate import load_project
+    from .project.validate import load_project  # imports no Prefect
 
-    model = load_project(project, pipeline)  # while the server starts
+    model = load_project(project, pipeline)  # a broken project starts no server
     variables = _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
+    server = _on_a_server(start=os.environ.get(TEMPORARY_SERVER) != "temporary")
+    from .api import run_pipeline  # imports Prefect while the server starts
+
     _ready(server)
     outcome = run_pipeline(
         model,
@@ -541,6 +541,7 @@ def _size(size: int) -> str:
 
 
 def main() -> None:
+    _quiet_prefect()
     try:
         app()
     except SystemExit as done:

@@ -13,6 +13,7 @@ import atexit
 import contextvars
 import functools
 import inspect
+import logging
 import numbers
 import os
 import re
@@ -69,6 +70,8 @@ def project_tracking(project, pipeline) -> Tracking | None:
         return None
     store = project.root / ".mage_prefect"
     uri = section.tracking_uri or _environment_uri() or f"sqlite:///{store / 'mlflow.db'}"
+    if uri.startswith("sqlite:"):  # its "Creating initial MLflow database tables..." is not the user's business
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     local_artifacts = None if uri.startswith("http") else (store / "mlartifacts").as_uri()
     return Tracking(
         tracking_uri=uri,
