@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import background_server
 from .project.errors import InvalidRequest, NotFound
 from .project.graph import lineage, selected_blocks
 from .project.models import Project
@@ -83,15 +85,16 @@ def run_pipeline(
     parameters = flow_parameters(model, variables or {}, options)
     _refuse_secrets({**(variables or {}), **(runtime_variables or {})})
     execute, reuse_run = _partial_run(project, model.key, results, block, start, end, resume)
-    state = run_flow(
-        project,
-        model.key,
-        parameters,
-        results=results,
-        execute=execute,
-        reuse_run=reuse_run,
-        reuse_all=resume is not None,  # a resumed run records the whole pipeline
-    )
+    with _on_the_local_server():
+        state = run_flow(
+            project,
+            model.key,
+            parameters,
+            results=results,
+            execute=execute,
+            reuse_run=reuse_run,
+            reuse_all=resume is not None,  # a resumed run records the whole pipeline
+        )
     summary = state.result(raise_on_failure=False) if (state.is_completed() or state.is_failed()) else None
     return RunOutcome(
         pipeline=model.key,
@@ -102,6 +105,18 @@ def run_pipeline(
 
 
 LAST_RUN = "last"
+
+
+def _on_the_local_server():
+    """Prefect pointed at the running local server (`mage-prefect server start`, or a CLI run's)
+    when no API is set in any way Prefect reads, so API runs land where CLI runs do; else as is
+    (without a server, Prefect starts its own temporary one)."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    server = None if get_current_settings().api.url or not background_server.wanted() else background_server.running()
+    if server is None:
+        return contextlib.nullcontext()
+    return temporary_settings(updates={PREFECT_API_URL: server.wait_ready().url})
 
 
 def _refuse_secrets(variables: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ STATE = "mage-prefect-server.json"
 LOG = "mage-prefect-server.log"
 STARTUP_TIMEOUT = 180.0  # seconds; a busy CI machine can take a minute to migrate a new database
 TIMEOUT_VARIABLE = "MAGE_PREFECT_SERVER_TIMEOUT"
+MODE_VARIABLE = "MAGE_PREFECT_SERVER"  # `temporary`: Prefect's own temporary server for each run, not this one
 
 
 class ServerNotReady(RuntimeError):
@@ -58,6 +59,11 @@ class BackgroundServer:
                 )
             time.sleep(0.1)
         return self
+
+
+def wanted() -> bool:
+    """Whether runs without a configured API use this server (not MAGE_PREFECT_SERVER=temporary)."""
+    return os.environ.get(MODE_VARIABLE) != "temporary"
 
 
 def prefect_home() -> Path:

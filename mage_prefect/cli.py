@@ -31,7 +31,6 @@ server_app = typer.Typer(
     no_args_is_help=True, help="The local Prefect server (and UI) that runs use when no PREFECT_API_URL is set."
 )
 app.add_typer(server_app, name="server")
-TEMPORARY_SERVER = "MAGE_PREFECT_SERVER"  # `temporary`: Prefect's own temporary server for each run
 
 
 def command(name: str | None = None, on: typer.Typer = app):
@@ -156,7 +155,7 @@ def run(
     model = load_project(project, pipeline)  # a broken project starts no server
     variables = _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
-    server = _on_a_server(start=os.environ.get(TEMPORARY_SERVER) != "temporary")
+    server = _on_a_server(start=True)
     from .api import run_pipeline  # imports Prefect while the server starts
 
     _ready(server)
@@ -225,7 +224,7 @@ def _on_a_server(start: bool):
     started if `start` and none runs. The background server used, if any (it may be starting)."""
     from . import background_server
 
-    if background_server.configured_api_url():
+    if background_server.configured_api_url() or not background_server.wanted():
         return None
     server = background_server.running()
     if server is None and start:

@@ -87,3 +87,17 @@ def test_a_temporary_server_per_run_when_asked(tiny_project, local_env):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Starting temporary server" in done.stdout + done.stderr
     assert mage_prefect("server", "status", env=local_env).returncode == 1  # none left behind
+
+
+def test_the_python_api_runs_on_the_running_local_server(tiny_project, local_env):
+    import subprocess
+    import sys
+
+    assert mage_prefect("server", "start", env=local_env).returncode == 0
+    script = f"from mage_prefect import run_pipeline; print(run_pipeline({str(tiny_project)!r}, 'one').flow_run_id)"
+    done = subprocess.run([sys.executable, "-c", script], env=local_env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr
+    assert "Starting temporary server" not in done.stdout + done.stderr
+    run = httpx.get(f"{_server_url(local_env)}/flow_runs/{done.stdout.split()[-1]}").json()
+    assert run["state"]["type"] == "COMPLETED"  # recorded where CLI runs and the UI are
