@@ -15,6 +15,7 @@ from .handoff import BlockResult
 from .redaction import redact
 
 MAX_TABLES = 50  # DataFrame previews per run
+SHOWN_CELL = 200  # characters of a cell in a DataFrame preview
 
 
 def artifact_key(pipeline_key: str) -> str:
@@ -74,13 +75,14 @@ def _tables(pipeline_key: str, results: dict[str, object], flow_run_id: str) -> 
             continue
         for index, rows in enumerate(result.tables):
             if rows is not None and len(tables) < MAX_TABLES:
-                masked = [{column: redact(cell) for column, cell in row.items()} for row in rows]
+                # masked before shortened, so no secret's beginning survives a cut
+                masked = [{redact(column): redact(cell)[:SHOWN_CELL] for column, cell in row.items()} for row in rows]
                 tables.append(
                     ArtifactCreate(
                         key=re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_key}-{name}-output-{index}".lower()),
                         type="table",
                         data=json.dumps(masked),
-                        description=f"`{name}` output {index}: {result.previews[index]}; its first rows",
+                        description=redact(f"`{name}` output {index}: {result.previews[index]}; its first rows"),
                         flow_run_id=flow_run_id,
                     )
                 )

@@ -167,10 +167,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # a zombie (exited, not reaped) is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    try:  # a zombie (exited, not reaped) is not alive; after a reboot the pid may be another program's
+        exited = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] == "Z"
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, IndexError):
         return True
+    return not exited and b"prefect" in command and b"server" in command
 
 
 def _healthy(url: str) -> bool:

@@ -413,7 +413,7 @@ def emit_trigger(
 
     expect, match = listened_event(pipeline, trigger, custom or {})
     patterns = [key for key, value in match.items() if not isinstance(value, str) or "*" in value]
-    if patterns or "prefect.resource.id" not in match:
+    if patterns or "prefect.resource.id" not in match or "*" in expect[0]:
         raise InvalidRequest(
             f"trigger '{trigger}' of '{pipeline}' waits for {' or '.join(expect)} on resources matching "
             f"{json.dumps(match)} (mage_prefect.deployments.event_triggers): emit such an event, "

@@ -93,7 +93,11 @@ def preview(value: Any) -> str:
         return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
-TABLE_ROWS, TABLE_COLUMNS, TABLE_CELL = 10, 20, 200  # what a DataFrame output's table shows
+TABLE_ROWS, TABLE_COLUMNS, TABLE_CELL = (
+    10,
+    20,
+    10_000,
+)  # what a DataFrame output's table keeps (artifacts.py shows less)
 
 
 def head_rows(value: Any) -> list[dict[str, str]] | None:

@@ -34,6 +34,12 @@ def test_a_server_whose_process_is_gone_is_forgotten(tmp_path):
     state = tmp_path / background_server.STATE
     state.write_text(json.dumps({"url": "http://127.0.0.1:1/api", "pid": done.pid}))
     assert background_server.running(tmp_path) is None and not state.exists()
+    other = subprocess.Popen(["sleep", "30"])  # after a reboot, the recorded pid is another program's
+    state.write_text(json.dumps({"url": "http://127.0.0.1:1/api", "pid": other.pid}))
+    assert background_server.running(tmp_path) is None and background_server.stop(tmp_path) is None
+    assert other.poll() is None  # not signalled
+    other.kill()
+    other.wait()
     state.write_text("{broken")
     assert background_server.running(tmp_path) is None
     assert background_server.stop(tmp_path) is None

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from mage_prefect.cli import app
-from mage_prefect.deployments import compile_project
+from mage_prefect.deployments import compile_project, emit_trigger
 from mage_prefect.project.validate import check_project, load_project
 
 from .conftest import line_of
@@ -172,3 +172,27 @@ def test_compiled_flows_py_parses_for_any_pipeline_name_mage_allows(tmp_path):
     entrypoints = {d["entrypoint"].split(":")[1] for d in yaml.safe_load(compiled.files["prefect.yaml"])["deployments"]}
     assert entrypoints == set(attributes)
     assert all(attribute.isidentifier() and attribute.isascii() for attribute in attributes)
+
+
+def test_emit_sends_what_a_trigger_listens_for_and_refuses_patterns():
+    import pytest
+
+    from mage_prefect.deployments import EVENT, listened_event
+    from mage_prefect.project.contract import EventTriggerSettings
+    from mage_prefect.project.errors import InvalidRequest
+
+    assert listened_event("p", "t", {}) == (
+        [EVENT],
+        {"prefect.resource.id": "mage_prefect.pipeline.p", "mage_prefect.trigger": "t"},
+    )
+    model = EventTriggerSettings(expect=["mage_prefect.model.promoted"], match={"prefect.resource.id": "m.champ"})
+    assert listened_event("p", "t", {"p/t": model}) == (
+        ["mage_prefect.model.promoted"],
+        {"prefect.resource.id": "m.champ"},
+    )
+    for pattern in (
+        EventTriggerSettings(expect=["x.*"], match={"prefect.resource.id": "a"}),
+        EventTriggerSettings(expect=["x"], match={"prefect.resource.id": "a.*"}),
+    ):
+        with pytest.raises(InvalidRequest, match="emit such an event"):
+            emit_trigger("p", "t", custom={"p/t": pattern})

@@ -114,9 +114,13 @@ def test_the_pull_step_sets_the_environment_and_masks_what_it_sets(monkeypatch):
 
     monkeypatch.delenv("API_TOKEN", raising=False)
     monkeypatch.setenv("WORKER_TOKEN", "canary-pull-3c2d")
-    assert set_environment({"API_TOKEN": 'Bearer {{ env_var("WORKER_TOKEN") }}', "FROM_BLOCK": "resolved"}) == {}
-    assert os.environ["API_TOKEN"] == "Bearer canary-pull-3c2d" and os.environ["FROM_BLOCK"] == "resolved"
-    assert redact("x canary-pull-3c2d") == f"x {MASK}"
+    # a Prefect Secret block's value arrives resolved: set as it is (not rendered), and masked
+    resolved = "block-{{value}}-77"
+    assert set_environment({"API_TOKEN": 'Bearer {{ env_var("WORKER_TOKEN") }}', "FROM_BLOCK": resolved}) == {}
+    assert os.environ["API_TOKEN"] == "Bearer canary-pull-3c2d" and os.environ["FROM_BLOCK"] == resolved
+    assert redact("x canary-pull-3c2d y block-{{value}}-77") == f"x {MASK} y {MASK}"
+    set_environment({"UNSET_HERE": '{{ env_var("NOT_SET_ANYWHERE") }}'})
+    assert os.environ.pop("UNSET_HERE") == "None" and redact("None") == "None"  # as Mage renders it, unmasked
     monkeypatch.delenv("API_TOKEN")
     monkeypatch.delenv("FROM_BLOCK")
 
