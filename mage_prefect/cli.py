@@ -23,6 +23,7 @@ from .project.errors import MagePrefectError, ProjectError, format_report, has_e
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Mage AI projects, unchanged, on Prefect.")
 BUG_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's
+TEMPORARY_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
 
 outputs_app = typer.Typer(no_args_is_help=True, help="List or prune the stored block outputs of a project's runs.")
@@ -60,16 +61,28 @@ def _reported_errors():
         raise typer.Exit(1) from None
     except MagePrefectError as exc:
         _fail(str(exc))
-    except Exception as exc:
-        frames = "".join(traceback.format_exception(exc, limit=-4))
-        typer.echo(frames.rstrip(), err=True)
-        typer.secho(
-            f"internal error: this is a bug in mage-prefect, not a problem in your project ({type(exc).__name__}); "
-            "please report it with the traceback above",
-            fg=typer.colors.RED,
-            err=True,
+    except RuntimeError as exc:
+        if "connect to ephemeral Prefect API server" not in str(exc):
+            raise _bug(exc) from None
+        _fail(
+            f"Prefect's temporary server did not start within {os.environ.get(TEMPORARY_TIMEOUT)} s; raise "
+            f"{TEMPORARY_TIMEOUT}, or use the local server (unset MAGE_PREFECT_SERVER) or PREFECT_API_URL"
         )
-        raise typer.Exit(BUG_EXIT_CODE) from None
+    except Exception as exc:
+        raise _bug(exc) from None
+
+
+def _bug(exc: Exception) -> typer.Exit:
+    """Print an internal error (a bug of ours) as a short traceback that says so; the exit to raise."""
+    frames = "".join(traceback.format_exception(exc, limit=-4))
+    typer.echo(frames.rstrip(), err=True)
+    typer.secho(
+        f"internal error: this is a bug in mage-prefect, not a problem in your project ({type(exc).__name__}); "
+        "please report it with the traceback above",
+        fg=typer.colors.RED,
+        err=True,
+    )
+    return typer.Exit(BUG_EXIT_CODE)
 
 
 class TextOrJson(str, Enum):
@@ -215,6 +228,9 @@ def _quiet_prefect() -> None:
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Prefect's own temporary server (MAGE_PREFECT_SERVER=temporary) waits 20 s by default: a new
+    # database takes longer to migrate on a busy machine; wait as long as for the local server
+    os.environ.setdefault(TEMPORARY_TIMEOUT, os.environ.get("MAGE_PREFECT_SERVER_TIMEOUT") or "180")
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
 

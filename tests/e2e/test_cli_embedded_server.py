@@ -88,6 +88,12 @@ def test_a_temporary_server_per_run_when_asked(tiny_project, local_env):
     assert "Starting temporary server" in done.stdout + done.stderr
     assert mage_prefect("server", "status", env=local_env).returncode == 1  # none left behind
 
+    slow = {**local_env, "MAGE_PREFECT_SERVER": "temporary", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"}
+    slow["PREFECT_HOME"] += "-new"  # a new database to migrate: more than a second
+    done = mage_prefect("run", tiny_project, "one", env=slow)
+    assert done.returncode == 1 and "internal error" not in done.stderr
+    assert "error: Prefect's temporary server did not start within 1 s" in done.stderr
+
 
 def test_the_python_api_runs_on_the_running_local_server(tiny_project, local_env):
     import subprocess
