@@ -18,9 +18,9 @@ MAX_TABLES = 50  # DataFrame previews per run
 SHOWN_CELL = 200  # characters of a cell in a DataFrame preview
 
 
-def artifact_key(pipeline_key: str) -> str:
-    """Artifact keys take lowercase letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_key.lower()}-outputs")
+def artifact_key(pipeline_key: str, what: str = "outputs") -> str:
+    """The key of the pipeline's artifact `what`: keys take lowercase letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_key}-{what}".lower())
 
 
 def send_outputs_artifact(
@@ -79,7 +79,7 @@ def _tables(pipeline_key: str, results: dict[str, object], flow_run_id: str) -> 
                 masked = [{redact(column): redact(cell)[:SHOWN_CELL] for column, cell in row.items()} for row in rows]
                 tables.append(
                     ArtifactCreate(
-                        key=re.sub(r"[^a-z0-9-]+", "-", f"{pipeline_key}-{name}-output-{index}".lower()),
+                        key=artifact_key(pipeline_key, f"{name}-output-{index}"),
                         type="table",
                         data=json.dumps(masked),
                         description=redact(f"`{name}` output {index}: {result.previews[index]}; its first rows"),

@@ -64,9 +64,11 @@ def _reported_errors():
     except RuntimeError as exc:
         if "connect to ephemeral Prefect API server" not in str(exc):
             raise _bug(exc) from None
+        from .background_server import MODE_VARIABLE
+
         _fail(
             f"Prefect's temporary server did not start within {os.environ.get(TEMPORARY_TIMEOUT)} s; raise "
-            f"{TEMPORARY_TIMEOUT}, or use the local server (unset MAGE_PREFECT_SERVER) or PREFECT_API_URL"
+            f"{TEMPORARY_TIMEOUT}, or use the local server (unset {MODE_VARIABLE}) or PREFECT_API_URL"
         )
     except Exception as exc:
         raise _bug(exc) from None
@@ -226,11 +228,13 @@ def _quiet_prefect() -> None:
     still being sent (they are sent)."""
     import logging
 
+    from .background_server import STARTUP_TIMEOUT, TIMEOUT_VARIABLE
+
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     # Prefect's own temporary server (MAGE_PREFECT_SERVER=temporary) waits 20 s by default: a new
     # database takes longer to migrate on a busy machine; wait as long as for the local server
-    os.environ.setdefault(TEMPORARY_TIMEOUT, os.environ.get("MAGE_PREFECT_SERVER_TIMEOUT") or "180")
+    os.environ.setdefault(TEMPORARY_TIMEOUT, os.environ.get(TIMEOUT_VARIABLE) or f"{STARTUP_TIMEOUT:g}")
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
 

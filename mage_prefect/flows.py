@@ -236,6 +236,13 @@ class PipelineRun:
 
     def _run_blocks(self) -> State:
         states = self._in_order() if self.plan.sequential else self._concurrently()
+        not_run = [
+            f"{name} ({state.message.removeprefix('not run: ')})"
+            for name, state in states.items()
+            if state.name == UPSTREAM_FAILED
+        ]
+        if not_run:
+            get_run_logger().warning(f"blocks not run, as an upstream block did not complete: {'; '.join(not_run)}")
         results = {name: state_value(state) if state.is_completed() else None for name, state in states.items()}
         saved: dict[str, list[str]] = {}
         reused: dict[str, list[str]] = {}
@@ -280,11 +287,6 @@ class PipelineRun:
                 states[block.run_name] = self.not_run[block.uuid]
             for suffix, future in self.runs[block.uuid]:
                 states[_run_name(block, suffix)] = _ended_state(future)
-        if self.not_run:
-            ended_blocks = "; ".join(
-                f"{uuid} ({state.message.removeprefix('not run: ')})" for uuid, state in self.not_run.items()
-            )
-            get_run_logger().warning(f"blocks not run, as an upstream block did not complete: {ended_blocks}")
         return states
 
     def _start(self, block: Block, ended: queue.SimpleQueue) -> int:

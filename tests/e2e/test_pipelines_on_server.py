@@ -103,6 +103,7 @@ def test_failing_block_fails_its_task_and_skips_descendants(prefect_server, chec
     assert recorded["boom"].state.name == "Failed"
     # no task run for it, so none waits Pending (NotReady) forever in the UI's timeline
     assert "after_boom" not in recorded and all(task.state.is_final() for task in recorded.values())
+    assert _logged(run.flow_run_id, "blocks not run, as an upstream block did not complete: after_boom (upstream")
 
 
 def test_a_failed_block_stops_the_blocks_that_have_not_started(prefect_server, checks_project):
@@ -198,6 +199,7 @@ def test_a_chain_runs_in_order_and_stops_at_the_failing_block(prefect_server, ch
     ]
     recorded = task_runs(run.flow_run_id, expected=2)
     assert recorded["start"].state.name == "Completed" and recorded["boom"].state.name == "Failed"
+    assert _logged(run.flow_run_id, "did not complete: after_boom (upstream block(s) boom did not complete)")
     assert {ref.id for refs in recorded["boom"].task_inputs.values() for ref in refs} == {recorded["start"].id}
 
 
@@ -243,3 +245,18 @@ def test_the_seeds_example_pipeline_runs_through_its_multi_project_root(prefect_
     pd.testing.assert_frame_equal(exported, clean, check_dtype=False)
     with pytest.raises(ProjectError, match="in several sub-projects"):
         run_pipeline(root, "example_pipeline")
+
+
+def _logged(flow_run_id: str, text: str, timeout: float = 20) -> bool:
+    """Whether a log line of the flow run holds `text`, once the server has it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            if any(text in log.message for log in logs):
+                return True
+            time.sleep(0.3)
+    return False
