@@ -132,6 +132,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--mage", default=str(HERE.parent / ".venv-mage" / "bin" / "mage"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="Chain lengths (default: 1 50 1000).")
     args = parser.parse_args()
     mage = str(Path(args.mage).absolute()) if Path(args.mage).exists() else None
     tmp = Path(tempfile.mkdtemp(prefix="mage-prefect-cli-bench-"))
@@ -144,7 +145,7 @@ def main() -> int:
         print(f"first server start on a new PREFECT_HOME (database created): {creation:.2f} s", flush=True)
         table: dict[int, dict[str, list[float]]] = {}
         failures: dict[tuple[int, str], int] = {}
-        for size in SIZES:
+        for size in args.sizes:
             columns = cases(tmp, mage, size)
             table[size] = {name: [] for name in columns}
             for round_ in range(args.repeat):

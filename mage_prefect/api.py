@@ -75,7 +75,7 @@ def run_pipeline(
     `incremental` (default: the project's `mage_prefect.incremental`) skips each block whose
     fingerprint (runtime/fingerprints.py) equals its latest stored run's, except those in `refresh`.
     """
-    from .flows import run_flow
+    from .flows import flow_to_run
 
     project = _as_project(project, pipeline)
     model = project.pipeline(pipeline)  # a Mage uuid names the same pipeline, when unambiguous
@@ -85,16 +85,17 @@ def run_pipeline(
     parameters = flow_parameters(model, variables or {}, options)
     _refuse_secrets({**(variables or {}), **(runtime_variables or {})})
     execute, reuse_run = _partial_run(project, model.key, results, block, start, end, resume)
+    flow = flow_to_run(
+        project,
+        model.key,
+        parameters,
+        results=results,
+        execute=execute,
+        reuse_run=reuse_run,
+        reuse_all=resume is not None,  # a resumed run records the whole pipeline
+    )
     with _on_the_local_server():
-        state = run_flow(
-            project,
-            model.key,
-            parameters,
-            results=results,
-            execute=execute,
-            reuse_run=reuse_run,
-            reuse_all=resume is not None,  # a resumed run records the whole pipeline
-        )
+        state = flow(**parameters, return_state=True)
     summary = state.result(raise_on_failure=False) if (state.is_completed() or state.is_failed()) else None
     return RunOutcome(
         pipeline=model.key,
@@ -110,13 +111,16 @@ LAST_RUN = "last"
 def _on_the_local_server():
     """Prefect pointed at the running local server (`mage-prefect server start`, or a CLI run's)
     when no API is set in any way Prefect reads, so API runs land where CLI runs do; else as is
-    (without a server, Prefect starts its own temporary one)."""
+    (without a server, Prefect starts its own temporary one). Either way a local server the run
+    goes to is waited for, when it is still starting (the CLI's first run starts it)."""
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
-    server = None if get_current_settings().api.url or not background_server.wanted() else background_server.running()
-    if server is None:
+    configured = get_current_settings().api.url
+    server = background_server.running() if background_server.wanted() else None
+    if server is None or configured not in (None, server.url):
         return contextlib.nullcontext()
-    return temporary_settings(updates={PREFECT_API_URL: server.wait_ready().url})
+    server.wait_ready()
+    return contextlib.nullcontext() if configured else temporary_settings(updates={PREFECT_API_URL: server.url})
 
 
 def _refuse_secrets(variables: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .local_server import HOST, free_port, prefect_command, stop_process_group
+from .project.errors import MagePrefectError
 
 DEFAULT_PORT = 4200
 STATE = "mage-prefect-server.json"
@@ -26,7 +27,7 @@ TIMEOUT_VARIABLE = "MAGE_PREFECT_SERVER_TIMEOUT"
 MODE_VARIABLE = "MAGE_PREFECT_SERVER"  # `temporary`: Prefect's own temporary server for each run, not this one
 
 
-class ServerNotReady(RuntimeError):
+class ServerNotReady(MagePrefectError, RuntimeError):
     """The background server did not come up; the message says what to do."""
 
 
@@ -43,7 +44,7 @@ class BackgroundServer:
     def wait_ready(self, timeout: float | None = None) -> BackgroundServer:
         """Wait until it answers /health; ServerNotReady if it exits or takes longer than `timeout`
         (default: MAGE_PREFECT_SERVER_TIMEOUT, else STARTUP_TIMEOUT)."""
-        timeout = timeout if timeout is not None else _timeout()
+        timeout = timeout if timeout is not None else startup_timeout()
         deadline = time.monotonic() + timeout
         while not _healthy(self.url):
             if not _alive(self.pid):
@@ -57,7 +58,7 @@ class BackgroundServer:
                     f"the local Prefect server did not answer within {timeout:g} s (see {self.home / LOG}); "
                     f"on a busy machine raise {TIMEOUT_VARIABLE}, or set PREFECT_API_URL to a running server"
                 )
-            time.sleep(0.1)
+            time.sleep(0.05)
         return self
 
 
@@ -137,7 +138,8 @@ def stop(home: Path | None = None) -> BackgroundServer | None:
         return server
 
 
-def _timeout() -> float:
+def startup_timeout() -> float:
+    """Seconds a run waits for the server to start: MAGE_PREFECT_SERVER_TIMEOUT, else STARTUP_TIMEOUT."""
     try:
         return float(os.environ.get(TIMEOUT_VARIABLE) or STARTUP_TIMEOUT)
     except ValueError:
@@ -187,6 +189,8 @@ def _port_free(port: int) -> bool:
     import socket
 
     with socket.socket() as sock:
+        # as the server binds: a port its last run left in TIME_WAIT is free for it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
             return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import math
 import os
 import sys
 import threading
@@ -170,10 +171,9 @@ def run(
     model = load_project(project, pipeline)  # a broken project starts no server
     variables = _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
-    server = _on_a_server(start=True)
-    from .api import run_pipeline  # imports Prefect while the server starts
+    _on_a_server(start=True)
+    from .api import run_pipeline  # imports Prefect and builds the flow while the server starts
 
-    _ready(server)
     outcome = run_pipeline(
         model,
         pipeline,
@@ -228,13 +228,17 @@ def _quiet_prefect() -> None:
     still being sent (they are sent)."""
     import logging
 
-    from .background_server import STARTUP_TIMEOUT, TIMEOUT_VARIABLE
+    from .background_server import STARTUP_TIMEOUT, ServerNotReady, startup_timeout
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     # Prefect's own temporary server (MAGE_PREFECT_SERVER=temporary) waits 20 s by default: a new
     # database takes longer to migrate on a busy machine; wait as long as for the local server
-    os.environ.setdefault(TEMPORARY_TIMEOUT, os.environ.get(TIMEOUT_VARIABLE) or f"{STARTUP_TIMEOUT:g}")
+    try:
+        seconds = startup_timeout()
+    except ServerNotReady:  # said when a run waits for a server
+        seconds = STARTUP_TIMEOUT
+    os.environ.setdefault(TEMPORARY_TIMEOUT, str(math.ceil(seconds)))  # Prefect takes whole seconds
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
 
@@ -261,13 +265,8 @@ def _on_a_server(start: bool):
 
 
 def _ready(server) -> None:
-    from .background_server import ServerNotReady
-
     if server is not None:
-        try:
-            server.wait_ready()
-        except ServerNotReady as exc:
-            _fail(str(exc))
+        server.wait_ready()  # ServerNotReady is a user-facing error: one line
 
 
 def _needs_server(what: str) -> None:

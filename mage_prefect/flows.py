@@ -35,6 +35,7 @@ from .redaction import install_log_filter
 from .results.store import LATEST, OutputStore, results_location
 from .runtime.block_code import pipeline_version
 from .runtime.context import RunContext, RunOrigin, event_payload, run_context
+from .runtime.fingerprints import Signatures
 from .tasks import CACHED, SKIPPED, block_task, product_task, reused_task
 from .zombie_runs import stop_heartbeats_at_once
 
@@ -105,10 +106,18 @@ def run_flow(
     reuse_all: bool = False,
 ) -> State:
     """Build the pipeline's flow and run it here with `parameters` (see flow_parameters); its final
-    state. A bad event payload is refused before a flow run starts."""
-    event_payload(parameters.get("runtime_variables") or {})
-    flow = build_flow(project, pipeline_key, results=results, execute=execute, reuse_run=reuse_run, reuse_all=reuse_all)
+    state."""
+    flow = flow_to_run(
+        project, pipeline_key, parameters, results=results, execute=execute, reuse_run=reuse_run, reuse_all=reuse_all
+    )
     return flow(**parameters, return_state=True)
+
+
+def flow_to_run(project: Project, pipeline_key: str, parameters: dict[str, Any], **options) -> Flow:
+    """The flow `run_flow` runs with `parameters`, built before any call to the Prefect API (a run's
+    server may still be starting). A bad event payload is refused here, before a flow run starts."""
+    event_payload(parameters.get("runtime_variables") or {})
+    return build_flow(project, pipeline_key, **options)
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,7 @@ class FlowPlan:
         order = topological_order(pipeline)
         tracking = _mlflow_tracking(project, pipeline)
         consumers = Counter(uuid for block in order for uuid in block.upstream_blocks)
+        signatures = Signatures(project.root, pipeline.repo_path)
 
         def task(block: Block) -> Task:
             if block.uuid in reused:
@@ -152,7 +162,7 @@ class FlowPlan:
                 return product_task(project, pipeline, block, store, lambda key: _run_subflow(project, key, store))
             tracked = tracking if tracking and tracking.tracks(block.uuid) else None
             consumed = None if block.dynamic else consumers[block.uuid]
-            return block_task(pipeline, block, store, consumed, tracked, project.root)
+            return block_task(pipeline, block, store, consumed, tracked, signatures)
 
         limit = pipeline.concurrency_config.get("block_run_limit")
         return cls(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prefect import Task
@@ -25,10 +24,10 @@ from .project.models import Block, Pipeline, Project
 from .results.products import fresh_outputs, latest_outputs
 from .results.store import OutputStore
 from .runtime.arguments import block_kwargs
-from .runtime.block_code import compiled_block_code
+from .runtime.block_code import block_source, compile_block
 from .runtime.context import RunContext
 from .runtime.execute import ConditionFailed, execute_block, run_cancelled_callbacks
-from .runtime.fingerprints import block_signature, fingerprint
+from .runtime.fingerprints import Signatures, fingerprint
 
 SKIPPED = "Skipped"  # Prefect has no skipped state: a named Completed state, propagated downstream
 CACHED = "Cached"  # Prefect's name for a completed state whose result was not computed again
@@ -40,27 +39,27 @@ def block_task(
     store: OutputStore,
     consumers: int | None,
     tracking=None,
-    project_root: Path | None = None,
+    signatures: Signatures | None = None,
 ) -> Task:
     """The block's task: skipped after a skipped upstream, cancelled once the run halts, reused when
     an incremental run finds it unchanged, else the block run with Mage's retries; its outputs are
     stored, and released after `consumers` takes."""
     conditionals = pipeline.add_ons("conditionals", block.uuid)
     callbacks = pipeline.add_ons("callbacks", block.uuid)
+    source, filename = block_source(block) if block.file is not None or block.content else (None, None)
+    signatures = signatures or Signatures(pipeline.repo_path, pipeline.repo_path)
     run = _BlockRun(
         pipeline,
         block,
         store,
         consumers,
         tracking,
-        code=compiled_block_code(block)[0] if block.language == "python" else None,
+        code=compile_block(source, filename) if block.language == "python" and source is not None else None,
         upstreams=tuple(pipeline.block(uuid) for uuid in block.upstream_blocks),
         delays=block.retry_config.delays(),
         conditionals=conditionals,
         callbacks=callbacks,
-        signature=block_signature(
-            block, (*conditionals, *callbacks), project_root or pipeline.repo_path, pipeline.repo_path
-        ),
+        signature=signatures.of(block, (*conditionals, *callbacks), source),
     )
 
     # Short on purpose: Prefect reads the source of every task function (inspect.getsource), which

@@ -156,9 +156,13 @@ class Pipeline(_Frozen):
         return prefect_name(self.key)
 
     def block(self, uuid: str) -> Block:
-        for block in self.blocks:
-            if block.uuid == uuid:
-                return block
+        # an index kept beside the fields (model_copy copies it: it is checked against `blocks`)
+        blocks, by_uuid = self.__dict__.get("_blocks_by_uuid", ((), {}))
+        if blocks is not self.blocks:
+            by_uuid = {block.uuid: block for block in reversed(self.blocks)}  # the first of a repeated uuid
+            self.__dict__["_blocks_by_uuid"] = self.blocks, by_uuid
+        if uuid in by_uuid:
+            return by_uuid[uuid]
         hint = did_you_mean(uuid, [b.uuid for b in self.blocks]) or "run `mage-prefect graph` to list blocks"
         raise NotFound(f"no block '{uuid}' in pipeline '{self.key}'; {hint}")
 

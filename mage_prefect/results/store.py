@@ -255,7 +255,9 @@ class OutputStore:
         store = self._store(serializer)
         record = store.create_result_record(value, key=full_key)
         separate = store.metadata_storage is not None  # parquet: plain data, its metadata record apart
-        content = record.serialize_result() if separate else record.serialize()
+        data = record.serialize_result()
+        # a record file is ResultRecord.serialize()'s, the value serialized once for the file and its digest
+        content = data if separate else _record_bytes(record, data)
         self._where.write_bytes(full_key, content)
         if separate:
             self._where.write_bytes(f"{RECORDS}/{full_key}", record.serialize_metadata())
@@ -263,8 +265,7 @@ class OutputStore:
         if len(content) <= CHECKSUM_LIMIT:
             facts["sha256"] = hashlib.sha256(content).hexdigest()
             # the value alone (a record file also names its own key): the same value, the same digest
-            value = content if separate else record.serialize_result()
-            facts["value_sha256"] = hashlib.sha256(value).hexdigest()
+            facts["value_sha256"] = hashlib.sha256(data).hexdigest()
         return full_key, facts
 
     def _write_json(self, key: str, value: Any) -> None:
@@ -321,6 +322,11 @@ class OutputStore:
                 continue  # run it again
             found.append(block)
         return found
+
+
+def _record_bytes(record, data: bytes) -> bytes:
+    """What `record.serialize()` returns, given its serialized value."""
+    return record.model_copy(update={"result": data}).model_dump_json(serialize_as_any=True).encode()
 
 
 def _identity(facts: list[dict]) -> str:

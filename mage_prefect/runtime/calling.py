@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
+
+_PARAMETERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a function's, read once per block run
 
 
 def _parameters(function: Callable):
-    return inspect.signature(function).parameters.values()
+    try:
+        return _PARAMETERS[function]
+    except (KeyError, TypeError):  # TypeError: not weakly referenceable (a builtin)
+        parameters = tuple(inspect.signature(function).parameters.values())
+    try:
+        _PARAMETERS[function] = parameters
+    except TypeError:
+        pass
+    return parameters
 
 
 def accepts_kwargs(function: Callable) -> bool:

@@ -31,16 +31,8 @@ class BlockSignature:
 
 
 def block_signature(block: Block, add_ons: Sequence[Block], project: Path, repo: Path) -> BlockSignature:
-    """The block's signature. Its imports resolve as in a run (the folder holding the project, and
-    the project folders on PYTHONPATH); only modules inside the `project` folder are followed."""
-    sources = [block_source(item)[0] for item in (block, *add_ons) if item.file is not None or item.content]
-    digest = hashlib.sha256()
-    for source in sources:
-        digest.update(source.encode())
-    for path in _imported_files(sources, (project.parent, repo, project), project.resolve()):
-        digest.update(str(path).encode() + path.read_bytes())
-    digest.update(json.dumps(block.configuration, sort_keys=True, default=str).encode())
-    return BlockSignature(digest.hexdigest(), frozenset(word for source in sources for word in WORD.findall(source)))
+    """The block's signature (see `Signatures`)."""
+    return Signatures(project, repo).of(block, add_ons)
 
 
 def fingerprint(signature: BlockSignature, kwargs: dict[str, Any], upstreams: Sequence[str]) -> str:
@@ -53,17 +45,54 @@ def fingerprint(signature: BlockSignature, kwargs: dict[str, Any], upstreams: Se
     return digest.hexdigest()
 
 
-def _imported_files(sources: Sequence[str], roots: Sequence[Path], project: Path) -> list[Path]:
-    """The project's Python files the sources import, and the files those import."""
-    found: dict[Path, None] = {}
-    pending = list(sources)
-    while pending and len(found) < MAX_MODULES:
-        for name in _imports(pending.pop()):
-            path = _resolve(name, roots)
-            if path is not None and path not in found and path.is_relative_to(project):
-                found[path] = None
-                pending.append(path.read_text(errors="replace"))
-    return sorted(found)
+class Signatures:
+    """The signatures of the blocks of one flow build. Imports resolve as in a run (the folder
+    holding the `project`, `repo`, and the project folders on PYTHONPATH); only modules inside the
+    project folder are followed, each resolved and read once per build."""
+
+    def __init__(self, project: Path, repo: Path):
+        self._roots = (project.parent, repo, project)
+        self._project = project.resolve()
+        self._paths: dict[str, Path | None] = {}
+        self._modules: dict[Path, tuple[bytes, list[str]]] = {}  # a module file: its bytes, its imports
+
+    def of(self, block: Block, add_ons: Sequence[Block], source: str | None = None) -> BlockSignature:
+        """`block`'s signature; `source`: its code, when already read."""
+        sources = [
+            source if item is block and source is not None else block_source(item)[0]
+            for item in (block, *add_ons)
+            if item.file is not None or item.content
+        ]
+        digest = hashlib.sha256()
+        for text in sources:
+            digest.update(text.encode())
+        for path in self._imported_files(sources):
+            digest.update(str(path).encode() + self._module(path)[0])
+        digest.update(json.dumps(block.configuration, sort_keys=True, default=str).encode())
+        return BlockSignature(digest.hexdigest(), frozenset(word for text in sources for word in WORD.findall(text)))
+
+    def _imported_files(self, sources: Sequence[str]) -> list[Path]:
+        """The project's Python files the sources import, and the files those import."""
+        found: dict[Path, None] = {}
+        pending = [_imports(source) for source in sources]
+        while pending and len(found) < MAX_MODULES:
+            for name in pending.pop():
+                path = self._resolve(name)
+                if path is not None and path not in found and path.is_relative_to(self._project):
+                    found[path] = None
+                    pending.append(self._module(path)[1])
+        return sorted(found)
+
+    def _module(self, path: Path) -> tuple[bytes, list[str]]:
+        if path not in self._modules:
+            data = path.read_bytes()
+            self._modules[path] = data, _imports(data.decode(errors="replace"))
+        return self._modules[path]
+
+    def _resolve(self, module: str) -> Path | None:
+        if module not in self._paths:
+            self._paths[module] = _resolve(module, self._roots)
+        return self._paths[module]
 
 
 def _imports(source: str) -> list[str]:
