@@ -1,4 +1,4 @@
-"""Benchmark `validate` on a 1,000-block pipeline (target: under 1 s), as Mage's UI writes one.
+"""Benchmark `validate` on a 1,000-block pipeline (target: under 0.5 s), as Mage's UI writes one.
 
     .venv/bin/python benchmarks/validate.py [--repeat N] [--blocks N]
 
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET_SECONDS = 1.0
+TARGET_SECONDS = 0.5  # the speed issue: validate or compile of a 1,000-block pipeline
 MAGE_BLOCK = """- all_upstream_blocks_executed: true
   color: null
   configuration: {{}}

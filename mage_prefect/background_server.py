@@ -72,16 +72,49 @@ def prefect_home() -> Path:
 
 
 def configured_api_url() -> str | None:
-    """PREFECT_API_URL from the environment, else from the active Prefect profile (profiles.toml)."""
-    if os.environ.get("PREFECT_API_URL"):
-        return os.environ["PREFECT_API_URL"]
+    """PREFECT_API_URL where Prefect reads it, in its order, without importing Prefect: the
+    environment, then the current folder's `.env`, `prefect.toml` ([api] url) and `pyproject.toml`
+    ([tool.prefect.api] url), then the active Prefect profile (profiles.toml)."""
+    return (
+        os.environ.get("PREFECT_API_URL")
+        or _dotenv(Path(".env")).get("PREFECT_API_URL")
+        or _toml_value(Path("prefect.toml"), ("api", "url"))
+        or _toml_value(Path("pyproject.toml"), ("tool", "prefect", "api", "url"))
+        or _profile_api_url()
+        or None
+    )
+
+
+def _profile_api_url() -> str | None:
     path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml").expanduser()
-    try:
-        profiles = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
+    profiles = _toml(path)
     active = os.environ.get("PREFECT_PROFILE") or profiles.get("active")
-    return (profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL") or None
+    return (profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL")
+
+
+def _toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # Prefect reports what it cannot read, once imported
+
+
+def _toml_value(path: Path, keys: tuple[str, ...]) -> str | None:
+    value = _toml(path)
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _dotenv(path: Path) -> dict[str, str | None]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        return dotenv_values(path)
+    except (OSError, UnicodeDecodeError):
+        return {}
 
 
 def running(home: Path | None = None) -> BackgroundServer | None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+
+import pytest
 
 from mage_prefect import background_server
 
@@ -43,3 +47,43 @@ def test_a_server_whose_process_is_gone_is_forgotten(tmp_path):
     state.write_text("{broken")
     assert background_server.running(tmp_path) is None
     assert background_server.stop(tmp_path) is None
+
+
+def _prefects_api_url(folder, env) -> str | None:
+    """PREFECT_API_URL as Prefect itself reads it, run from `folder`."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from prefect.settings import get_current_settings as s; print(s().api.url)"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = done.stdout.strip().splitlines()[-1]
+    return None if found == "None" else found
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        (".env", "PREFECT_API_URL=http://dotenv:4200/api\n"),
+        ("prefect.toml", '[api]\nurl = "http://prefect-toml:4200/api"\n'),
+        ("pyproject.toml", '[project]\nname = "x"\n[tool.prefect.api]\nurl = "http://pyproject:4200/api"\n'),
+        ("pyproject.toml", '[project]\nname = "x"\n'),  # no Prefect table: none configured
+    ],
+)
+def test_the_configured_api_is_found_in_the_files_prefect_reads_as_prefect_finds_it(tmp_path, monkeypatch, file, text):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / file).write_text(text)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "home")  # no profiles.toml there
+    for key in list(os.environ):
+        if key.startswith("PREFECT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PREFECT_HOME", env["PREFECT_HOME"])
+    monkeypatch.chdir(folder)
+
+    assert background_server.configured_api_url() == _prefects_api_url(folder, env)
+    if "url" in text or "URL" in text:
+        assert background_server.configured_api_url() is not None
