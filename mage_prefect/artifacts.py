@@ -1,6 +1,6 @@
 """The outputs artifact: a run's block outputs on its page in the Prefect UI, one table whose key
-gives each pipeline a version history on the Artifacts page; and a table of each DataFrame
-output's first rows, as Mage shows a block's output."""
+gives each pipeline a version history on the Artifacts page; a table of each DataFrame output's
+first rows, as Mage shows a block's output; and a table of what each chart block draws."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 
 from prefect.states import State
 
+from .charts import chart_rows
 from .handoff import BlockResult
+from .project.models import Chart
 from .redaction import redact
 
 MAX_TABLES = 50  # DataFrame previews per run
@@ -30,6 +32,7 @@ def send_outputs_artifact(
     location: str | Path,
     flow_run_id: str,
     logger,
+    charts: tuple[Chart, ...] = (),
 ) -> None:
     """Send the table from a thread of its own, so the run does not wait for the API (tens of ms);
     the process waits for the thread before it exits."""
@@ -44,7 +47,11 @@ def send_outputs_artifact(
         description=f"Block outputs of pipeline `{pipeline_key}`, stored under `{location}`",
         flow_run_id=flow_run_id,
     )
-    artifacts = [artifact, *_tables(pipeline_key, results, flow_run_id)]
+    artifacts = [
+        artifact,
+        *_tables(pipeline_key, results, flow_run_id),
+        *_charts(pipeline_key, charts, results, flow_run_id, logger),
+    ]
     settings = SettingsContext.get().model_copy()  # the API to use, without the run's own (closing) client
     thread = threading.Thread(target=_send, args=(artifacts, settings, logger), name="mage-prefect-artifact")
     thread.start()
@@ -87,6 +94,45 @@ def _tables(pipeline_key: str, results: dict[str, object], flow_run_id: str) -> 
                     )
                 )
     return tables
+
+
+def _charts(pipeline_key: str, charts: tuple[Chart, ...], results: dict[str, object], flow_run_id: str, logger) -> list:
+    """A table artifact per chart whose first upstream block ran: the data Mage's chart draws."""
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    tables = []
+    for chart in charts:
+        source = results.get(chart.upstream_blocks[0]) if chart.upstream_blocks else None
+        if not isinstance(source, BlockResult) or not source.keys:
+            continue
+        try:
+            outputs = source.peek()
+            rows = chart_rows(chart.configuration, outputs[0]) if outputs else None
+        except Exception as exc:  # as in Mage, a chart that cannot be drawn fails nothing else
+            logger.warning(f"chart '{chart.uuid}' was not drawn: {type(exc).__name__}: {redact(str(exc))}")
+            continue
+        if rows is None:
+            continue
+        kind = chart.configuration.get("chart_type")
+        tables.append(
+            ArtifactCreate(
+                key=artifact_key(pipeline_key, f"{chart.uuid}-chart"),
+                type="table",
+                data=json.dumps([{redact(str(name)): _shown(cell) for name, cell in row.items()} for row in rows]),
+                description=redact(f"Mage chart `{chart.uuid}` ({kind}) of `{source.name}`: the data it draws"),
+                flow_run_id=flow_run_id,
+            )
+        )
+    return tables
+
+
+def _shown(cell: object) -> object:
+    """A chart cell: numbers as they are, anything else as masked text."""
+    if isinstance(cell, bool | int | float) and cell == cell:  # NaN is not JSON
+        return cell
+    if hasattr(cell, "item"):  # a numpy scalar
+        return _shown(cell.item())
+    return redact(str(cell))[:SHOWN_CELL]
 
 
 def _send(artifacts, settings, logger) -> None:

@@ -264,7 +264,8 @@ class PipelineRun:
                     fingerprints[result.name] = result.fingerprint
         store, run_id = self.plan.store, self.context.pipeline_run_id
         store.publish(self.plan.pipeline.key, run_id, saved, reused, fingerprints)
-        send_outputs_artifact(self.plan.pipeline.key, states, results, store.location, run_id, get_run_logger())
+        pipeline = self.plan.pipeline
+        send_outputs_artifact(pipeline.key, states, results, store.location, run_id, get_run_logger(), pipeline.charts)
         return _final_state(states)
 
     def _concurrently(self) -> dict[str, State]:

@@ -100,6 +100,15 @@ class Block(_Frozen):
         return str(self.file) if self.content is None else f"<inline content of block {self.uuid}>"
 
 
+class Chart(_Frozen):
+    """A chart block (a `widgets` entry): drawn from its first upstream block's output."""
+
+    uuid: str
+    upstream_blocks: tuple[str, ...] = ()
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    source: SourceRef
+
+
 def prefect_name(name: str) -> str:
     """A flow or deployment name: the characters Prefect refuses in names become '-'."""
     return re.sub(r"[/%&><]", "-", name)
@@ -139,6 +148,7 @@ class Pipeline(_Frozen):
     blocks: tuple[Block, ...] = ()
     callbacks: tuple[Block, ...] = ()
     conditionals: tuple[Block, ...] = ()
+    charts: tuple[Chart, ...] = ()
     variables: dict[str, Any] = Field(default_factory=dict)
     concurrency_config: dict[str, Any] = Field(default_factory=dict)
     triggers: tuple[Trigger, ...] = ()

@@ -21,6 +21,7 @@ from .models import (
     RUNNABLE_TYPES,
     SKIPPED_TYPES,
     Block,
+    Chart,
     Pipeline,
     RetryConfig,
     SourceRef,
@@ -80,6 +81,7 @@ class PipelineReader:
             blocks=sections["blocks"],
             callbacks=sections["callbacks"],
             conditionals=sections["conditionals"],
+            charts=sections["widgets"],
             variables=entry.variables,
             concurrency_config=entry.concurrency_config.model_dump(exclude_none=True),
             triggers=triggers,
@@ -136,6 +138,16 @@ class PipelineReader:
                 )
                 built[entry.uuid] = blocks[index]
             sections[section] = tuple(blocks[index] for index in sorted(blocks))
+        sections["widgets"] = tuple(
+            Chart(
+                uuid=entry.uuid,
+                upstream_blocks=tuple(entry.upstream_blocks),
+                configuration=raw.get("configuration") or {},
+                source=_source_of(doc, ("widgets", index)),
+            )
+            for index, entry, raw in entries["widgets"]
+            if raw is not None and entry.type == "chart"
+        )
         return sections
 
     def _entries(
@@ -250,7 +262,6 @@ class PipelineReader:
                     "set configuration.global_data_product.uuid",
                 )
             )
-        line, column = doc.positions.get(key, (None, None))
         return Block(
             uuid=uuid,
             type=entry.type,
@@ -265,7 +276,7 @@ class PipelineReader:
             content=content,
             file=file,
             callback_file=callback_file,
-            source=SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key)),
+            source=_source_of(doc, key),
         )
 
     @staticmethod
@@ -417,10 +428,11 @@ class PipelineReader:
 
 def _stand_in(doc: YamlDocument, key: KeyPath, entry: BlockEntry) -> Block:
     """A block whose entry has errors, as far as other blocks see it: its uuid and upstreams."""
-    line, column = doc.positions.get(key, (None, None))
     return Block(
-        uuid=entry.uuid,
-        type=entry.type,
-        upstream_blocks=tuple(entry.upstream_blocks),
-        source=SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key)),
+        uuid=entry.uuid, type=entry.type, upstream_blocks=tuple(entry.upstream_blocks), source=_source_of(doc, key)
     )
+
+
+def _source_of(doc: YamlDocument, key: KeyPath) -> SourceRef:
+    line, column = doc.positions.get(key, (None, None))
+    return SourceRef(file=doc.path, line=line, column=column, key_path=format_key_path(key))

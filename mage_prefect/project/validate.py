@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .block_checks import arity_problem, block_code_text, imported_modules
 from .capabilities import shim_serves
-from .errors import Diagnostic, ProjectError, has_errors
+from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
 from .graph import dynamic_children, find_cycle
 from .loader import ProjectReader
 from .models import RUNNABLE_TYPES, Block, Pipeline, Project
@@ -120,6 +120,7 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
                     hint="set reduce_output: true on the dynamic child above it, or remove dynamic: true",
                 )
             )
+    diagnostics += _unknown_chart_upstreams(pipeline)
     folders = _project_folders(pipeline, root)
     for block in (*pipeline.blocks, *pipeline.callbacks, *pipeline.conditionals):
         if block.type != "global_data_product" and block.language == "python":
@@ -128,6 +129,25 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
         if block.language == "sql":
             diagnostics.extend(check_sql_block(block, block.source.key_path, pipeline, children))
     return diagnostics
+
+
+def _unknown_chart_upstreams(pipeline: Pipeline) -> list[Diagnostic]:
+    """A chart is drawn from its first upstream block's output: one the pipeline lacks draws nothing."""
+    blocks = {block.uuid for block in pipeline.blocks}
+    return [
+        Diagnostic(
+            file=chart.source.file,
+            line=chart.source.line,
+            column=chart.source.column,
+            key_path=f"{chart.source.key_path}.upstream_blocks",
+            severity="warning",
+            message=f"chart '{chart.uuid}' names unknown upstream block '{name}'; it is not drawn",
+            hint=did_you_mean(name, blocks) or "name a block of this pipeline",
+        )
+        for chart in pipeline.charts
+        for name in chart.upstream_blocks
+        if name not in blocks
+    ]
 
 
 def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagnostic]:

@@ -15,6 +15,7 @@ file given with ``--log``.  See README.md beside this file for the exact semanti
     mage_harness.py [--log FILE] generate pipeline PROJECT_ROOT UUID --blocks JSON
                     [--name N] [--type python] [--sub-project NAME] [--pipeline-config JSON]
     mage_harness.py [--log FILE] generate project DEST [--platform SUB1,SUB2]
+    mage_harness.py [--log FILE] chart FRAME_PARQUET --configs JSON
 
 JSON arguments take inline JSON, or @PATH to read it from a file.
 """
@@ -1022,6 +1023,38 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def cmd_chart(args) -> dict:
+    """What Mage's chart builder computes (Widget.post_process_variables, no chart code) for each
+    configuration, over the DataFrame in a parquet file, as the upstream block's output."""
+    import numpy as np
+    import pandas as pd
+    from mage_ai.data_preparation.models.widget import Widget
+
+    def plain(value):
+        if isinstance(value, np.ndarray):
+            return plain(value.tolist())
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value.item() if hasattr(value, "item") else value
+
+    frame = pd.read_parquet(args.frame)
+    drawn = []
+    for configuration in _json_arg(args.configs, []):
+        widget = Widget("chart", "chart", "chart", configuration=configuration)
+        data = widget.post_process_variables(
+            {},
+            chart_type=configuration.get("chart_type"),
+            group_by_columns=configuration.get("group_by"),
+            metrics=configuration.get("metrics"),
+            results={"source": frame.copy()},
+            upstream_block_uuids=["source"],
+        )
+        drawn.append(plain(data))
+    return dict(charts=drawn)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mage_harness.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--log", help="file for Mage's own output (default: stderr)")
@@ -1039,6 +1072,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds per pair; Mage hangs on some inputs (a billion-laughs YAML)",
     )
+
+    ch = sub.add_parser("chart", help="the data of chart-builder charts over a parquet DataFrame")
+    ch.add_argument("frame")
+    ch.add_argument("--configs", required=True, help="JSON list of chart configurations (or @file)")
 
     rn = sub.add_parser("run", help="a trigger-mode run by Mage's own scheduler")
     rn.add_argument("project_root")
@@ -1095,6 +1132,8 @@ def main(argv=None) -> int:
             doc = cmd_load(args)
         elif args.command == "load-batch":
             doc = cmd_load_batch(args)
+        elif args.command == "chart":
+            doc = cmd_chart(args)
         elif args.command == "run":
             doc = cmd_run(args)
             ok = doc.get("status") in ("completed", "failed")

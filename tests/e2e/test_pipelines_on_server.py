@@ -68,7 +68,7 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
 
     deadline, artifacts = time.monotonic() + 15, {}
     with get_client(sync_client=True) as client:  # sent from a thread of its own as the run ends
-        while "train-model-load-customers-output-0" not in artifacts and time.monotonic() < deadline:
+        while "train-model-churn-by-contract-chart" not in artifacts and time.monotonic() < deadline:
             found = client.read_artifacts(
                 artifact_filter=ArtifactFilter(
                     flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), type=ArtifactFilterType(any_=["table"])
@@ -79,6 +79,13 @@ def test_example_ml_pipeline_runs_with_one_task_per_block(prefect_server, demo_p
     head = json.loads(artifacts["train-model-load-customers-output-0"].data)
     assert len(head) == 10 and set(head[0]) >= {"tenure_months", "churned"}
     assert "train-model-evaluate-model-output-0" not in artifacts  # a dict: no table
+    # the chart block draws what Mage's chart builder would: churn rate and count by contract
+    customers = get_output(demo_project, "train_model", "load_customers")
+    chart = {row["contract"]: row for row in json.loads(artifacts["train-model-churn-by-contract-chart"].data)}
+    assert list(chart) == sorted(customers["contract"].unique())
+    for contract, group in customers.groupby("contract"):
+        assert chart[contract]["count(churned)"] == len(group)
+        assert chart[contract]["average(churned)"] == pytest.approx(group["churned"].mean())
     artifact = artifacts["train-model-outputs"]
     rows = {row["block"]: row for row in json.loads(artifact.data)}
     assert artifact.key == "train-model-outputs" and list(rows) == blocks

@@ -288,3 +288,22 @@ def test_a_problem_blocks_only_the_pipelines_it_concerns(tmp_path):
     )
     assert check_project(standalone, "p")[1] == []  # p uses no product
     assert [d.severity for d in check_project(standalone, "q")[1]] == ["error"]  # q uses the broken one
+
+
+def test_a_chart_on_an_unknown_block_is_a_warning_with_its_line(tmp_path):
+    project = tmp_path / "standalone_project"
+    shutil.copytree(STANDALONE, project)
+    metadata = project / "pipelines" / "etl" / "metadata.yaml"
+    metadata.write_text(
+        metadata.read_text().replace(
+            "  upstream_blocks:\n  - load_numbers\n  uuid: numbers_chart",
+            "  upstream_blocks:\n  - load_numbrs\n  uuid: numbers_chart",
+        )
+    )
+
+    loaded, diagnostics = check_project(project, "etl")
+
+    found = find(diagnostics, metadata, "chart 'numbers_chart' names unknown upstream block 'load_numbrs'")
+    assert found.severity == "warning" and found.hint == "did you mean 'load_numbers'?"
+    assert found.line == line_of(metadata, "widgets:") + 1  # the chart's entry
+    assert [chart.uuid for chart in loaded.pipeline("etl").charts] == ["numbers_chart"]
