@@ -1,17 +1,23 @@
-"""Whole-process wall time of one pipeline run, as a user lives it: Mage's `mage run` against
-`mage-prefect run` (first run, with its server start, and repeat runs on the running local server),
-a hand-written Prefect flow script (with and without result persistence) and plain Python.
+"""Whole-process wall time of one pipeline run, as a user lives it: Mage against `mage-prefect run`
+(first run, with its server start, and repeat runs on the running local server), a hand-written
+Prefect flow script (with and without result persistence) and plain Python.
 
-    .venv/bin/python benchmarks/cli.py [--repeat N] [--mage PATH/TO/mage]
+    .venv/bin/python benchmarks/cli.py [--repeat N] [--mage PATH/TO/mage] [--workloads NAME ...]
 
 Every case is a fresh process, cases interleaved round by round; each cell is the median of N and
-the min–max. The workloads are chains of trivial blocks (cases.py's block files): 1, 50 and 1,000
-blocks. Prefect's flow-run heartbeat stays on (its default), as users run it.
+the min–max; peak memory (RSS) is the median of the runs' maxima. The workloads (every column runs
+the same block files, cases.py's):
+- chains of 1, 50 and 1,000 trivial blocks (`mage run`);
+- a 5-block chain passing a 2,000,000 × 10 float DataFrame (`mage run`);
+- a dynamic block fanning out to 1,000 children: `mage run` cannot run dynamic blocks, so Mage's
+  column is a trigger run by its own scheduler (tests/compat/mage_harness.py, outputs not copied).
+Prefect's flow-run heartbeat stays on (its default), as users run it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -19,21 +25,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from cases import CHAIN_FIRST, CHAIN_STEP, Workload, write_project
+from cases import CHAIN_FIRST, CHAIN_STEP, FRAME_FIRST, FRAME_STEP, HEADER, Workload, write_project
 
 HERE = Path(__file__).resolve().parent
+HARNESS = HERE.parent / "tests" / "compat" / "mage_harness.py"
 BIN = Path(sys.executable).parent
-SIZES = (1, 50, 1000)
-TIMEOUT = 600
-CHAIN = Workload("chain", "trivial blocks", CHAIN_FIRST, CHAIN_STEP, blocks=1, rows=0)
+TIMEOUT = 900
+FRAME_ROWS = 2_000_000
+CHILDREN = 1000
 FLOW_SCRIPT = """import sys
 from pathlib import Path
 from prefect import flow, task
 
-root, blocks, persist = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "persist"
+root, blocks, persist, rows = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "persist", int(sys.argv[4])
 functions = []
 for index in range(blocks):
     path = root / ("data_loaders" if index == 0 else "transformers") / (
@@ -47,56 +54,150 @@ tasks = [task(fn, name=f"block_{i}", persist_result=persist) for i, fn in enumer
 
 @flow(name="hand_written", persist_result=persist)
 def chain():
-    value = tasks[0]()
+    value = tasks[0](rows=rows)
     for step in tasks[1:]:
         value = step(value)
     return value
 
 
 if __name__ == "__main__":
-    assert chain() == blocks
+    value = chain()
+    assert value == blocks if not rows else value.shape == (rows, 10)
 """
 PYTHON_SCRIPT = FLOW_SCRIPT.replace("from prefect import flow, task\n", "").split("tasks = ")[0] + (
-    "value = functions[0]()\nfor step in functions[1:]:\n    value = step(value)\nassert value == blocks\n"
+    "value = functions[0](rows=rows)\nfor step in functions[1:]:\n    value = step(value)\n"
+    "assert value == blocks if not rows else value.shape == (rows, 10)\n"
+)
+FAN_OUT_FIRST = """
+@data_loader
+def load_items(*args, **kwargs):
+    return [list(range(int(kwargs['children'])))]
+"""
+FAN_OUT_CHILD = """
+@transformer
+def child(item, *args, **kwargs):
+    return item * 2
+"""
+FAN_OUT_METADATA = """blocks:
+- uuid: load_items
+  type: data_loader
+  configuration:
+    dynamic: true
+  upstream_blocks: []
+  downstream_blocks:
+  - child
+- uuid: child
+  type: transformer
+  upstream_blocks:
+  - load_items
+  downstream_blocks: []
+name: bench
+type: python
+uuid: bench
+variables:
+  children: {children}
+"""
+FAN_OUT_FLOW = """import sys
+from pathlib import Path
+from prefect import flow, task
+
+root, children, persist = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "persist"
+namespace = {"data_loader": lambda f: f, "transformer": lambda f: f}
+for path in (root / "data_loaders" / "load_items.py", root / "transformers" / "child.py"):
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+load = task(namespace["load_items"], persist_result=persist)
+child = task(namespace["child"], persist_result=persist)
+
+
+@flow(name="hand_written_fan_out", persist_result=persist)
+def fan_out():
+    return child.map(load(children=children)[0]).result()
+
+
+if __name__ == "__main__":
+    assert sum(fan_out()) == children * (children - 1)
+"""
+FAN_OUT_PYTHON = FAN_OUT_FLOW.split("load = task(")[0].replace("from prefect import flow, task\n", "") + (
+    'items = namespace["load_items"](children=children)[0]\n'
+    'assert sum(namespace["child"](item) for item in items) == children * (children - 1)\n'
 )
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, bool]:
+@dataclass(frozen=True)
+class Column:
+    command: list[str]
+    env: dict[str, str] | None  # None: the environment, pointed at the running local server
+    restarts: bool = False  # a first run: the local server is stopped before it
+
+
+def write_fan_out(root: Path, children: int) -> None:
+    (root / "data_loaders").mkdir(parents=True)
+    (root / "transformers").mkdir()
+    (root / "metadata.yaml").write_text("project_type: standalone\nvariables_dir: ~/.mage_data\n")
+    (root / "data_loaders" / "load_items.py").write_text(HEADER.format(decorator="data_loader") + FAN_OUT_FIRST)
+    (root / "transformers" / "child.py").write_text(HEADER.format(decorator="transformer") + FAN_OUT_CHILD)
+    (root / "pipelines" / "bench").mkdir(parents=True)
+    (root / "pipelines" / "bench" / "metadata.yaml").write_text(FAN_OUT_METADATA.format(children=children))
+
+
+def columns(tmp: Path, mage: str | None, workload: str) -> dict[str, Column]:
+    """Each column's command for `workload` (`chain-N`, `frame`, `fan-out`)."""
+    root = tmp / workload / "project"
+    local = {**os.environ, "PREFECT_HOME": str(tmp / "prefect-home")}
+    local.pop("PREFECT_API_URL", None)
+    mage_env = {**os.environ, "MAGE_DATA_DIR": str(tmp / "mage-data")}
+    run = [str(BIN / "mage-prefect"), "run", str(root), "bench"]
+    found = {
+        "mage-prefect run (first)": Column(run, local, restarts=True),
+        "mage-prefect run (repeat)": Column(run, local),
+    }
+    if workload == "fan-out":
+        write_fan_out(root, CHILDREN)
+        (tmp / "fan_out.py").write_text(FAN_OUT_FLOW)
+        (tmp / "fan_out_plain.py").write_text(FAN_OUT_PYTHON)
+        script, plain, arguments = tmp / "fan_out.py", tmp / "fan_out_plain.py", [str(root), str(CHILDREN)]
+        harness = [str(Path(mage).parent / "python"), str(HARNESS), "run", str(root), "bench"] if mage else []
+        mage_run = [*harness, "--out", str(tmp / "mage-out"), "--no-outputs", "--timeout", str(TIMEOUT)]
+    else:
+        size, rows = (5, FRAME_ROWS) if workload == "frame" else (int(workload.split("-")[1]), 0)
+        first, step = (FRAME_FIRST, FRAME_STEP) if rows else (CHAIN_FIRST, CHAIN_STEP)
+        write_project(root, Workload(workload, workload, first, step, blocks=size, rows=rows, warmup_blocks=1))
+        (tmp / "flow.py").write_text(FLOW_SCRIPT)
+        (tmp / "plain.py").write_text(PYTHON_SCRIPT)
+        script, plain, arguments = tmp / "flow.py", tmp / "plain.py", [str(root), str(size)]
+        mage_run = [mage, "run", str(root), "bench"] if mage else []
+    rows_argument = [str(FRAME_ROWS if workload == "frame" else 0)] if workload != "fan-out" else []
+    found |= {
+        "hand-written flow, persist": Column(
+            [sys.executable, str(script), *arguments, "persist", *rows_argument], None
+        ),
+        "hand-written flow, no persist": Column(
+            [sys.executable, str(script), *arguments, "none", *rows_argument], None
+        ),
+        "plain Python": Column([sys.executable, str(plain), *arguments, "none", *rows_argument], {**os.environ}),
+    }
+    if mage:
+        found = {"Mage": Column(mage_run, mage_env), **found}
+    return found
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, bool, str]:
+    """Seconds, peak RSS in MiB, success and stdout of one process (RSS by GNU time: its own)."""
+    report = cwd / "rss.txt"
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     seconds = time.perf_counter() - started
     if done.returncode:
         (cwd / "last-failure.log").write_text(done.stdout[-5000:] + done.stderr[-5000:])
-    return seconds, done.returncode == 0
-
-
-def cases(tmp: Path, mage: str | None, size: int) -> dict[str, tuple[list[str], dict[str, str], bool]]:
-    """Each column's command, environment and whether it restarts mage-prefect's local server."""
-    root = tmp / f"chain-{size}" / "project"
-    write_project(root, replace(CHAIN, blocks=size, warmup_blocks=1))
-    (tmp / "flow.py").write_text(FLOW_SCRIPT)
-    (tmp / "plain.py").write_text(PYTHON_SCRIPT)
-    local = {**os.environ, "PREFECT_HOME": str(tmp / "prefect-home")}
-    local.pop("PREFECT_API_URL", None)
-    found = {
-        "mage-prefect run (first)": ([str(BIN / "mage-prefect"), "run", str(root), "bench"], local, True),
-        "mage-prefect run (repeat)": ([str(BIN / "mage-prefect"), "run", str(root), "bench"], local, False),
-        "hand-written flow, persist": (
-            [sys.executable, str(tmp / "flow.py"), str(root), str(size), "persist"],
-            {},
-            False,
-        ),
-        "hand-written flow, no persist": (
-            [sys.executable, str(tmp / "flow.py"), str(root), str(size), "none"],
-            {},
-            False,
-        ),
-        "plain Python": ([sys.executable, str(tmp / "plain.py"), str(root), str(size), "none"], {}, False),
-    }
-    if mage:
-        mage_env = {**os.environ, "MAGE_DATA_DIR": str(tmp / "mage-data")}
-        found = {"Mage `mage run`": ([mage, "run", str(root), "bench"], mage_env, False), **found}
-    return found
+    kib = report.read_text().split()[-1] if report.exists() else "0"
+    return seconds, int(kib) / 1024 if kib.isdigit() else 0.0, done.returncode == 0, done.stdout
 
 
 def _on_the_local_server(env: dict[str, str]) -> dict[str, str]:
@@ -107,7 +208,7 @@ def _on_the_local_server(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PREFECT_API_URL": started.stdout.split("API ", 1)[1].split(" ", 1)[0]}
 
 
-def _settle(env: dict[str, str], timeout: float = 120) -> None:
+def _settle(env: dict[str, str], timeout: float = 180) -> None:
     """Until the local server has recorded the last case's task runs (their events arrive after the
     process ends): on its SQLite database the next case would otherwise wait on its locks."""
     import httpx
@@ -128,11 +229,21 @@ def cell(seconds: list[float], failures: int) -> str:
     return text + (f", {failures} failed" if failures else "")
 
 
+WORKLOADS = ("chain-1", "chain-50", "chain-1000", "frame", "fan-out")
+LABELS = {
+    "chain-1": "1 trivial block",
+    "chain-50": "50-block chain",
+    "chain-1000": "1,000-block chain",
+    "frame": "5-block chain of a 2M × 10 DataFrame",
+    "fan-out": "dynamic block → 1,000 children",
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--mage", default=str(HERE.parent / ".venv-mage" / "bin" / "mage"))
-    parser.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="Chain lengths (default: 1 50 1000).")
+    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=WORKLOADS)
     args = parser.parse_args()
     mage = str(Path(args.mage).absolute()) if Path(args.mage).exists() else None
     tmp = Path(tempfile.mkdtemp(prefix="mage-prefect-cli-bench-"))
@@ -141,30 +252,32 @@ def main() -> int:
     mage_prefect = str(BIN / "mage-prefect")
     try:
         # once: the local server's very first start, which also creates and migrates its database
-        creation, _ = timed([mage_prefect, "server", "start"], server_env, tmp)
+        creation, *_ = timed([mage_prefect, "server", "start"], server_env, tmp)
         print(f"first server start on a new PREFECT_HOME (database created): {creation:.2f} s", flush=True)
-        table: dict[int, dict[str, list[float]]] = {}
-        failures: dict[tuple[int, str], int] = {}
-        for size in args.sizes:
-            columns = cases(tmp, mage, size)
-            table[size] = {name: [] for name in columns}
+        table: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        failures: dict[tuple[str, str], int] = {}
+        for workload in args.workloads:
+            found = columns(tmp, mage, workload)
+            table[workload] = {name: [] for name in found}
             for round_ in range(args.repeat):
-                for name, (command, env, restart) in columns.items():
-                    if restart:  # the first run of the day: no server running, its database exists
+                for name, column in found.items():
+                    if column.restarts:  # the first run of the day: no server running, its database exists
                         subprocess.run([mage_prefect, "server", "stop"], env=server_env, capture_output=True)
-                    seconds, ok = timed(command, env or _on_the_local_server(server_env), tmp)
+                    env = column.env or _on_the_local_server(server_env)
+                    seconds, rss, ok, output = timed(column.command, env, tmp)
                     if not name.startswith(("Mage", "plain")):  # cases that ran on the server
                         _settle(server_env)
                     if ok:
-                        table[size][name].append(seconds)
+                        table[workload][name].append((seconds, rss))
                     else:
-                        failures[size, name] = failures.get((size, name), 0) + 1
+                        failures[workload, name] = failures.get((workload, name), 0) + 1
                     print(
-                        f"[{round_ + 1}/{args.repeat}] {size:>5} blocks  {name:<30} {seconds:6.2f} s"
-                        + ("" if ok else "  FAILED"),
+                        f"[{round_ + 1}/{args.repeat}] {workload:<11} {name:<30} {seconds:6.2f} s {rss:7.0f} MiB"
+                        + ("" if ok else "  FAILED")
+                        + _mages_own_timing(name, output),
                         flush=True,
                     )
-        print(report(table, failures, mage is not None, args.repeat))
+        print(report(table, failures, args.repeat))
         print(
             f"\nThe local server's very first start (it creates its database): {creation:.2f} s, once per PREFECT_HOME."
         )
@@ -174,27 +287,46 @@ def main() -> int:
     return 0
 
 
-def report(table, failures, with_mage: bool, repeat: int) -> str:
+def _mages_own_timing(name: str, output: str) -> str:
+    """For a trigger run by Mage's scheduler (the harness): the run alone, as Mage's server would run it."""
+    if name != "Mage" or not output.lstrip().startswith("{"):
+        return ""
+    timings = json.loads(output).get("timings") or {}
+    return f"  (of which the pipeline run: {timings['execute']:.2f} s)" if "execute" in timings else ""
+
+
+def _median(runs: list[tuple[float, float]], index: int = 0) -> float | None:
+    return statistics.median(run[index] for run in runs) if runs else None
+
+
+def report(table, failures, repeat: int) -> str:
     names = list(next(iter(table.values())))
     lines = [
         f"\nWhole process wall time, median of {repeat} (min–max), fresh process each",
         "",
-        "| chain of trivial blocks | " + " | ".join(names) + " |",
+        "| workload | " + " | ".join(names) + " |",
         "|---|" + "--:|" * len(names),
     ]
-    for size, columns in table.items():
-        lines.append(f"| {size:,} | " + " | ".join(cell(columns[n], failures.get((size, n), 0)) for n in names) + " |")
-    if with_mage:
-        lines.append("")
-        for size, columns in table.items():
-            mage, repeat_run = columns["Mage `mage run`"], columns["mage-prefect run (repeat)"]
-            first = columns["mage-prefect run (first)"]
-            if mage and repeat_run:
-                lines.append(
-                    f"{size:,} blocks: repeat run {statistics.median(repeat_run) / statistics.median(mage):.2f}× Mage"
-                    f" (target ≤ 0.7×), first run {statistics.median(first) / statistics.median(mage):.2f}× Mage"
-                    " (target ≤ 1.5×)"
-                )
+    for workload, found in table.items():
+        cells = [cell([run[0] for run in found[name]], failures.get((workload, name), 0)) for name in names]
+        lines.append(f"| {LABELS[workload]} | " + " | ".join(cells) + " |")
+    lines += ["", "Peak memory (RSS), median of the runs' maxima", "", "| workload | " + " | ".join(names) + " |"]
+    lines.append("|---|" + "--:|" * len(names))
+    for workload, found in table.items():
+        cells = [f"{_median(found[name], 1):.0f} MiB" if found[name] else "–" for name in names]
+        lines.append(f"| {LABELS[workload]} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for workload, found in table.items():
+        ratios = {name: _median(found[name]) for name in names}
+        ours = ratios["mage-prefect run (repeat)"]
+        parts = [
+            f"{ours / ratios[other]:.2f}× {other}"
+            for other in ("Mage", "hand-written flow, persist", "hand-written flow, no persist")
+            if ours and ratios.get(other)
+        ]
+        if ratios.get("Mage") and ratios.get("mage-prefect run (first)"):
+            parts.append(f"first run {ratios['mage-prefect run (first)'] / ratios['Mage']:.2f}× Mage")
+        lines.append(f"{LABELS[workload]}: repeat run " + ", ".join(parts))
     return "\n".join(lines)
 
 

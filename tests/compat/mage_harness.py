@@ -658,7 +658,8 @@ def _run(root: str, args, out: str) -> dict:
             if br_status == "failed":
                 errors.append(f"{br.block_uuid}: {err.get('error')}")
         try:
-            entry["outputs"], entry["formats"] = _dump_outputs(pipeline, run, br, out)
+            if not args.no_outputs:
+                entry["outputs"], entry["formats"] = _dump_outputs(pipeline, run, br, out)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             entry["output_error"] = _err(e)
@@ -1090,6 +1091,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--settings", help="JSON: the trigger's settings (allow_blocks_to_fail, timeout, ...)")
     rn.add_argument("--env", help="Mage's ENV for the run (default: unset, i.e. 'dev')")
     rn.add_argument("--timeout", type=float, default=300.0)
+    rn.add_argument("--no-outputs", action="store_true", help="do not write the block outputs to --out (benchmarks)")
     rn.add_argument(
         "--tick", type=float, default=0.2, help="scheduler tick in seconds (Mage: SCHEDULER_TRIGGER_INTERVAL=10)"
     )
