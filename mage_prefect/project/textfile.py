@@ -10,7 +10,10 @@ import os
 import re
 import threading
 import tokenize
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import Diagnostic
 
@@ -86,10 +89,19 @@ def decode(path: Path, data: bytes, *, python: bool = False) -> str | Diagnostic
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` whole: readers (other processes, a second CI step) never see half a file."""
+    with writing_atomically(path) as file:
+        file.write(data)
+
+
+@contextmanager
+def writing_atomically(path: Path) -> Iterator[BinaryIO]:
+    """A file to write `path`'s new content into; it replaces `path` whole when the block ends
+    without an error (else it is removed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        temporary.write_bytes(data)
+        with open(temporary, "wb") as file:
+            yield file
         temporary.replace(path)
     except BaseException:
         temporary.unlink(missing_ok=True)

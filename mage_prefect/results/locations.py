@@ -6,12 +6,15 @@ of parquet outputs under `.records/`) and small-file access for its JSON bookkee
 
 from __future__ import annotations
 
+import io
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from prefect.filesystems import LocalFileSystem, WritableFileSystem
 
-from ..project.textfile import write_atomically
+from ..project.textfile import write_atomically, writing_atomically
 
 S3_SCHEME = "s3://"
 
@@ -28,6 +31,12 @@ class LocalLocation:
 
     def write_bytes(self, key: str, data: bytes) -> None:
         write_atomically(self.root / key, data)
+
+    def write_stream(self, key: str, write: Callable[[BinaryIO], None]) -> None:
+        """A file `write` writes into, in place as a whole once it returns (large outputs are not
+        built in memory first: in a fresh process their pages cost more than the encoding)."""
+        with writing_atomically(self.root / key) as file:
+            write(file)
 
     def write_many(self, files: dict[str, bytes]) -> None:
         for key, data in files.items():
@@ -83,6 +92,11 @@ class S3Location:
 
     def write_bytes(self, key: str, data: bytes) -> None:
         self.storage.write_path(key, data)  # an S3 object appears whole, or not at all
+
+    def write_stream(self, key: str, write: Callable[[BinaryIO], None]) -> None:
+        buffer = io.BytesIO()
+        write(buffer)
+        self.write_bytes(key, buffer.getbuffer())
 
     def write_many(self, files: dict[str, bytes]) -> None:
         """PUTs wait on the network: send them side by side."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from prefect.serializers import JSONSerializer, PickleSerializer, Serializer
 
@@ -23,13 +23,17 @@ class ParquetSerializer(Serializer):
 
     def dumps(self, obj: Any) -> bytes:
         buffer = io.BytesIO()
+        self.dump(obj, buffer)
+        return buffer.getbuffer()  # a view, not a copy: outputs can be large
+
+    def dump(self, obj: Any, file: BinaryIO) -> None:
+        """Write `obj` as parquet into `file`."""
         if self.library == "polars":
-            obj.write_parquet(buffer)
+            obj.write_parquet(file)
         else:
             # dictionary encoding rarely shrinks floats but doubles their encoding time
             dictionary = [str(c) for c, dtype in obj.dtypes.items() if dtype.kind != "f"]
-            obj.to_parquet(buffer, engine="pyarrow", use_dictionary=dictionary)
-        return buffer.getbuffer()  # a view, not a copy: outputs can be large
+            obj.to_parquet(file, engine="pyarrow", use_dictionary=dictionary)
 
     def loads(self, blob: bytes) -> Any:
         if self.library == "polars":

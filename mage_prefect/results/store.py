@@ -250,23 +250,23 @@ class OutputStore:
 
     def _write_with(self, serializer: Serializer, key: str, value: Any) -> tuple[str, dict]:
         """Write a Prefect result record as ResultStore.write would, but each file whole (the
-        location's write) and with the bytes at hand for the completion record."""
+        location's write) and with its size and checksum for the completion record; a parquet
+        output is encoded straight into its file."""
         full_key = f"{key}.{extension(serializer)}"
         store = self._store(serializer)
         record = store.create_result_record(value, key=full_key)
-        separate = store.metadata_storage is not None  # parquet: plain data, its metadata record apart
+        if isinstance(serializer, ParquetSerializer):  # plain parquet, its metadata record apart
+            digest = _Digest()
+            self._where.write_stream(full_key, lambda file: serializer.dump(value, digest.of(file)))
+            self._where.write_bytes(f"{RECORDS}/{full_key}", record.serialize_metadata())
+            return full_key, digest.facts(full_key, digest.hexdigest)
         data = record.serialize_result()
         # a record file is ResultRecord.serialize()'s, the value serialized once for the file and its digest
-        content = data if separate else _record_bytes(record, data)
+        content = _record_bytes(record, data)
         self._where.write_bytes(full_key, content)
-        if separate:
-            self._where.write_bytes(f"{RECORDS}/{full_key}", record.serialize_metadata())
-        facts = {"key": full_key, "size": len(content)}
-        if len(content) <= CHECKSUM_LIMIT:
-            facts["sha256"] = hashlib.sha256(content).hexdigest()
-            # the value alone (a record file also names its own key): the same value, the same digest
-            facts["value_sha256"] = hashlib.sha256(data).hexdigest()
-        return full_key, facts
+        digest = _Digest(content)
+        # the value alone (a record file also names its own key): the same value, the same digest
+        return full_key, digest.facts(full_key, hashlib.sha256(data).hexdigest() if digest.hexdigest else None)
 
     def _write_json(self, key: str, value: Any) -> None:
         """Bookkeeping (a run's manifest): plain JSON, replaced atomically."""
@@ -322,6 +322,49 @@ class OutputStore:
                 continue  # run it again
             found.append(block)
         return found
+
+
+class _Digest:
+    """The size of the bytes written and, while that is at most CHECKSUM_LIMIT, their sha256."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.size, self._sha = 0, hashlib.sha256()
+        self.update(data)
+
+    def update(self, data) -> None:
+        self.size += memoryview(data).nbytes
+        if self._sha is not None and self.size > CHECKSUM_LIMIT:
+            self._sha = None
+        if self._sha is not None:
+            self._sha.update(data)
+
+    @property
+    def hexdigest(self) -> str | None:
+        return self._sha.hexdigest() if self._sha is not None else None
+
+    def of(self, file) -> _Digesting:
+        return _Digesting(file, self)
+
+    def facts(self, key: str, value_sha256: str | None) -> dict:
+        """The completion record's facts of the output at `key`."""
+        facts = {"key": key, "size": self.size}
+        if self.hexdigest is not None:
+            facts.update(sha256=self.hexdigest, value_sha256=value_sha256)
+        return facts
+
+
+class _Digesting:
+    """A file that also feeds what is written to it to a digest."""
+
+    def __init__(self, file, digest: _Digest):
+        self._file, self._digest = file, digest
+
+    def write(self, data) -> int:
+        self._digest.update(data)
+        return self._file.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
 
 
 def _record_bytes(record, data: bytes) -> bytes:

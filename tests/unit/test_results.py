@@ -183,6 +183,25 @@ def test_no_temporary_file_is_left_and_a_changed_small_output_fails_its_checksum
         store.load("pipe", "block")
 
 
+def test_a_parquet_output_is_encoded_into_its_file_and_checksummed_up_to_the_limit(store, tmp_path, monkeypatch):
+    import hashlib
+
+    from mage_prefect.results import store as stores
+
+    frame = pd.DataFrame({"x": range(1000), "name": [f"n{i}" for i in range(1000)]})
+    [key] = store.save("pipe", "run-1", "small", [frame])
+    data = (tmp_path / "results" / key).read_bytes()
+    [facts] = json.loads((tmp_path / "results" / "pipe" / "run-1" / "small" / "completed.json").read_text())["outputs"]
+    assert facts == {"key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                     "value_sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
+    monkeypatch.setattr(stores, "CHECKSUM_LIMIT", len(data) - 1)  # as a large output: too large to hash
+    [key] = store.save("pipe", "run-1", "large", [frame])
+    [facts] = json.loads((tmp_path / "results" / "pipe" / "run-1" / "large" / "completed.json").read_text())["outputs"]
+    assert facts == {"key": key, "size": len(data)}
+    pd.testing.assert_frame_equal(store.load("pipe", "large")[0], frame)
+    assert not [path for path in (tmp_path / "results").rglob("*.tmp")]
+
+
 def test_latest_is_per_block(store):
     store.save("pipe", "run-1", "a", ["a1"])
     store.save("pipe", "run-2", "b", ["b2"])
