@@ -18,6 +18,7 @@ import numbers
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -402,6 +403,9 @@ def _autolog() -> None:
     with _LOCK:
         if not _AUTOLOGGED:
             mlflow.autolog(log_models=False, silent=True)
+            # MLflow's sklearn autolog calls log_loss with the keyword scikit-learn 1.9 renamed; its
+            # FutureWarning (printed on every training) is MLflow's to fix, not the user's
+            warnings.filterwarnings("ignore", message="`y_pred` was renamed to `y_proba`", category=FutureWarning)
             _AUTOLOGGED = True
 
 
