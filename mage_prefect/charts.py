@@ -79,6 +79,11 @@ def metric_value(series: Any, aggregation: str) -> Any:
     return 0
 
 
+def _metrics(frame: Any, metrics: list[dict]) -> dict[str, Any]:
+    """Each metric over the rows of `frame` (a group, a time bucket), by its name."""
+    return {metric_name(metric): metric_value(frame[metric["column"]], metric["aggregation"]) for metric in metrics}
+
+
 def _cleaned(series: Any) -> Any:
     import numpy as np
 
@@ -88,14 +93,10 @@ def _cleaned(series: Any) -> Any:
 
 def _grouped(frame: Any, group_by: list[str], metrics: list[dict]) -> list[dict[str, Any]]:
     """One row a group (in group order, as Mage's x values): its keys and each metric."""
-    rows = []
-    for key, group in frame.groupby(group_by):
-        row = dict(zip(group_by, key if isinstance(key, tuple) else (key,)))
-        row.update(
-            {metric_name(metric): metric_value(group[metric["column"]], metric["aggregation"]) for metric in metrics}
-        )
-        rows.append(row)
-    return rows
+    return [
+        {**dict(zip(group_by, key if isinstance(key, tuple) else (key,))), **_metrics(group, metrics)}
+        for key, group in frame.groupby(group_by)
+    ]
 
 
 def _histogram(series: Any, buckets: int) -> list[dict[str, Any]] | None:
@@ -138,12 +139,12 @@ def _pie(series: Any, buckets: int) -> list[dict[str, Any]]:
 
 
 def _table(frame: Any, configuration: dict[str, Any], group_by: list[str]) -> list[dict[str, Any]] | None:
+    if not group_by:
+        return None
     limit = configuration.get("limit") or TABLE_LIMIT
     order_by = configuration.get("order_by")
     if order_by:
         frame = frame.sort_values(by=order_by, ascending=configuration.get("y_sort_order") != "descending")
-    if not group_by:
-        return None
     shown = frame.iloc[: int(limit)][group_by].astype(object)
     return shown.where(shown.notna(), None).to_dict(orient="records")  # a missing value shows as None
 
@@ -156,8 +157,9 @@ def _time_series(frame: Any, column: str, interval: str, metrics: list[dict]) ->
     stamps = _cleaned(frame[column])
     if stamps.size <= 1:
         return None
-    distinct = [_as_datetime(value) for value in stamps.unique()]
-    epoch = all(len(str(value)) == 10 and str(value).isdigit() for value in stamps.unique())
+    unique = stamps.unique()
+    distinct = [_as_datetime(value) for value in unique]
+    epoch = all(len(str(value)) == 10 and str(value).isdigit() for value in unique)
     earliest, latest = min(distinct), max(distinct)
     first, second = sorted(distinct)[:2]
     if interval == "original":
@@ -177,11 +179,7 @@ def _time_series(frame: Any, column: str, interval: str, metrics: list[dict]) ->
         low = start.timestamp() if not ends else ends[-1]
         ends.append((datetime.fromtimestamp(low) + timedelta(seconds=step * factor)).timestamp())
         inside = frame[(seconds >= low) & (seconds < ends[-1])]
-        row = {"bucket end": datetime.fromtimestamp(ends[-1]).isoformat()}
-        row.update(
-            {metric_name(metric): metric_value(inside[metric["column"]], metric["aggregation"]) for metric in metrics}
-        )
-        rows.append(row)
+        rows.append({"bucket end": datetime.fromtimestamp(ends[-1]).isoformat(), **_metrics(inside, metrics)})
     return rows
 
 

@@ -30,11 +30,6 @@ class BlockSignature:
     words: frozenset[str]  # the names in its code: a variable counts as read when its name is there
 
 
-def block_signature(block: Block, add_ons: Sequence[Block], project: Path, repo: Path) -> BlockSignature:
-    """The block's signature (see `Signatures`)."""
-    return Signatures(project, repo).of(block, add_ons)
-
-
 def fingerprint(signature: BlockSignature, kwargs: dict[str, Any], upstreams: Sequence[str]) -> str:
     """The fingerprint of one run of the block: its signature, the kwargs its code names (their
     values), and the identities of its upstreams' outputs."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mage_prefect.project.models import Block, SourceRef
-from mage_prefect.runtime.fingerprints import block_signature, fingerprint
+from mage_prefect.runtime.fingerprints import Signatures, fingerprint
 
 
 def _block(root: Path, code: str, configuration: dict | None = None) -> Block:
@@ -34,7 +34,7 @@ def test_the_fingerprint_follows_code_imports_configuration_named_variables_and_
     kwargs = {"factor": 2, "other": 1, "logger": object()}
 
     def print_of(block, values=kwargs, upstreams=("u1",)):
-        return fingerprint(block_signature(block, (), root, root), values, list(upstreams))
+        return fingerprint(Signatures(root, root).of(block, ()), values, list(upstreams))
 
     first = print_of(_block(root, code))
     assert print_of(_block(root, code)) == first  # stable
