@@ -284,6 +284,7 @@ class PipelineRun:
         finished = 0
         while finished < len(self.plan.order):
             uuid = ended.get()
+            self._halt_after(uuid)
             left[uuid] -= 1
             if left[uuid] > 0:
                 continue
@@ -312,6 +313,13 @@ class PipelineRun:
         if not self.runs[block.uuid]:
             ended.put(block.uuid)
         return max(len(self.runs[block.uuid]), 1)
+
+    def _halt_after(self, uuid: str) -> None:
+        """A run of block `uuid` that failed halts the run here too: a block run in another process
+        (a Dask or Ray worker) set only its own copy of the run's halt."""
+        halt = self.context.halt
+        if halt is not None and any(_ended_state(future).is_failed() for _, future in self.runs.get(uuid, ())):
+            halt.set()
 
     def _completed(self, uuid: str) -> bool:
         return uuid not in self.not_run and all(_ended_state(future).is_completed() for _, future in self.runs[uuid])

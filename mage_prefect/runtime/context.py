@@ -26,6 +26,28 @@ class RunServices(Protocol):
         """Run pipeline `pipeline` here, as a subflow; its flow run id and final Prefect state."""
 
 
+class Halt:
+    """Set by the first block that fails for good: blocks that have not started do not start.
+
+    Pickled, for a block run in another process (a Dask or Ray worker), as its state at that moment;
+    the flow sets the original when it sees a block fail there.
+    """
+
+    def __init__(self, is_set: bool = False):
+        self._event = threading.Event()
+        if is_set:
+            self._event.set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def __reduce__(self):
+        return Halt, (self.is_set(),)
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What one pipeline run gives every block: variables, dates and identity."""
@@ -45,7 +67,7 @@ class RunContext:
     schedule_interval: str | None = None  # of the time trigger whose deployment started the run
     # Set by the first block that fails for good, unless the run allows blocks to fail (then None):
     # blocks that have not started yet do not start, as in Mage.
-    halt: threading.Event | None = None
+    halt: Halt | None = None
     services: RunServices | None = None
     incremental: bool = False  # blocks whose fingerprint is unchanged are not executed
     refresh: frozenset[str] = frozenset()  # … except these
@@ -94,7 +116,7 @@ def run_context(
         sensor_interval=project.settings.sensor_interval,
         skip_sensors=options.skip_sensors,
         results_location=results,
-        halt=None if options.allow_blocks_to_fail else threading.Event(),
+        halt=None if options.allow_blocks_to_fail else Halt(),
         services=services,
         incremental=project.settings.incremental if options.incremental is None else options.incremental,
         refresh=frozenset(options.refresh or ()),

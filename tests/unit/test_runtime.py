@@ -359,10 +359,26 @@ def test_own_copy_shares_values_that_cannot_be_copied():
     assert own_copy(client) is client
 
 
-def test_a_final_failure_halts_the_run_before_its_failure_callbacks_run(run_context, caplog):
-    import threading
+def test_a_run_context_pickles_with_its_halt_as_it_stands(run_context):
+    """A block run in another process (a Dask or Ray worker) gets the run's context by pickle: the
+    halt arrives as it was when the block was submitted, and setting the copy leaves the original."""
+    import cloudpickle
 
-    context = replace(run_context, halt=threading.Event())
+    from mage_prefect.runtime.context import Halt
+
+    running, halted = replace(run_context, halt=Halt()), replace(run_context, halt=Halt())
+    halted.halt.set()
+    copies = [cloudpickle.loads(cloudpickle.dumps(context)) for context in (running, halted)]
+    assert [copy.halt.is_set() for copy in copies] == [False, True]
+    copies[0].halt.set()
+    assert not running.halt.is_set()
+    assert copies[0].variables == run_context.variables
+
+
+def test_a_final_failure_halts_the_run_before_its_failure_callbacks_run(run_context, caplog):
+    from mage_prefect.runtime.context import Halt
+
+    context = replace(run_context, halt=Halt())
     failing = inline_block("boom", "transformer", "@transformer\ndef f(*a, **k):\n    raise ValueError('no')\n")
     callback = inline_block(
         "alert",
