@@ -271,7 +271,7 @@ class PipelineRun:
     def _concurrently(self) -> dict[str, State]:
         """Submit each block once its upstreams' runs have ended; one whose upstream did not
         complete is not run (UpstreamFailed), so no task run waits Pending (NotReady) forever."""
-        ended: queue.SimpleQueue[str] = queue.SimpleQueue()  # a block uuid per finished run
+        ended: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()  # (block uuid, future or None) per ended run
         left: dict[str, int] = {}
         downstream = {block.uuid: [] for block in self.plan.order}
         for block in self.plan.order:
@@ -283,8 +283,8 @@ class PipelineRun:
                 left[block.uuid] = self._start(block, ended)
         finished = 0
         while finished < len(self.plan.order):
-            uuid = ended.get()
-            self._halt_after(uuid)
+            uuid, future = ended.get()
+            self._halt_after(future)
             left[uuid] -= 1
             if left[uuid] > 0:
                 continue
@@ -302,23 +302,23 @@ class PipelineRun:
         return states
 
     def _start(self, block: Block, ended: queue.SimpleQueue) -> int:
-        """Submit the block's runs (each puts its uuid on `ended` when it ends), or record it not
-        run; how many uuids it will put there."""
+        """Submit the block's runs (each puts its uuid and future on `ended` when it ends), or record
+        it not run (its uuid and None); how many entries it will put there."""
         failed = [uuid for uuid in block.upstream_blocks if not self._completed(uuid)]
         self.runs[block.uuid] = [] if failed else self._submit(block)
         if failed:
             self.not_run[block.uuid] = _upstream_failed(block, failed)
         for _, future in self.runs[block.uuid]:
-            future.add_done_callback(lambda _, uuid=block.uuid: ended.put(uuid))
+            future.add_done_callback(lambda ended_run, uuid=block.uuid: ended.put((uuid, ended_run)))
         if not self.runs[block.uuid]:
-            ended.put(block.uuid)
+            ended.put((block.uuid, None))
         return max(len(self.runs[block.uuid]), 1)
 
-    def _halt_after(self, uuid: str) -> None:
-        """A run of block `uuid` that failed halts the run here too: a block run in another process
-        (a Dask or Ray worker) set only its own copy of the run's halt."""
+    def _halt_after(self, future) -> None:
+        """A block run that failed (`future`; None: a block not run) halts the run here too: a block
+        run in another process (a Dask or Ray worker) set only its own copy of the run's halt."""
         halt = self.context.halt
-        if halt is not None and any(_ended_state(future).is_failed() for _, future in self.runs.get(uuid, ())):
+        if halt is not None and future is not None and _ended_state(future).is_failed():
             halt.set()
 
     def _completed(self, uuid: str) -> bool:

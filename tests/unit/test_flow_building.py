@@ -104,3 +104,28 @@ def test_output_previews_are_one_line_and_survive_the_release_of_outputs(tmp_pat
     ]
     assert result.previews[3].startswith("{'n': 1, 'text': 'xxx") and len(result.previews[3]) < 100
     assert "\n" not in "".join(result.previews)
+
+
+def test_a_block_run_that_failed_elsewhere_halts_the_run(run_context):
+    """A worker process sets only its copy of the halt: the flow sets the run's own when the run's
+    future ends Failed, and not for a completed run or a block not run."""
+    from dataclasses import replace
+
+    from prefect.states import Completed, Failed
+
+    from mage_prefect.flows import PipelineRun
+    from mage_prefect.runtime.context import Halt
+
+    class Ended:
+        def __init__(self, state):
+            self.state = state
+
+        def wait(self):
+            pass
+
+    run = PipelineRun(plan=None, context=replace(run_context, halt=Halt()))
+    for future in (None, Ended(Completed())):
+        run._halt_after(future)
+    assert not run.context.halt.is_set()
+    run._halt_after(Ended(Failed()))
+    assert run.context.halt.is_set()
