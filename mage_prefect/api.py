@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import background_server
+from .project.contract import TaskRunnerSettings
 from .project.errors import InvalidRequest, NotFound
 from .project.graph import lineage, selected_blocks
 from .project.models import Project
@@ -21,6 +22,19 @@ from .runtime.arguments import shape_input
 
 def _as_project(project: Project | str | Path, pipeline: str | None = None) -> Project:
     return project if isinstance(project, Project) else load_project(project, pipeline)
+
+
+def with_task_runner(project: Project, kind: str | None) -> Project:
+    """The project with its blocks run on task runner `kind` (threads, dask or ray; None: its own);
+    the project's address and workers stay when it names the same type."""
+    if kind is None:
+        return project
+    if kind not in ("threads", "dask", "ray"):
+        raise InvalidRequest(f"unknown task runner '{kind}'; use threads, dask or ray")
+    runner = project.settings.runner
+    if runner.type != kind:
+        runner = TaskRunnerSettings(type=kind)
+    return project.model_copy(update={"settings": project.settings.model_copy(update={"task_runner": runner})})
 
 
 @dataclass
@@ -60,6 +74,7 @@ def run_pipeline(
     resume: str | None = None,
     incremental: bool | None = None,
     refresh: list[str] | None = None,
+    task_runner: str | None = None,
 ) -> RunOutcome:
     """Run a pipeline on Prefect (the API in PREFECT_API_URL, else Prefect's embedded server).
 
@@ -74,10 +89,10 @@ def run_pipeline(
 
     `incremental` (default: the project's `mage_prefect.incremental`) skips each block whose
     fingerprint (runtime/fingerprints.py) equals its latest stored run's, except those in `refresh`.
-    """
+    `task_runner` (threads, dask or ray) overrides the project's `mage_prefect.task_runner`."""
     from .flows import flow_to_run
 
-    project = _as_project(project, pipeline)
+    project = with_task_runner(_as_project(project, pipeline), task_runner)
     model = project.pipeline(pipeline)  # a Mage uuid names the same pipeline, when unambiguous
     options = RunOptions(
         execution_date, runtime_variables, skip_sensors, allow_blocks_to_fail, incremental, refresh or None

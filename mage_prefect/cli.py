@@ -21,6 +21,7 @@ import typer
 
 from .frames import is_pandas
 from .project.errors import MagePrefectError, ProjectError, format_report, has_errors
+from .project.textfile import write_atomically
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Mage AI projects, unchanged, on Prefect.")
 BUG_EXIT_CODE = 70  # EX_SOFTWARE: an internal error, not the user's
@@ -93,6 +94,12 @@ class TextOrJson(str, Enum):
     json = "json"
 
 
+class TaskRunnerName(str, Enum):
+    threads = "threads"
+    dask = "dask"
+    ray = "ray"
+
+
 class TextOrMermaid(str, Enum):
     text = "text"
     mermaid = "mermaid"
@@ -162,9 +169,11 @@ def run(
         "latest run (default: the project's mage_prefect.incremental).",
     ),
     refresh: list[str] = typer.Option([], "--refresh", help="With --incremental: run this block anyway (repeatable)."),
+    task_runner: TaskRunnerName | None = typer.Option(
+        None, "--task-runner", help="Where blocks run (default: the project's mage_prefect.task_runner, else threads)."
+    ),
 ) -> None:
-    """Run a pipeline on Prefect: the server in PREFECT_API_URL, else the local one (`server start`;
-    the first run starts it in the background)."""
+    """Run a pipeline on Prefect: the server in PREFECT_API_URL, else the local one (started if need be)."""
     runtime = _parse_runtime_vars(runtime_vars)
     from .project.validate import load_project  # imports no Prefect
 
@@ -189,6 +198,7 @@ def run(
         resume=resume,
         incremental=incremental,
         refresh=refresh,
+        task_runner=task_runner.value if task_runner else None,
     )
     _print_summary(outcome)
     raise typer.Exit(0 if outcome.ok else 1)
@@ -390,9 +400,10 @@ def compile_(
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff if --out is stale."),
     work_pool: str | None = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
     env: str | None = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
+    image: str | None = typer.Option(None, "--image", help="Container image of every deployment (`dockerfile`)."),
 ) -> None:
     """Validate, then compile every pipeline's triggers into Prefect deployments (prefect.yaml)."""
-    _, compiled = _compile(project, out, work_pool, env)
+    _, compiled = _compile(project, out, work_pool, env, image)
     from .deployments import stale, write
 
     if check:
@@ -407,7 +418,7 @@ def compile_(
     typer.echo(f"wrote {names} to {out}")
 
 
-def _compile(project: Path, out: Path, work_pool: str | None, env: str | None):
+def _compile(project: Path, out: Path, work_pool: str | None, env: str | None, image: str | None = None):
     """Every diagnostic first (exit 1 on errors), then the project and its compiled files."""
     from .deployments import compile_project
     from .project.validate import check_project
@@ -416,11 +427,30 @@ def _compile(project: Path, out: Path, work_pool: str | None, env: str | None):
     if model is None or has_errors(diagnostics):
         typer.echo(format_report(diagnostics, "text", relative_to=Path.cwd()), err=True)
         raise typer.Exit(1)
-    compiled = compile_project(model, out, work_pool=work_pool, env=env)
+    compiled = compile_project(model, out, work_pool=work_pool, env=env, image=image)
     warnings = diagnostics + compiled.diagnostics
     if warnings:
         typer.echo(format_report(warnings, "text", relative_to=Path.cwd()), err=True)
     return model, compiled
+
+
+@command()
+def dockerfile(
+    project: Path = ProjectArg,
+    out: Path | None = typer.Option(None, "--out", help="Default: Dockerfile in the folder holding the project."),
+    force: bool = typer.Option(False, "--force", help="Replace a Dockerfile that differs."),
+) -> None:
+    """Write a Dockerfile for the project's deployments on Docker, Kubernetes or ECS work pools."""
+    from .dockerfile import dockerfile as render
+    from .project.validate import load_project
+
+    model = load_project(project)
+    target = out or model.root.parent / "Dockerfile"
+    text = render(model)
+    if target.is_file() and target.read_text(encoding="utf-8") != text and not force:
+        _fail(f"{target} exists and differs: pass --force to replace it, or --out to write elsewhere")
+    write_atomically(target, text.encode())
+    typer.echo(f"wrote {target}; build it there: docker build -t IMAGE {target.parent}")
 
 
 @command()
@@ -431,12 +461,13 @@ def deploy(
     prune: bool = typer.Option(False, "--prune", help="Delete this project's deployments whose trigger is gone."),
     work_pool: str | None = typer.Option(None, "--work-pool", help="Work pool of every deployment."),
     env: str | None = typer.Option(None, "--env", help="Mage env for trigger `envs` (default: $ENV or prod)."),
+    image: str | None = typer.Option(None, "--image", help="Container image of every deployment (`dockerfile`)."),
 ) -> None:
     """Compile, then register what changed on the Prefect server in PREFECT_API_URL (or the local one)."""
     _needs_server("deploy")
     from . import deployments
 
-    model, compiled = _compile(project, out, work_pool, env)
+    model, compiled = _compile(project, out, work_pool, env, image)
     changes = deployments.plan(model, compiled)
     for change in changes:
         kept = change.action != "delete" or prune or plan_only

@@ -19,13 +19,19 @@ from prefect import Flow, Task
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled, Completed, Failed, State
-from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
 from .artifacts import send_outputs_artifact
-from .handoff import BlockResult, DynamicItem, Reduced, dynamic_items
+from .handoff import BlockResult, DynamicItem, Reduced, Whole, dynamic_items
 from .notifications import RunFacts, notifying
-from .prefect_context import auto_scheduled, current_deployment_id, is_subflow, mark_crashed, run_url, state_value
+from .prefect_context import (
+    auto_scheduled,
+    current_deployment_id,
+    ended_state,
+    is_subflow,
+    mark_crashed,
+    run_url,
+    state_value,
+)
 from .project.errors import InvalidRequest
 from .project.graph import dynamic_children, fanned_upstreams, is_chain, partial_pipeline, topological_order
 from .project.models import Block, Pipeline, Project, Trigger
@@ -36,6 +42,7 @@ from .results.store import LATEST, OutputStore, results_location
 from .runtime.block_code import pipeline_version
 from .runtime.context import RunContext, RunOrigin, event_payload, run_context
 from .runtime.fingerprints import Signatures
+from .task_runners import task_runner
 from .tasks import CACHED, SKIPPED, block_task, product_task, reused_task
 from .zombie_runs import stop_heartbeats_at_once
 
@@ -82,14 +89,13 @@ def build_flow(
     run_pipeline.__name__ = run_pipeline.__qualname__ = pipeline.flow_name.replace("-", "_")
     if entrypoint:  # factory-built flows otherwise get an unloadable `flows.py:build_flow.<locals>…` entrypoint
         run_pipeline.__module__, run_pipeline.__qualname__ = entrypoint
-    limit = plan.block_run_limit
     return Flow(
         fn=run_pipeline,
         name=pipeline.flow_name,
         description=pipeline.description or pipeline.name or f"Mage pipeline {pipeline.key}",
         version=pipeline_version(pipeline),
         timeout_seconds=timeout_seconds,
-        task_runner=ThreadPoolTaskRunner(max_workers=limit),
+        task_runner=task_runner(plan.project.settings.runner, plan.block_run_limit),
         persist_result=False,
         validate_parameters=True,
     )
@@ -133,6 +139,7 @@ class FlowPlan:
     children: set[str]  # the dynamic children
     sequential: bool
     block_run_limit: int | None
+    in_process: bool = True  # the blocks run on threads of this process (else on the workers of a cluster)
     tracking: Any = None  # mlflow.Tracking, when the project's mage_prefect.mlflow turns it on
     resumes: str | None = None  # the run a resume completes (`reuse_all`: every other block is reused)
 
@@ -173,6 +180,7 @@ class FlowPlan:
             tasks={block.uuid: task(block) for block in order},
             children=dynamic_children(pipeline),
             sequential=not any(block.dynamic for block in order) and (limit == 1 or is_chain(pipeline)),
+            in_process=project.settings.runner.type == "threads",
             block_run_limit=limit if isinstance(limit, int) and limit > 0 else None,
             tracking=tracking,
             resumes=reuse_run if reuse_all and reuse_run != LATEST else None,
@@ -284,7 +292,8 @@ class PipelineRun:
         finished = 0
         while finished < len(self.plan.order):
             uuid, future = ended.get()
-            self._halt_after(future)
+            if future is not None:
+                self._halt_after(ended_state(future))
             left[uuid] -= 1
             if left[uuid] > 0:
                 continue
@@ -298,7 +307,7 @@ class PipelineRun:
             if block.uuid in self.not_run:
                 states[block.run_name] = self.not_run[block.uuid]
             for suffix, future in self.runs[block.uuid]:
-                states[_run_name(block, suffix)] = _ended_state(future)
+                states[_run_name(block, suffix)] = ended_state(future)
         return states
 
     def _start(self, block: Block, ended: queue.SimpleQueue) -> int:
@@ -314,32 +323,33 @@ class PipelineRun:
             ended.put((block.uuid, None))
         return max(len(self.runs[block.uuid]), 1)
 
-    def _halt_after(self, future) -> None:
-        """A block run that failed (`future`; None: a block not run) halts the run here too: a block
-        run in another process (a Dask or Ray worker) set only its own copy of the run's halt."""
-        halt = self.context.halt
-        if halt is not None and future is not None and _ended_state(future).is_failed():
-            halt.set()
+    def _halt_after(self, state: State) -> None:
+        """A block run that failed (its final `state`) halts the run here too: a block run in
+        another process (a Dask or Ray worker) set only its own copy of the run's halt."""
+        if self.context.halt is not None and state.is_failed():
+            self.context.halt.set()
 
     def _completed(self, uuid: str) -> bool:
-        return uuid not in self.not_run and all(_ended_state(future).is_completed() for _, future in self.runs[uuid])
+        return uuid not in self.not_run and all(ended_state(future).is_completed() for _, future in self.runs[uuid])
 
     def _in_order(self) -> dict[str, State]:
         """A pipeline with nothing to run in parallel: call each task in this thread, one after the
-        other (the thread pool would only add its hand-off cost to every block)."""
+        other (the thread pool would only add its hand-off cost to every block); on a cluster, hand
+        each to a worker and wait for it."""
         states: dict[str, State] = {}
         results: dict[str, Any] = {}
         for block in self.plan.order:
             if any(uuid not in results for uuid in block.upstream_blocks):
                 states[block.run_name] = _upstream_failed(block, [u for u in block.upstream_blocks if u not in results])
                 continue
-            state = self.plan.tasks[block.uuid](
-                *(results[uuid] for uuid in block.upstream_blocks),
-                context=quote(self.context),
-                output_name=block.uuid,
-                extra_kwargs=quote({}),
-                return_state=True,
-            )
+            task = self.plan.tasks[block.uuid]
+            arguments = dict(context=Whole(self.context), output_name=block.uuid, extra_kwargs=Whole({}))
+            upstream = [results[uuid] for uuid in block.upstream_blocks]
+            if self.plan.in_process:
+                state = task(*upstream, **arguments, return_state=True)
+            else:
+                state = ended_state(task.submit(*upstream, **arguments))
+                self._halt_after(state)
             states[block.run_name] = state
             if state.is_completed():
                 results[block.uuid] = state_value(state)
@@ -357,7 +367,7 @@ class PipelineRun:
             )
         submitted = []
         for index, combination in enumerate(combinations):
-            args, extra = self._arguments(block, dict(zip(fanned, combination)))
+            args, extra, reduced = self._arguments(block, dict(zip(fanned, combination)))
             suffix = ":".join(pick[0] for pick in combination if pick[0])
             if fanned:
                 extra["dynamic_block_index"] = index
@@ -367,37 +377,45 @@ class PipelineRun:
                 .with_options(**options)
                 .submit(
                     *args,
-                    context=quote(self.context),
+                    context=Whole(self.context),
                     output_name=f"{block.uuid}:{suffix}" if suffix else block.uuid,
-                    extra_kwargs=quote(extra),
+                    extra_kwargs=Whole(extra),
+                    wait_for=reduced,  # the graph's edges from the children whose outputs it reduces
                 )
             )
             submitted.append((suffix, future))
         return submitted
 
-    def _arguments(self, block: Block, picks: dict[str, tuple[str, Any, dict]]) -> tuple[list, dict]:
-        """The block's upstream arguments for one run (its fanned-out upstreams' `picks`), and the
-        kwargs metadata those picks bring."""
-        args, extra = [], {}
+    def _arguments(self, block: Block, picks: dict[str, tuple[str, Any, dict]]) -> tuple[list, dict, list]:
+        """The block's upstream arguments for one run (its fanned-out upstreams' `picks`), the
+        kwargs metadata those picks bring, and the runs of the dynamic children it reduces.
+
+        Upstream runs have ended: each is handed over as its final state (Prefect draws the edge
+        and resolves the result), not its future, so a Dask or Ray runner sees no dependency to
+        schedule by (or to recompute when a worker dies); it resolves no future inside an
+        argument either, so the reduced children's results are taken here."""
+        args, extra, reduced = [], {}, []
         for uuid in block.upstream_blocks:
             if uuid in picks:
                 _, value, metadata = picks[uuid]
                 args.append(value)
                 extra.update(metadata)
             elif self.plan.pipeline.block(uuid).reduce_output and uuid in self.plan.children:
-                args.append(Reduced([future for _, future in self.runs[uuid]]))
+                children = [future for _, future in self.runs[uuid]]
+                args.append(Reduced([future.result(raise_on_failure=False) for future in children]))
+                reduced += children
             else:
-                args.append(self.runs[uuid][0][1])
-        return args, extra
+                args.append(ended_state(self.runs[uuid][0][1]))
+        return args, extra, reduced
 
     def _axis(self, uuid: str) -> list[tuple[str, Any, dict]]:
         """The runs a fanned-out upstream contributes: (name suffix, argument, kwargs metadata)."""
         if not self.plan.pipeline.block(uuid).dynamic:  # a dynamic child: its children are numbered (`describe:0`)
-            return [(str(index), future, {}) for index, (_, future) in enumerate(self.runs[uuid])]
+            return [(str(index), ended_state(future), {}) for index, (_, future) in enumerate(self.runs[uuid])]
         future = self.runs[uuid][0][1]
         parent = future.result(raise_on_failure=False)
         if not isinstance(parent, BlockResult):  # failed or skipped: its children follow its state
-            return [("", future, {})]
+            return [("", ended_state(future), {})]
         items, metadata = dynamic_items(parent)
         return [
             (str(meta.get("block_uuid", i)), DynamicItem(item, i), meta)
@@ -432,12 +450,6 @@ class FlowServices:
 def _run_subflow(project: Project, pipeline_key: str, store: OutputStore) -> State:
     """A whole run of another pipeline of the project, as a subflow (a global data product's)."""
     return run_flow(project, pipeline_key, flow_parameters(project.pipeline(pipeline_key), {}), results=store.location)
-
-
-def _ended_state(future) -> State:
-    """The final state of a task run that has ended (a future's state is only cached by `wait`)."""
-    future.wait()
-    return future.state
 
 
 def _upstream_failed(block: Block, upstreams: list[str]) -> State:

@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from prefect.utilities.annotations import quote
+
 from .frames import frame_library
 from .results.store import OutputStore
 
@@ -129,6 +131,16 @@ def _preview(value: Any) -> str:
     return " ".join(_SHORT.repr(value).split())
 
 
+class Whole(quote):
+    """A task argument Prefect hands over as it is, not walking into it (Prefect's `quote`), also to
+    a Dask or Ray worker: Prefect's own `quote` unpickles as `quote((value,))`."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return type(self), (self.unwrap(),)
+
+
 class Skip:
     """Data of a skipped block's state; every downstream block is skipped in turn."""
 
@@ -152,8 +164,7 @@ class DynamicItem:
 
 @dataclass
 class Reduced:
-    """The instances of a dynamic child with `reduce_output: true`; a dataclass, so Prefect
-    resolves the futures inside it (and draws the graph edges)."""
+    """The results of a dynamic child's runs, reduced (`reduce_output: true`) into one argument."""
 
     parts: list[Any]
 

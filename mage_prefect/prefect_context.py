@@ -50,6 +50,34 @@ def mark_crashed(flow_run_id: str, reason: str) -> None:
         pass
 
 
+def ended_state(future) -> State:
+    """The final state of a task run that has ended (a future's state is only cached by `wait`).
+    One whose Dask or Ray worker process died mid-run is still Running on the server: it ends
+    Crashed, there and here, with the runner's reason."""
+    future.wait()
+    state = future.state
+    if state.is_final():
+        return state
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+    from prefect.states import Crashed
+
+    try:
+        future.result(raise_on_failure=False)
+        reason = f"it ended {state.name}"
+    except Exception as exc:  # the runner's own error: distributed's KilledWorker, Ray's WorkerCrashedError
+        reason = f"{type(exc).__name__}: {exc}"
+    crashed = Crashed(message=f"the worker process running the block died ({reason})")
+    try:
+        with get_client(sync_client=True) as client:
+            client.set_task_run_state(future.task_run_id, crashed, force=True)
+    except (ObjectNotFound, PrefectHTTPStatusError) as exc:  # the worker died before its events reached
+        if getattr(getattr(exc, "response", None), "status_code", 404) != 404:  # the server: no task run there
+            raise
+    future._final_state = crashed  # PrefectWrappedFuture's cache of the final state
+    return crashed
+
+
 def run_url(flow_run_id: str) -> str:
     """The flow run's page in the Prefect UI (its id when no UI address is known)."""
     from prefect.utilities.urls import url_for

@@ -177,6 +177,20 @@ class MlflowSettings(Entry):
     artifact_location: Text | None = None
 
 
+TaskRunnerType = Literal["threads", "dask", "ray"]
+
+
+class TaskRunnerSettings(Entry):
+    """Where a run's blocks run: threads of the flow's process (the default), or processes of a
+    Dask or Ray cluster: a local one of `workers` processes, or the one at `address`."""
+
+    IGNORED_BY: ClassVar[str] = "mage-prefect"
+
+    type: TaskRunnerType = "threads"
+    address: Text | None = None  # a Dask scheduler (tcp://host:8786) or a Ray cluster (ray://host:10001)
+    workers: Count | None = None  # a local cluster's worker processes (default: one per core)
+
+
 class EventTriggerSettings(Entry):
     IGNORED_BY: ClassVar[str] = "mage-prefect"
 
@@ -205,13 +219,22 @@ class MagePrefectSettings(Entry):
         "results": "MAGE_PREFECT_RESULTS",
         "sensor_interval": "MAGE_PREFECT_SENSOR_INTERVAL",
         "max_dynamic_children": "MAGE_PREFECT_MAX_DYNAMIC_CHILDREN",
+        "task_runner": "MAGE_PREFECT_TASK_RUNNER",
     }
     results: Text | None = None  # default: <project>/.mage_prefect/results
     sensor_interval: Seconds = 60.0
     max_dynamic_children: Count = 1000
     incremental: Bool = False  # runs skip blocks whose fingerprint is unchanged (run --incremental)
     mlflow: Bool | MlflowSettings | None = None
+    task_runner: TaskRunnerType | TaskRunnerSettings | None = None  # `dask`: every default of a Dask cluster
     deployments: DeploymentSettings = DeploymentSettings()
+
+    @property
+    def runner(self) -> TaskRunnerSettings:
+        """The task runner section (`task_runner: ray`, or unset: every default of that type)."""
+        if isinstance(self.task_runner, TaskRunnerSettings):
+            return self.task_runner
+        return TaskRunnerSettings(type=self.task_runner or "threads")
 
     @property
     def tracking(self) -> MlflowSettings | None:

@@ -79,6 +79,7 @@ class Block(_Frozen):
     content: str | None = None
     file: Path | None = None
     callback_file: Path | None = None  # legacy `has_callback: true` → callbacks/<uuid>_callback.py
+    executor_type: str | None = None  # Mage's per-block executor (k8s, ecs …): reported by compile
     source: SourceRef
 
     @property
@@ -154,6 +155,7 @@ class Pipeline(_Frozen):
     triggers: tuple[Trigger, ...] = ()
     notification_config: NotificationEntry = NotificationEntry()
     repo_path: Path
+    executor_type: str | None = None  # Mage's executor of the whole pipeline: reported by compile
     source: SourceRef
 
     @model_validator(mode="before")

@@ -87,6 +87,7 @@ class PipelineReader:
             triggers=triggers,
             notification_config=NotificationEntry.model_validate({**repo.notification_config, **notifications}),
             repo_path=repo.path,
+            executor_type=entry.executor_type if isinstance(entry.executor_type, str) else None,
             source=SourceRef(file=path, line=line, column=column),
         )
 
@@ -276,6 +277,7 @@ class PipelineReader:
             content=content,
             file=file,
             callback_file=callback_file,
+            executor_type=entry.executor_type if isinstance(entry.executor_type, str) else None,
             source=_source_of(doc, key),
         )
 

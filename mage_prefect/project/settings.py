@@ -18,8 +18,8 @@ def with_environment(
     settings: MagePrefectSettings, metadata: Path, into: list[Diagnostic], environ: Mapping[str, str] = os.environ
 ) -> MagePrefectSettings:
     """`settings` with each set MAGE_PREFECT_* variable (MagePrefectSettings.ENVIRONMENT) in place of
-    its key; a value is read as a YAML scalar (`5` is a number). A value the setting cannot take is
-    an error in `into`, and the file's value stays."""
+    its key; a value is read as YAML (`5` is a number, `{type: dask, workers: 4}` a mapping). A
+    value the setting cannot take is an error in `into`, and the file's value stays."""
     overrides = {}
     for name, variable in MagePrefectSettings.ENVIRONMENT.items():
         raw = environ.get(variable)
@@ -48,4 +48,4 @@ def _scalar(raw: str):
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
-    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else raw
+    return value if isinstance(value, (int, float, str, dict)) and not isinstance(value, bool) else raw

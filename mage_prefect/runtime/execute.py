@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import sys
 import threading
 import time
@@ -225,10 +226,13 @@ def _upstream_globals(block: Block, inputs: list[list[Any]]) -> dict[str, Any]:
 @contextmanager
 def _bound_to(context: RunContext):
     """Block code of this run can import: the parent of the root project is on sys.path (so
-    `import <project>.utils` works) and the mage_ai shim is installed and answers for this run."""
+    `import <project>.utils` works) and the mage_ai shim is installed and answers for this run.
+    It runs in that folder, as the flow does (a Dask or Ray worker process starts elsewhere)."""
     parent = str(context.root_path.parent)
     if parent not in sys.path:
         sys.path.append(parent)
+    if os.getcwd() != parent:
+        os.chdir(parent)
     compat.install()
     token = compat.ACTIVE.set(context)
     try:

@@ -196,3 +196,29 @@ def test_emit_sends_what_a_trigger_listens_for_and_refuses_patterns():
     ):
         with pytest.raises(InvalidRequest, match="emit such an event"):
             emit_trigger("p", "t", custom={"p/t": pattern})
+
+
+def test_mage_executors_are_reported_with_what_maps(tmp_path):
+    """A pipeline's container executor maps to a work pool of that type; a block's has no per-task
+    equivalent; PySpark is not supported; local_python is the default and says nothing."""
+    project = tmp_path / "scheduled"
+    shutil.copytree(SCHEDULED, project)
+    for name in ("other", "local"):
+        (project / "custom" / f"{name}.py").write_text(f"@custom\ndef {name}(*args, **kwargs):\n    return 1\n")
+    (project / "pipelines" / "no_triggers" / "metadata.yaml").write_text(
+        "executor_type: k8s\n"
+        "blocks:\n"
+        "- {uuid: greet, type: custom, upstream_blocks: [], executor_type: ecs, executor_config: {cpu: 2}}\n"
+        "- {uuid: other, type: custom, upstream_blocks: [], executor_type: pyspark}\n"
+        "- {uuid: local, type: custom, upstream_blocks: [], executor_type: local_python}\n"
+    )
+
+    compiled = compile_project(load_project(project), tmp_path / "out")
+
+    found = {d.key_path: d for d in compiled.diagnostics if "executor_type" in d.key_path}
+    assert sorted(found) == ["blocks[0].executor_type", "blocks[1].executor_type", "executor_type"]
+    assert all(d.severity == "warning" for d in found.values())
+    assert "kubernetes work pool" in found["executor_type"].hint and found["executor_type"].line == 1
+    block = found["blocks[0].executor_type"]
+    assert "block 'greet'" in block.message and "ecs work pool" in block.hint and block.line == 3
+    assert "PySpark executor is not supported" in found["blocks[1].executor_type"].hint

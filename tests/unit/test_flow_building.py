@@ -107,25 +107,18 @@ def test_output_previews_are_one_line_and_survive_the_release_of_outputs(tmp_pat
 
 
 def test_a_block_run_that_failed_elsewhere_halts_the_run(run_context):
-    """A worker process sets only its copy of the halt: the flow sets the run's own when the run's
-    future ends Failed, and not for a completed run or a block not run."""
+    """A worker process sets only its copy of the halt: the flow sets the run's own when a run ends
+    Failed, and not when it completes or is cancelled."""
     from dataclasses import replace
 
-    from prefect.states import Completed, Failed
+    from prefect.states import Cancelled, Completed, Failed
 
     from mage_prefect.flows import PipelineRun
     from mage_prefect.runtime.context import Halt
 
-    class Ended:
-        def __init__(self, state):
-            self.state = state
-
-        def wait(self):
-            pass
-
     run = PipelineRun(plan=None, context=replace(run_context, halt=Halt()))
-    for future in (None, Ended(Completed())):
-        run._halt_after(future)
+    for state in (Completed(), Cancelled()):
+        run._halt_after(state)
     assert not run.context.halt.is_set()
-    run._halt_after(Ended(Failed()))
+    run._halt_after(Failed())
     assert run.context.halt.is_set()

@@ -18,6 +18,9 @@ _LOCKS_GUARD = threading.Lock()
 # DuckDB shares one database instance per file in a process and drops it with its last connection:
 # a connect racing that close gets an instance without its pandas scan ("pandas_scan does not exist").
 _DUCKDB_INSTANCES = threading.Lock()
+# DuckDB refuses a second process a file another holds: a process waits for the file's lock before
+# its first connection and frees it with its last (blocks on Dask or Ray workers are processes)
+_DUCKDB_FILES: dict[str, list] = {}  # resolved file → [FileLock, connections open in this process]
 
 
 def _require(module: str):
@@ -194,8 +197,14 @@ class DuckDB(BaseSQL):
         if database != ":memory:" and not database.startswith("md:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(schema, f"duckdb:{database}")
+        self._file = None if database == ":memory:" or database.startswith("md:") else str(Path(database).resolve())
         with _DUCKDB_INSTANCES:
-            self._connection = duckdb.connect(database, read_only=False, config=config)
+            self._hold_file()
+            try:
+                self._connection = duckdb.connect(database, read_only=False, config=config)
+            except BaseException:
+                self._free_file()
+                raise
 
     PROVIDER = "duckdb"
 
@@ -207,6 +216,27 @@ class DuckDB(BaseSQL):
     def close(self) -> None:
         with _DUCKDB_INSTANCES:
             self._connection.close()
+            self._free_file()
+
+    def _hold_file(self) -> None:
+        if self._file is None:
+            return
+        if self._file not in _DUCKDB_FILES:
+            from filelock import FileLock
+
+            lock = FileLock(f"{self._file}.lock")
+            lock.acquire()  # no other connection of this process is open: none waits on this one
+            _DUCKDB_FILES[self._file] = [lock, 0]
+        _DUCKDB_FILES[self._file][1] += 1
+
+    def _free_file(self) -> None:
+        held = _DUCKDB_FILES.get(self._file) if self._file else None
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            held[0].release()
+            del _DUCKDB_FILES[self._file]
 
     def default_schema(self) -> str:
         return "main"
