@@ -4,12 +4,13 @@
     .venv/bin/python benchmarks/runners.py [--repeat N] [--mage PATH/TO/mage]
 
 Workloads (every column runs the same block files):
-- wide: 1 loader → 16 CPU-bound pure-Python transformers (20M loop steps, ~2 s on one core, each
+- wide: 1 loader → 16 CPU-bound pure-Python transformers (40M loop steps, ~2.8 s on one core, each
   holding the GIL) → 1 fan-in;
 - fan-out: a dynamic block → 1,000 children (cli.py's), and Mage's own trigger run of it.
 Columns: threads; Dask and Ray on the cluster each run starts itself (one worker process per core);
-Dask and Ray on a standing cluster of 2 worker processes, started once here as a team's cluster
-would be (its address in MAGE_PREFECT_TASK_RUNNER). Cases are interleaved round by round.
+Dask and Ray on a standing cluster of 2 worker processes, as a team's cluster would be (its address
+in MAGE_PREFECT_TASK_RUNNER). A column's runs follow each other, and a standing cluster runs only
+during its own column: its idle processes would otherwise take CPU from the others.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from cli import BIN, CHILDREN, HARNESS, TIMEOUT, _on_the_local_server, _settle, cell, timed, write_fan_out
@@ -39,7 +40,7 @@ WIDE_STEP = """
 @transformer
 def burn(seed, *args, **kwargs):
     total = 0
-    for i in range(20_000_000):  # pure Python: holds the GIL throughout
+    for i in range(40_000_000):  # pure Python: holds the GIL throughout
         total += (i * seed) % 7
     return total
 """
@@ -105,21 +106,23 @@ def standing_ray(tmp: Path):
         subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, timeout=TIMEOUT)
 
 
-def columns(tmp: Path, root: Path, addresses: dict[str, str], mage: str | None, workload: str) -> dict:
-    """Each column's command and extra environment."""
+STANDING = {"dask": standing_dask, "ray": standing_ray}
+
+
+def columns(tmp: Path, root: Path, mage: str | None, workload: str) -> dict:
+    """Each column's command, extra environment, and standing cluster (a context manager)."""
     run = [str(BIN / "mage-prefect"), "run", str(root), "bench"]
     found = {
-        "threads": (run, {}),
-        "Dask (own cluster)": ([*run, "--task-runner", "dask"], {}),
-        "Ray (own instance)": ([*run, "--task-runner", "ray"], {}),
+        "threads": (run, {}, None),
+        "Dask (own cluster)": ([*run, "--task-runner", "dask"], {}, None),
+        "Ray (own instance)": ([*run, "--task-runner", "ray"], {}, None),
     }
-    for kind, address in addresses.items():
-        setting = f"{{type: {kind}, address: '{address}'}}"
-        found[f"{kind.capitalize()} (standing, 2 workers)"] = (run, {"MAGE_PREFECT_TASK_RUNNER": setting})
+    for kind in STANDING:
+        found[f"{kind.capitalize()} (standing, 2 workers)"] = (run, {}, kind)
     if mage and workload == "fan-out":
         harness = [str(Path(mage).parent / "python"), str(HARNESS), "run", str(root), "bench"]
         command = [*harness, "--out", str(tmp / "mage-out"), "--no-outputs", "--timeout", str(TIMEOUT)]
-        found["Mage (trigger run)"] = (command, {"MAGE_DATA_DIR": str(tmp / "mage-data")})
+        found["Mage (trigger run)"] = (command, {"MAGE_DATA_DIR": str(tmp / "mage-data")}, None)
     return found
 
 
@@ -134,15 +137,16 @@ def main() -> int:
     server_env.pop("PREFECT_API_URL", None)
     table: dict[str, dict[str, list[float]]] = {}
     try:
-        with ExitStack() as stack:
-            addresses = {"dask": stack.enter_context(standing_dask(tmp)), "ray": stack.enter_context(standing_ray(tmp))}
-            for workload, write in (("wide", write_wide), ("fan-out", lambda root: write_fan_out(root, CHILDREN))):
-                root = tmp / workload / "project"
-                write(root)
-                found = columns(tmp, root, addresses, mage, workload)
-                table[workload] = {name: [] for name in found}
-                for round_ in range(args.repeat):
-                    for name, (command, extra) in found.items():
+        for workload, write in (("wide", write_wide), ("fan-out", lambda root: write_fan_out(root, CHILDREN))):
+            root = tmp / workload / "project"
+            write(root)
+            found = columns(tmp, root, mage, workload)
+            table[workload] = {name: [] for name in found}
+            for name, (command, extra, standing) in found.items():
+                with STANDING[standing](tmp) if standing else nullcontext() as address:
+                    if address:
+                        extra = {"MAGE_PREFECT_TASK_RUNNER": f"{{type: {standing}, address: '{address}'}}"}
+                    for round_ in range(args.repeat):
                         env = {**(_on_the_local_server(server_env) if not name.startswith("Mage") else os.environ)}
                         seconds, _, ok, _ = timed(command, {**env, **extra}, tmp)
                         if not name.startswith("Mage"):

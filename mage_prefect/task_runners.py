@@ -59,7 +59,7 @@ def _one_block_per_worker() -> None:
     queues a second one there): a block whose worker process dies fails alone, at once."""
     import dask
 
-    dask.config.set({"distributed.scheduler.worker-saturation": 1.0})
+    dask.config.set({"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False})
 
 
 def _runner_class(kind: str) -> type[TaskRunner]:

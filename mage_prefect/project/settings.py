@@ -27,7 +27,7 @@ def with_environment(
             continue
         value = _scalar(raw)
         try:
-            MagePrefectSettings.model_validate({name: value})
+            validated = MagePrefectSettings.model_validate({name: value})
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"]
             into.append(
@@ -39,7 +39,7 @@ def with_environment(
                 )
             )
             continue
-        overrides[name] = value
+        overrides[name] = getattr(validated, name)  # `{type: dask}` as the setting's model
     return settings.model_copy(update=overrides) if overrides else settings
 
 

@@ -38,6 +38,43 @@ def test_settings_are_typed_with_defaults_and_environment_overrides(tmp_path, mo
     )
 
 
+def test_the_task_runner_is_a_name_or_a_mapping_and_the_environment_or_a_run_overrides_it(tmp_path, monkeypatch):
+    from mage_prefect.api import with_task_runner
+
+    root = _with_settings(tmp_path, "mage_prefect:\n  task_runner: {type: dask, address: 'tcp://h:8786'}\n")
+    project = load_project(root)
+    assert (project.settings.runner.type, project.settings.runner.address) == ("dask", "tcp://h:8786")
+    assert with_task_runner(project, "dask").settings.runner.address == "tcp://h:8786"  # same type: kept
+    assert with_task_runner(project, "ray").settings.runner.address is None
+    monkeypatch.setenv("MAGE_PREFECT_TASK_RUNNER", "{type: ray, workers: 3}")
+    runner = load_project(root).settings.runner
+    assert (runner.type, runner.workers, runner.address) == ("ray", 3, None)
+    monkeypatch.setenv("MAGE_PREFECT_TASK_RUNNER", "ray")
+    assert load_project(_with_settings(tmp_path / "b", "mage_prefect: {}\n")).settings.runner.type == "ray"
+    monkeypatch.setenv("MAGE_PREFECT_TASK_RUNNER", "spark")
+    _, diagnostics = check_project(root)
+    [problem] = [d for d in diagnostics if d.severity == "error"]
+    assert problem.key_path == "mage_prefect.task_runner" and "MAGE_PREFECT_TASK_RUNNER='spark'" in problem.message
+
+
+def test_a_task_runner_whose_extra_is_missing_says_which_to_install(monkeypatch):
+    import importlib
+
+    import pytest
+
+    from mage_prefect.project.contract import TaskRunnerSettings
+    from mage_prefect.project.errors import InvalidRequest
+    from mage_prefect.task_runners import task_runner
+
+    def not_installed(name: str):
+        raise ImportError(f"No module named '{name}'")
+
+    monkeypatch.setattr(importlib, "import_module", not_installed)
+    with pytest.raises(InvalidRequest, match=r"needs prefect-ray .*pip install 'mage-prefect\[ray\]'"):
+        task_runner(TaskRunnerSettings(type="ray"), None)
+    assert task_runner(TaskRunnerSettings(), 4)._max_workers == 4  # threads: the pipeline's block_run_limit
+
+
 def test_a_bad_environment_override_is_a_diagnostic_naming_the_variable(tmp_path, monkeypatch):
     root = _with_settings(tmp_path, "mage_prefect: {}\n")
     monkeypatch.setenv("MAGE_PREFECT_MAX_DYNAMIC_CHILDREN", "many")
