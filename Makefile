@@ -73,6 +73,7 @@ bench: $(BIN)/.installed $(MAGE_VENV)/.installed
 	$(BIN)/python benchmarks/run.py --repeat $(BENCH_REPEAT)
 	$(BIN)/python benchmarks/validate.py --repeat $(BENCH_REPEAT)
 	$(BIN)/python benchmarks/writes.py --repeat $(BENCH_REPEAT)
+	cd benchmarks && ../$(BIN)/python runners.py --repeat 3 --mage ../$(MAGE_VENV)/bin/mage
 
 # The Prefect UI over the demo's runs: the local server the runs use (started if needed).
 ui: $(BIN)/.demo-installed

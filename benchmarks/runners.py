@@ -1,12 +1,14 @@
 """Blocks on Prefect's task runners: the thread pool against Dask and Ray worker processes, as whole
 `mage-prefect run` processes on the running local server (Mage beside them for the fan-out).
 
-    .venv/bin/python benchmarks/runners.py [--repeat N] [--mage PATH/TO/mage]
+    cd benchmarks && ../.venv/bin/python runners.py [--repeat N] [--mage PATH/TO/mage] [--workloads NAME ...]
 
 Workloads (every column runs the same block files):
 - wide: 1 loader → 16 CPU-bound pure-Python transformers (40M loop steps, ~2.8 s on one core, each
   holding the GIL) → 1 fan-in;
-- fan-out: a dynamic block → 1,000 children (cli.py's), and Mage's own trigger run of it.
+- fan-out: a dynamic block → 1,000 children (cli.py's), and Mage's own trigger run of it;
+- frame: the 5-block chain of a 2,000,000 × 10 DataFrame (cases.py's): what moving large outputs
+  between worker processes costs (through the result store: each output is written once, read once).
 Columns: threads; Dask and Ray on the cluster each run starts itself (one worker process per core);
 Dask and Ray on a standing cluster of 2 worker processes, as a team's cluster would be (its address
 in MAGE_PREFECT_TASK_RUNNER). A column's runs follow each other, and a standing cluster runs only
@@ -26,6 +28,8 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from cases import WORKLOADS as CASES
+from cases import write_project
 from cli import BIN, CHILDREN, HARNESS, TIMEOUT, _on_the_local_server, _settle, cell, timed, write_fan_out
 
 HERE = Path(__file__).resolve().parent
@@ -107,6 +111,11 @@ def standing_ray(tmp: Path):
 
 
 STANDING = {"dask": standing_dask, "ray": standing_ray}
+WORKLOADS = {
+    "wide": write_wide,
+    "fan-out": lambda root: write_fan_out(root, CHILDREN),
+    "frame": lambda root: write_project(root, CASES["frame"]),
+}
 
 
 def columns(tmp: Path, root: Path, mage: str | None, workload: str) -> dict:
@@ -130,6 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mage", default=str(HERE.parent / ".venv-mage" / "bin" / "mage"))
+    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     args = parser.parse_args()
     mage = str(Path(args.mage).absolute()) if Path(args.mage).exists() else None
     tmp = Path(tempfile.mkdtemp(prefix="mage-prefect-runner-bench-"))
@@ -137,8 +147,8 @@ def main() -> int:
     server_env.pop("PREFECT_API_URL", None)
     table: dict[str, dict[str, list[float]]] = {}
     try:
-        for workload, write in (("wide", write_wide), ("fan-out", lambda root: write_fan_out(root, CHILDREN))):
-            root = tmp / workload / "project"
+        for workload in args.workloads:
+            write, root = WORKLOADS[workload], tmp / workload / "project"
             write(root)
             found = columns(tmp, root, mage, workload)
             table[workload] = {name: [] for name in found}
@@ -167,7 +177,11 @@ def main() -> int:
 
 def report(table: dict[str, dict[str, list[float]]], repeat: int) -> str:
     names = list(dict.fromkeys(name for found in table.values() for name in found))
-    labels = {"wide": f"1 → {WIDE} CPU-bound blocks → 1", "fan-out": f"dynamic block → {CHILDREN:,} children"}
+    labels = {
+        "wide": f"1 → {WIDE} CPU-bound blocks → 1",
+        "fan-out": f"dynamic block → {CHILDREN:,} children",
+        "frame": "5-block chain of a 2M × 10 DataFrame",
+    }
     lines = [
         f"\nWhole `mage-prefect run` process wall time, median of {repeat} (min–max)",
         "",

@@ -441,6 +441,7 @@ def dockerfile(
     force: bool = typer.Option(False, "--force", help="Replace a Dockerfile that differs."),
 ) -> None:
     """Write a Dockerfile for the project's deployments on Docker, Kubernetes or ECS work pools."""
+    from .dockerfile import DOCKERIGNORE
     from .dockerfile import dockerfile as render
     from .project.validate import load_project
 
@@ -450,7 +451,10 @@ def dockerfile(
     if target.is_file() and target.read_text(encoding="utf-8") != text and not force:
         _fail(f"{target} exists and differs: pass --force to replace it, or --out to write elsewhere")
     write_atomically(target, text.encode())
-    typer.echo(f"wrote {target}; build it there: docker build -t IMAGE {target.parent}")
+    ignore = model.root.parent / ".dockerignore"
+    if not ignore.exists():  # a team's own is kept
+        write_atomically(ignore, DOCKERIGNORE.encode())
+    typer.echo(f"wrote {target}; build the image with: docker build -t IMAGE -f {target} {model.root.parent}")
 
 
 @command()

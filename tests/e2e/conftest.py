@@ -107,6 +107,19 @@ def mage_prefect(
     )
 
 
+def prefect_deploy(folder: Path) -> None:
+    """`prefect deploy --all` in the compiled `folder`, non-interactively, as from a shell there (as CI would)."""
+    done = subprocess.run(
+        [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
+        cwd=folder,
+        env={**os.environ, "PWD": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 BUCKET = "team-results"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 

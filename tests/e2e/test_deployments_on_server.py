@@ -16,7 +16,7 @@ import yaml
 
 from mage_prefect import get_output, run_pipeline
 
-from .conftest import BIN, HERE, mage_prefect
+from .conftest import BIN, HERE, mage_prefect, prefect_deploy
 
 pytestmark = pytest.mark.e2e
 POOL = "mage-prefect-tests"
@@ -43,16 +43,7 @@ def deployed(workdir, prefect_server) -> Path:
         text=True,
         check=True,
     )
-    folder = workdir / "deployments"  # as from a shell: `cd deployments && prefect --no-prompt deploy --all`
-    done = subprocess.run(
-        [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
-        cwd=folder,
-        env={**env, "PWD": str(folder)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    prefect_deploy(workdir / "deployments")
     return workdir
 
 

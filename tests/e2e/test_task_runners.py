@@ -146,6 +146,41 @@ def test_mlflow_runs_nest_under_the_flow_run_from_worker_processes(
     assert children["evaluate"].data.metrics["r2"] > 0.9 and children["right"].data.metrics == {"side": 2.0}
 
 
+TESTED = """\
+blocks:
+- {uuid: start, type: data_loader, upstream_blocks: []}
+- {uuid: checked, type: transformer, upstream_blocks: [start]}
+- {uuid: refused, type: transformer, upstream_blocks: [start]}
+"""
+CHECKED = """
+@transformer
+def double(values, *args, **kwargs):
+    return {'values': [v * 2 for v in values]}
+
+
+@test
+def test_doubled(output, *args) -> None:
+    assert output['values'] == [2, 4, 6], 'not doubled'
+"""
+
+
+@pytest.mark.parametrize("kind", ["dask", "ray"])
+def test_block_tests_pass_and_fail_on_workers_as_on_threads(prefect_server, tmp_path_factory, runners, kind):
+    project = copy_project(HERE / "projects" / "runtime_checks", tmp_path_factory)
+    _on_runner(project, kind, runners[kind])
+    (project / "pipelines" / "tested").mkdir()
+    (project / "pipelines" / "tested" / "metadata.yaml").write_text(TESTED)
+    (project / "transformers" / "checked.py").write_text(CHECKED)
+    (project / "transformers" / "refused.py").write_text(CHECKED.replace("v * 2", "v * 3"))
+
+    on_threads = _outcome(project, "tested", task_runner="threads")
+    on_workers = run_pipeline(project, "tested", execution_date="2026-11-30T12:00:00+00:00")
+
+    assert _outcome(project, "tested") == on_threads
+    assert on_threads[1] == {"start": "Completed", "checked": "Completed", "refused": "Failed"}
+    assert "Failed to pass tests for block refused" in on_workers.blocks["refused"]["message"]  # Mage's message
+
+
 CRASHING = """\
 blocks:
 - {uuid: start, type: data_loader, upstream_blocks: []}
