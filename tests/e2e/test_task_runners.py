@@ -150,7 +150,7 @@ TESTED = """\
 blocks:
 - {uuid: start, type: data_loader, upstream_blocks: []}
 - {uuid: checked, type: transformer, upstream_blocks: [start]}
-- {uuid: refused, type: transformer, upstream_blocks: [start]}
+- {uuid: refused, type: transformer, upstream_blocks: [checked]}
 """
 CHECKED = """
 @transformer
@@ -171,7 +171,10 @@ def test_block_tests_pass_and_fail_on_workers_as_on_threads(prefect_server, tmp_
     (project / "pipelines" / "tested").mkdir()
     (project / "pipelines" / "tested" / "metadata.yaml").write_text(TESTED)
     (project / "transformers" / "checked.py").write_text(CHECKED)
-    (project / "transformers" / "refused.py").write_text(CHECKED.replace("v * 2", "v * 3"))
+    # a chain: as siblings, whether `checked` starts before `refused` fails (and halts the run) is a race
+    (project / "transformers" / "refused.py").write_text(
+        CHECKED.replace("v * 2", "v * 3").replace("values,", "result,").replace("in values", "in result['values']")
+    )
 
     on_threads = _outcome(project, "tested", task_runner="threads")
     on_workers = run_pipeline(project, "tested", execution_date="2026-11-30T12:00:00+00:00")
