@@ -28,8 +28,8 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from cases import HEADER, write_project
 from cases import WORKLOADS as CASES
-from cases import write_project
 from cli import BIN, CHILDREN, HARNESS, TIMEOUT, _on_the_local_server, _settle, cell, timed, write_fan_out
 
 HERE = Path(__file__).resolve().parent
@@ -59,12 +59,11 @@ def write_wide(root: Path) -> None:
     for folder in ("data_loaders", "transformers", "data_exporters", "pipelines/bench"):
         (root / folder).mkdir(parents=True)
     (root / "metadata.yaml").write_text("project_type: standalone\n")
-    header = "if '{0}' not in globals():\n    from mage_ai.data_preparation.decorators import {0}\n"
-    (root / "data_loaders" / "load.py").write_text(header.format("data_loader") + WIDE_LOADER)
-    (root / "data_exporters" / "total.py").write_text(header.format("data_exporter") + WIDE_FAN_IN)
+    (root / "data_loaders" / "load.py").write_text(HEADER.format(decorator="data_loader") + WIDE_LOADER)
+    (root / "data_exporters" / "total.py").write_text(HEADER.format(decorator="data_exporter") + WIDE_FAN_IN)
     lines = ["blocks:", "- {uuid: load, type: data_loader, upstream_blocks: []}"]
     for index in range(WIDE):
-        (root / "transformers" / f"burn_{index:02d}.py").write_text(header.format("transformer") + WIDE_STEP)
+        (root / "transformers" / f"burn_{index:02d}.py").write_text(HEADER.format(decorator="transformer") + WIDE_STEP)
         lines.append(f"- {{uuid: burn_{index:02d}, type: transformer, upstream_blocks: [load]}}")
     lines.append(f"- {{uuid: total, type: data_exporter, upstream_blocks: [{', '.join(_burns())}]}}")
     (root / "pipelines" / "bench" / "metadata.yaml").write_text("\n".join(lines) + "\nname: bench\nuuid: bench\n")

@@ -6,10 +6,10 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from . import background_server
-from .project.contract import TaskRunnerSettings
+from .project.contract import TaskRunnerSettings, TaskRunnerType
 from .project.errors import InvalidRequest, NotFound
 from .project.graph import lineage, selected_blocks
 from .project.models import Project
@@ -29,8 +29,8 @@ def with_task_runner(project: Project, kind: str | None) -> Project:
     the project's address and workers stay when it names the same type."""
     if kind is None:
         return project
-    if kind not in ("threads", "dask", "ray"):
-        raise InvalidRequest(f"unknown task runner '{kind}'; use threads, dask or ray")
+    if kind not in get_args(TaskRunnerType):
+        raise InvalidRequest(f"unknown task runner '{kind}'; use {', '.join(get_args(TaskRunnerType))}")
     runner = project.settings.runner
     if runner.type != kind:
         runner = TaskRunnerSettings(type=kind)

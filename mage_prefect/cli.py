@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 import typer
 
 from .frames import is_pandas
+from .project.contract import TaskRunnerType
 from .project.errors import MagePrefectError, ProjectError, format_report, has_errors
 from .project.textfile import write_atomically
 
@@ -94,10 +95,7 @@ class TextOrJson(str, Enum):
     json = "json"
 
 
-class TaskRunnerName(str, Enum):
-    threads = "threads"
-    dask = "dask"
-    ray = "ray"
+TaskRunnerName = Enum("TaskRunnerName", {name: name for name in get_args(TaskRunnerType)}, type=str)
 
 
 class TextOrMermaid(str, Enum):

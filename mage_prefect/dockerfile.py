@@ -41,12 +41,13 @@ DOCKERIGNORE = """\
 def dockerfile(project: Project, python: str = "3.11") -> str:
     """The Dockerfile's text, built in the folder holding `project`."""
     has_requirements = (project.root / "requirements.txt").is_file()
+    needed = extras(project)
     requirements = f"COPY {project.root.name}/requirements.txt /tmp/requirements.txt\n" if has_requirements else ""
     return TEMPLATE.format(
         name=project.root.name,
         prefect=version("prefect"),
         python=python,
-        extras=f"[{','.join(extras(project))}]" if extras(project) else "",
+        extras=f"[{','.join(needed)}]" if needed else "",
         requirements=requirements,
         install_requirements=" -r /tmp/requirements.txt" if has_requirements else "",
         root=IMAGE_ROOT,

@@ -4,6 +4,7 @@ blocks: a local one started with the run, or the one at `address`."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 
@@ -36,13 +37,13 @@ def task_runner(settings: TaskRunnerSettings, block_run_limit: int | None) -> Ta
         }
         return runner_class(cluster_kwargs=cluster)
     runner_class = _running_once(runner_class)
-    _serialize_context_once_per_run(importlib.import_module("prefect_ray.task_runners"))
     if settings.address:
         return runner_class(address=settings.address)
     # "local": a new instance, even where a Ray cluster runs on this machine (which ray.init() would join)
     return runner_class(address="local", init_kwargs={"num_cpus": workers, "include_dashboard": False})
 
 
+@functools.cache  # one class per process, not one per flow built
 def _submitting_lightly(dask_runner: type[TaskRunner]) -> type[TaskRunner]:
     """prefect-dask's runner, without two costs per submitted block run that a fan-out to 1,000
     children pays 1,000 times: Dask hashing every argument for a key (the task run id makes each one
@@ -78,8 +79,6 @@ def _serialize_context_once_per_run(runner_module) -> None:
     settings alone take ~70 ms to serialize, the same each time within a flow run."""
     import prefect.context as contexts
 
-    if getattr(runner_module.serialize_context, "once_per_run", False):
-        return
     original, last = contexts.serialize_context, {}
 
     def serialize_context(asset_ctx_kwargs=None):
@@ -99,14 +98,17 @@ def _serialize_context_once_per_run(runner_module) -> None:
         asset = contexts.AssetContext.from_task_and_inputs(**asset_ctx_kwargs).serialize() if asset_ctx_kwargs else {}
         return {**last["serialized"], "asset_context": asset}
 
-    serialize_context.once_per_run = True
     runner_module.serialize_context = serialize_context
 
 
+@functools.cache  # one class per process, not one per flow built
 def _running_once(ray_runner: type[TaskRunner]) -> type[TaskRunner]:
     """prefect-ray's runner, with a block whose worker process dies failing at once (Ray's default
-    reruns a task up to 3 times): retries are the block's own (`retry_config`)."""
+    reruns a task up to 3 times): retries are the block's own (`retry_config`); the run's context
+    serialized once (_serialize_context_once_per_run)."""
     from prefect_ray.context import remote_options
+
+    _serialize_context_once_per_run(importlib.import_module("prefect_ray.task_runners"))
 
     class RayTaskRunner(ray_runner):
         def submit(self, *args, **kwargs):
