@@ -30,6 +30,11 @@ VERBOSE_SECTIONS = {
         "region": "AWS_REGION",
         "endpoint": "AWS_ENDPOINT",
     },
+    "BigQuery": {  # Mage keeps the Google keys (GCS's too) under its BigQuery section
+        "location": "GOOGLE_LOCATION",
+        "credentials_mapping": "GOOGLE_SERVICE_ACC_KEY",
+        "path_to_credentials": "GOOGLE_SERVICE_ACC_KEY_FILEPATH",
+    },
 }
 
 

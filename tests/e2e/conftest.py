@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -138,15 +139,69 @@ def s3(tmp_path_factory):
 
 def _moto_bucket(url: str):
     """The AWS environment pointed at moto_server (restored afterwards), with one bucket; yields a client."""
-    previous = {key: os.environ.get(key) for key in (*AWS_ENV, "AWS_ENDPOINT_URL")}
-    os.environ.update(AWS_ENV, AWS_ENDPOINT_URL=url)
-    import boto3
+    with environment(AWS_ENV, AWS_ENDPOINT_URL=url):
+        import boto3
 
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    for key, value in previous.items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+GCS_BUCKET = "team-lake"
+
+
+@pytest.fixture(scope="module")
+def gcs(tmp_path_factory):
+    """gcp-storage-emulator on 127.0.0.1 with one bucket, and a service-account key file (GCS_KEY_FILE)
+    whose token endpoint is a local stand-in for Google's (the emulator takes any token); runs reach
+    the emulator through STORAGE_EMULATOR_HOST. Yields a google-cloud-storage client."""
+    url, folder = f"http://127.0.0.1:{free_port()}", tmp_path_factory.mktemp("gcs")
+    command = [str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
+    token = json.dumps({"access_token": "emulator", "expires_in": 3600, "token_type": "Bearer"}).encode()
+    with (
+        serving([*command, "--in-memory"], f"{url}/", folder / "server.log", 60),
+        answering_posts(lambda body: token) as token_url,
+    ):
+        key_file = folder / "service-account.json"
+        key_file.write_text(json.dumps(_service_account_key(f"{token_url}/token")))
+        with environment(STORAGE_EMULATOR_HOST=url, GCS_KEY_FILE=str(key_file)):
+            from google.cloud import storage
+
+            client = storage.Client(project="team")
+            client.create_bucket(GCS_BUCKET)
+            yield client
+
+
+def _service_account_key(token_uri: str) -> dict:
+    """A service-account key as Google issues it, with a fresh RSA key and the given token endpoint."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        "type": "service_account",
+        "project_id": "team",
+        "private_key_id": "1",
+        "private_key": pem.decode(),
+        "client_email": "runner@team.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
+
+
+@contextmanager
+def environment(values: dict[str, str] | None = None, **more: str) -> Iterator[None]:
+    """These environment variables set, and only these put back afterwards (other fixtures' stay)."""
+    values = {**(values or {}), **more}
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 @contextmanager
@@ -184,13 +239,31 @@ def mlflow_server(tmp_path_factory):
         "--artifacts-destination",
         str(home / "artifacts"),
     ]
-    with serving(command, f"{url}/health", home / "server.log", 120):
-        previous = os.environ.get("MLFLOW_TRACKING_URI")
-        os.environ["MLFLOW_TRACKING_URI"] = url
+    with serving(command, f"{url}/health", home / "server.log", 120), environment(MLFLOW_TRACKING_URI=url):
         yield url
-        os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.__setitem__(
-            "MLFLOW_TRACKING_URI", previous
-        )
+
+
+@contextmanager
+def answering_posts(answer: Callable[[bytes], bytes]) -> Iterator[str]:
+    """A local HTTP server answering every POST with `answer(its body)`; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            reply = answer(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -198,19 +271,6 @@ def webhook():
     """A local HTTP server standing in for Slack: the JSON bodies posted to it, in order. The
     project's notification_config reads its URL from MAGE_PREFECT_TEST_WEBHOOK (set for the worker)."""
     received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ["MAGE_PREFECT_TEST_WEBHOOK"] = f"http://127.0.0.1:{server.server_port}/hook"
-    yield received
-    os.environ.pop("MAGE_PREFECT_TEST_WEBHOOK", None)
-    server.shutdown()
+    with answering_posts(lambda body: received.append(json.loads(body)) or b"") as url:
+        with environment(MAGE_PREFECT_TEST_WEBHOOK=f"{url}/hook"):
+            yield received

@@ -1,4 +1,5 @@
-"""Block outputs in S3: a real S3 API (moto's server mode) behind `results="s3://bucket/prefix"`."""
+"""Object stores: block outputs in S3 (moto's server mode) behind `results="s3://bucket/prefix"`, and
+block code on S3 and GCS (gcp-storage-emulator) through Mage's connectors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from mage_prefect import get_output, get_outputs, run_pipeline
 from mage_prefect.results.store import OutputStore
 
-from .conftest import BUCKET, HERE, copy_project, mage_prefect
+from .conftest import BUCKET, GCS_BUCKET, HERE, copy_project, mage_prefect
 
 pytestmark = pytest.mark.e2e
 
@@ -74,3 +75,29 @@ def test_block_code_reads_and_writes_s3_through_mage_ai_io_s3(prefect_server, s3
         "missing": False,
     }
     assert pd.read_parquet(io.BytesIO(_object(s3, "lake/numbers.parquet")))["n"].tolist() == [1, 2, 3]
+
+
+def test_block_code_reads_and_writes_gcs_through_mage_ai_io_google_cloud_storage(prefect_server, gcs, tmp_path_factory):
+    project = copy_project(HERE / "projects" / "warehouse", tmp_path_factory)
+    upload = project.parent / "upload.csv"
+    pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]}).to_csv(upload, index=False)
+
+    run = run_pipeline(project, "gcs_lake", variables={"upload": str(upload)})
+
+    assert run.ok, run.state.message
+    # with_config: the key file of the profile's BigQuery section (a signed token from the key)
+    assert get_output(project, "gcs_lake", "gcs_roundtrip") == {
+        "parquet": [1, 2, 3],
+        "csv": [4],
+        "missing_is_empty": True,
+        "exists": True,
+        "prefix_is_not_an_object": False,
+    }
+    stored = gcs.bucket(GCS_BUCKET).blob("lake/numbers.parquet").download_as_bytes()
+    assert pd.read_parquet(io.BytesIO(stored))["n"].tolist() == [1, 2, 3]
+    # default credentials; a file path is uploaded as it is; load's limit
+    assert gcs.bucket(GCS_BUCKET).blob("raw/upload.csv").download_as_bytes() == upload.read_bytes()
+    assert get_output(project, "gcs_lake", "gcs_default_credentials").to_dict("list") == {
+        "id": [1, 2],
+        "name": ["a", "b"],
+    }

@@ -8,7 +8,16 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).parents[2]
-DEV_TOOLS = {"pytest", "pytest-timeout", "moto", "ruff", "import-linter", "aiosmtpd", "prefect-aws"}
+DEV_TOOLS = {
+    "pytest",
+    "pytest-timeout",
+    "moto",
+    "ruff",
+    "import-linter",
+    "aiosmtpd",
+    "prefect-aws",
+    "gcp-storage-emulator",
+}
 
 
 def test_make_demo_installs_no_test_or_dev_dependency():

@@ -15,7 +15,7 @@ import pytest
 from mage_prefect.project.models import Block, SourceRef
 from mage_prefect.project.validate import check_project
 from mage_prefect.runtime.compat.io_config import ConfigFileLoader, ConfigKey
-from mage_prefect.runtime.compat.io_file import FileIO
+from mage_prefect.runtime.compat.io_file import FileIO, GoogleCloudStorage
 from mage_prefect.runtime.compat.io_sql import DuckDB
 from mage_prefect.runtime.context import RunContext
 from mage_prefect.runtime.execute import BlockFailed, execute_block
@@ -283,6 +283,17 @@ def test_file_io_round_trips_by_extension(tmp_path, name):
     assert FileIO().load(path).to_dict("list") == {**index, **frame.to_dict("list")}
     with pytest.raises(ValueError, match="unknown file format"):
         FileIO().load(tmp_path / "frame.txt")
+
+
+def test_gcs_with_config_takes_mages_keys_and_says_when_there_are_none(monkeypatch):
+    chosen = []
+    monkeypatch.setattr(GoogleCloudStorage, "__init__", lambda self, **kwargs: chosen.append(kwargs))
+    both = {"GOOGLE_SERVICE_ACC_KEY": {"type": "service_account"}, "GOOGLE_SERVICE_ACC_KEY_FILEPATH": "/k.json"}
+    GoogleCloudStorage.with_config(ConfigFileLoader(config=both))  # as Mage: the key mapping first
+    GoogleCloudStorage.with_config(ConfigFileLoader(config={"GOOGLE_SERVICE_ACC_KEY_FILEPATH": "/k.json"}))
+    assert chosen == [{"credentials_mapping": {"type": "service_account"}}, {"path_to_credentials": "/k.json"}]
+    with pytest.raises(ValueError, match="either your service account key or the filepath"):
+        GoogleCloudStorage.with_config(ConfigFileLoader(config={"AWS_REGION": "eu-west-1"}))
 
 
 def test_validate_reports_sql_problems_without_running_anything(tmp_path):

@@ -1,5 +1,5 @@
-"""`mage_ai.io.file.FileIO` and `mage_ai.io.s3.S3`: DataFrames from and to local files or S3 objects,
-the format from the extension (or `format=`)."""
+"""`mage_ai.io.file.FileIO`, `mage_ai.io.s3.S3` and `mage_ai.io.google_cloud_storage.GoogleCloudStorage`:
+DataFrames from and to local files, S3 or GCS objects, the format from the extension (or `format=`)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,72 @@ class S3:
 
     def exists(self, bucket_name: str, prefix: str) -> bool:
         return self.client.list_objects_v2(Bucket=bucket_name, Prefix=prefix, MaxKeys=1).get("KeyCount", 0) > 0
+
+
+class GoogleCloudStorage:
+    """Mage's GCS connector: google-cloud-storage's client with the given credentials (a
+    `credentials` object, a key mapping or a key file), else Google's default lookup
+    (`GOOGLE_APPLICATION_CREDENTIALS`; `STORAGE_EMULATOR_HOST` for an emulator)."""
+
+    def __init__(self, verbose: bool = False, **kwargs: Any) -> None:
+        storage, service_account = _google_storage()
+        mapping, path = kwargs.pop("credentials_mapping", None), kwargs.pop("path_to_credentials", None)
+        credentials = kwargs.pop("credentials", None)
+        if credentials is None and path is not None:  # as Mage: a key file wins over a key mapping
+            credentials = service_account.Credentials.from_service_account_file(path)
+        elif credentials is None and mapping is not None:
+            credentials = service_account.Credentials.from_service_account_info(mapping)
+        self.client = storage.Client(credentials=credentials, **kwargs)
+
+    @classmethod
+    def with_config(cls, config, **kwargs) -> GoogleCloudStorage:
+        """The profile's GOOGLE_SERVICE_ACC_KEY (a key mapping) or GOOGLE_SERVICE_ACC_KEY_FILEPATH."""
+        if "GOOGLE_SERVICE_ACC_KEY" in config:
+            kwargs["credentials_mapping"] = config.get("GOOGLE_SERVICE_ACC_KEY")
+        elif "GOOGLE_SERVICE_ACC_KEY_FILEPATH" in config:
+            kwargs["path_to_credentials"] = config.get("GOOGLE_SERVICE_ACC_KEY_FILEPATH")
+        else:  # Mage's message
+            raise ValueError(
+                "No valid configuration settings found for Google Cloud Storage. You must specify "
+                "either your service account key or the filepath to your service account key."
+            )
+        return cls(**kwargs)
+
+    def load(self, bucket_name: str, object_key: str, format: str | None = None, limit: int | None = None, **kwargs):
+        """The object as a DataFrame; an empty one when the object does not exist (as Mage)."""
+        blob = self.client.get_bucket(bucket_name).blob(object_key)
+        if not blob.exists():
+            import pandas
+
+            return pandas.DataFrame()
+        return read_frame(io.BytesIO(blob.download_as_bytes()), _format(object_key, format), limit, **kwargs)
+
+    def export(self, data, bucket_name: str, object_key: str, format: str | None = None, **kwargs) -> None:
+        """A DataFrame written in the key's format, or a local file (a path) uploaded as it is."""
+        blob = self.client.get_bucket(bucket_name).blob(object_key)
+        if isinstance(data, str):
+            blob.upload_from_filename(data)
+        elif hasattr(data, "to_parquet"):
+            buffer = io.BytesIO()
+            write_frame(data, buffer, _format(object_key, format), **kwargs)
+            blob.upload_from_string(buffer.getvalue())
+        else:  # Mage's message
+            raise Exception("Please provide a pandas DataFrame or a valid file path as the input.")
+
+    def exists(self, bucket_name: str, prefix: str) -> bool:
+        """Whether the object named `prefix` exists (as Mage: an exact name, not a prefix)."""
+        return self.client.get_bucket(bucket_name).blob(prefix).exists()
+
+
+def _google_storage():
+    try:
+        from google.cloud import storage
+        from google.oauth2 import service_account
+    except ImportError:
+        raise ImportError(
+            "mage_ai.io.google_cloud_storage needs google-cloud-storage: pip install 'mage-prefect[gcs]'"
+        ) from None
+    return storage, service_account
 
 
 def read_frame(source, kind: str, limit: int | None = None, **kwargs):
