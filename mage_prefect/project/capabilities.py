@@ -24,6 +24,7 @@ SHIM_MODULES = {
     "mage_ai.io.file": "io_file",
     "mage_ai.io.s3": "io_file",
     "mage_ai.io.google_cloud_storage": "io_file",
+    "mage_ai.io.snowflake": "io_snowflake",
 }
 
 

@@ -35,6 +35,21 @@ VERBOSE_SECTIONS = {
         "credentials_mapping": "GOOGLE_SERVICE_ACC_KEY",
         "path_to_credentials": "GOOGLE_SERVICE_ACC_KEY_FILEPATH",
     },
+    "Snowflake": {
+        name: f"SNOWFLAKE_{key}"
+        for name, key in {
+            "account": "ACCOUNT",
+            "database": "DEFAULT_DB",
+            "schema": "DEFAULT_SCHEMA",
+            "warehouse": "DEFAULT_WH",
+            "password": "PASSWORD",
+            "private_key_passphrase": "PRIVATE_KEY_PASSPHRASE",
+            "private_key_path": "PRIVATE_KEY_PATH",
+            "role": "ROLE",
+            "timeout": "TIMEOUT",
+            "user": "USER",
+        }.items()
+    },
 }
 
 

@@ -51,7 +51,9 @@ def test_prefect_deploy_onto_a_container_pool(prefect_server, tmp_path, pool_typ
             deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=["mage-prefect-project:warehouse"]))
         )
     ours = [d for d in deployments if d.work_pool_name == pool]
-    assert len(ours) == len(deployments) == 5  # one per pipeline: gcs_lake, lake, sales, sales_pg, sales_wide
+    assert (
+        len(ours) == len(deployments) == 6
+    )  # one per pipeline: gcs_lake, lake, sales, sales_pg, sales_wide, snowflake_mart
     for deployment in ours:
         assert deployment.job_variables["image"] == IMAGE
         # the pull step finds the deployments folder where the Dockerfile copied the checkout

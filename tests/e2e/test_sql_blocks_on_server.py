@@ -84,3 +84,25 @@ def test_postgres_sql_blocks_append_raw_sql_and_the_postgres_connector(
         count = connection.execute("SELECT COUNT(*) FROM analytics.dev_sales_pg_daily_revenue_v1").fetchone()[0]
         copied = connection.execute("SELECT COUNT(*) FROM reports.daily_copy").fetchone()[0]
     assert (count, copied) == (6, 6)
+
+
+def test_block_code_reads_and_writes_snowflake_through_mage_ai_io_snowflake(prefect_server, warehouse, monkeypatch):
+    """fakesnow: Snowflake's SQL on DuckDB behind snowflake.connector's own `connect` and `write_pandas`."""
+    import fakesnow
+    import snowflake.connector
+
+    monkeypatch.setenv("SNOWFLAKE_TEST_PASSWORD", "s3cret")
+    with fakesnow.patch():
+        run = run_pipeline(warehouse, "snowflake_mart")
+        assert run.ok, run.state.message
+        with snowflake.connector.connect(database="MART", schema="PUBLIC") as connection:
+            stored = connection.cursor().execute("SELECT ID FROM ORDERS ORDER BY ID").fetchall()
+
+    assert stored == [(1,), (2,), (3,)]
+    assert get_output(warehouse, "snowflake_mart", "export_snowflake") == {
+        "appended": 4,  # replace wrote 3 rows, the default policy appended 1
+        "orders": {"ID": [1, 2, 3], "AMOUNT": [10.5, 20.0, 7.25]},
+        "big": [1, 2],  # query_string: CREATE TABLE … AS the query
+        "limited": 2,
+        "refused": "Table ORDERS already exists in the current warehouse, database, schema scenario.",
+    }

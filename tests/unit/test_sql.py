@@ -16,6 +16,7 @@ from mage_prefect.project.models import Block, SourceRef
 from mage_prefect.project.validate import check_project
 from mage_prefect.runtime.compat.io_config import ConfigFileLoader, ConfigKey
 from mage_prefect.runtime.compat.io_file import FileIO, GoogleCloudStorage
+from mage_prefect.runtime.compat.io_snowflake import Snowflake
 from mage_prefect.runtime.compat.io_sql import DuckDB
 from mage_prefect.runtime.context import RunContext
 from mage_prefect.runtime.execute import BlockFailed, execute_block
@@ -294,6 +295,29 @@ def test_gcs_with_config_takes_mages_keys_and_says_when_there_are_none(monkeypat
     assert chosen == [{"credentials_mapping": {"type": "service_account"}}, {"path_to_credentials": "/k.json"}]
     with pytest.raises(ValueError, match="either your service account key or the filepath"):
         GoogleCloudStorage.with_config(ConfigFileLoader(config={"AWS_REGION": "eu-west-1"}))
+
+
+def test_snowflake_with_config_builds_mages_connect_arguments(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    profile = {"SNOWFLAKE_ACCOUNT": "acme", "SNOWFLAKE_USER": "u", "SNOWFLAKE_DEFAULT_WH": "WH"}
+    profile |= {"SNOWFLAKE_DEFAULT_DB": "DB", "SNOWFLAKE_DEFAULT_SCHEMA": "S", "SNOWFLAKE_ROLE": "R"}
+    with_password = Snowflake.with_config(ConfigFileLoader(config={**profile, "SNOWFLAKE_PASSWORD": "p"}), schema="X")
+    assert with_password.settings == {
+        **{"account": "acme", "database": "DB", "schema": "X", "user": "u", "warehouse": "WH", "role": "R"},
+        **{"password": "p", "login_timeout": 20, "network_timeout": 300},  # Mage's timeouts
+    }
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
+    )
+    (tmp_path / "key.p8").write_bytes(pem)
+    keyed = {**profile, "SNOWFLAKE_PRIVATE_KEY_PATH": str(tmp_path / "key.p8")}
+    keyed |= {"SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "pw", "SNOWFLAKE_TIMEOUT": 30}
+    settings = Snowflake.with_config(ConfigFileLoader(config=keyed), network_timeout=5).settings
+    assert settings["network_timeout"] == 5 and "password" not in settings  # kwargs win, as in Mage
+    assert serialization.load_der_private_key(settings["private_key"], None).private_numbers() == key.private_numbers()
 
 
 def test_validate_reports_sql_problems_without_running_anything(tmp_path):

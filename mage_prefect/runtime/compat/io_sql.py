@@ -224,7 +224,7 @@ class DuckDB(BaseSQL):
         if self._file not in _DUCKDB_FILES:
             from filelock import FileLock
 
-            lock = FileLock(f"{self._file}.lock")
+            lock = FileLock(f"{self._file}.lock", thread_local=False)  # freed by whichever thread closes last
             lock.acquire()  # no other connection of this process is open: none waits on this one
             _DUCKDB_FILES[self._file] = [lock, 0]
         _DUCKDB_FILES[self._file][1] += 1
