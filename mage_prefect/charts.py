@@ -92,11 +92,16 @@ def _cleaned(series: Any) -> Any:
 
 
 def _grouped(frame: Any, group_by: list[str], metrics: list[dict]) -> list[dict[str, Any]]:
-    """One row a group (in group order, as Mage's x values): its keys and each metric."""
+    """One row a group (in group order, as Mage's x values): its keys (as Python values, which Mage's
+    encoding makes of numpy scalars) and each metric."""
     return [
-        {**dict(zip(group_by, key if isinstance(key, tuple) else (key,))), **_metrics(group, metrics)}
+        {**dict(zip(group_by, _python(key if isinstance(key, tuple) else (key,)))), **_metrics(group, metrics)}
         for key, group in frame.groupby(group_by)
     ]
+
+
+def _python(values: tuple) -> list[Any]:
+    return [value.item() if hasattr(value, "item") else value for value in values]
 
 
 def _histogram(series: Any, buckets: int) -> list[dict[str, Any]] | None:
