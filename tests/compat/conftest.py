@@ -7,6 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.e2e.conftest import postgres, prefect_server  # noqa: F401 (fixtures of this tier too)
@@ -29,6 +31,16 @@ def mage(*args: str, cwd: Path | None = None, timeout: float = 600) -> dict:
     return json.loads(done.stdout)
 
 
+def mage_project(root: Path, pipeline: str, blocks: list[dict], **pipeline_config) -> Path:
+    """A new project holding one pipeline of `blocks`, both written by Mage's own code (its data
+    dir beside the project)."""
+    mage("generate", "project", str(root))
+    config = ["--pipeline-config", json.dumps(pipeline_config)] if pipeline_config else []
+    data_dir = str(root.parent / ".mage_data")
+    mage("generate", "pipeline", "--data-dir", data_dir, str(root), pipeline, "--blocks", json.dumps(blocks), *config)
+    return root
+
+
 @pytest.fixture(scope="session", autouse=True)
 def real_mage():
     """The tier needs Mage 0.9.80 in its own venv (`make compat` installs it)."""
@@ -37,3 +49,18 @@ def real_mage():
         mage("load", str(REPO / "tests" / "fixtures" / "projects" / "standalone_project"), "etl")["mage_ai_version"]
         == "0.9.80"
     )
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The one normalisation, of representation only: text columns (object under pandas 2, str
+    under pandas 3) become object columns with NaN for every missing value (None, NaN, NaT or
+    pd.NA, depending on the pandas version, on parquet's reader and on the column's history), and
+    datetimes compare in microseconds (pandas 3's unit for parsed text, pandas 2's is ns)."""
+    frame = frame.copy()
+    for position, dtype in enumerate(frame.dtypes):
+        column = frame.iloc[:, position]
+        if pd.api.types.is_string_dtype(dtype):  # object too
+            frame.isetitem(position, column.astype(object).where(column.notna(), np.nan))
+        elif pd.api.types.is_datetime64_any_dtype(dtype):  # pandas 3 parses text to µs, pandas 2 to ns
+            frame.isetitem(position, column.dt.as_unit("us"))
+    return frame

@@ -16,6 +16,7 @@ file given with ``--log``.  See README.md beside this file for the exact semanti
                     [--name N] [--type python] [--sub-project NAME] [--pipeline-config JSON]
     mage_harness.py [--log FILE] generate project DEST [--platform SUB1,SUB2]
     mage_harness.py [--log FILE] chart FRAME_PARQUET --configs JSON
+    mage_harness.py [--log FILE] transformer-actions FRAME_PARQUET --cases JSON --out DIR
 
 JSON arguments take inline JSON, or @PATH to read it from a file.
 """
@@ -1056,6 +1057,78 @@ def cmd_chart(args) -> dict:
     return dict(charts=drawn)
 
 
+def cmd_transformer_actions(args) -> dict:
+    """Each case through Mage's transformer actions, as a transformer-action block runs it:
+    ``action = build_transformer_action(df, **build)`` then ``BaseAction(action).execute(df)``, on
+    the same freshly read frame, with action_type/axis/strategy as Mage's enums (as plain strings
+    if the case has ``"strings": true``). The output goes to OUT/<i>.parquet, index included."""
+    import pkgutil
+
+    from mage_ai.data_cleaner.transformer_actions import udf
+    from mage_ai.data_cleaner.transformer_actions.base import FUNCTION_MAPPING
+
+    os.makedirs(args.out, exist_ok=True)
+    frames_dir = os.path.dirname(os.path.abspath(args.frame))
+    results = []
+    for i, case in enumerate(_json_arg(args.cases, [])):
+        results.append(_transformer_action(case, args.frame, frames_dir, os.path.join(args.out, f"{i}.parquet")))
+    return dict(
+        cases=results,
+        actions={str(axis): sorted(str(action) for action in actions) for axis, actions in FUNCTION_MAPPING.items()},
+        udfs=sorted(module.name for module in pkgutil.iter_modules(udf.__path__) if module.name != "base"),
+    )
+
+
+def _with_enums(spec: dict) -> dict:
+    """action_type, axis and an impute strategy as Mage's enums, as its templates write them."""
+    from mage_ai.data_cleaner.transformer_actions.constants import ActionType, Axis, ImputationStrategy
+
+    spec = {**spec, "action_type": ActionType(spec["action_type"]), "axis": Axis(spec.get("axis", "column"))}
+    if "strategy" in spec.get("options", {}):
+        spec["options"] = {**spec["options"], "strategy": ImputationStrategy(spec["options"]["strategy"])}
+    return spec
+
+
+def _transformer_action(case: dict, frame: str, frames_dir: str, dest: str) -> dict:
+    """One case: the inferred column types, ok or Mage's exception, whether the input frame was
+    changed in place, and the output's pandas dtypes (Mage's own, before parquet)."""
+    import pandas as pd
+    from mage_ai.data_cleaner.transformer_actions.base import BaseAction
+    from mage_ai.data_cleaner.transformer_actions.utils import build_transformer_action
+
+    def read(name: str | None):
+        return pd.read_parquet(os.path.join(frames_dir, f"{name}.parquet") if name else frame)
+
+    def build(spec: dict) -> dict:
+        return build_transformer_action(df, **(spec if case.get("strings") else _with_enums(spec)))
+
+    df = read(case.get("frame"))
+    pristine = df.copy()
+    result: dict = {}
+    started = time.perf_counter()
+    try:
+        action = build(case["build"])
+        result["column_types"] = {
+            name: variable["feature"]["column_type"] for name, variable in action["action_variables"].items()
+        }
+        if "children" in case:  # the group action's child actions, built on the whole frame
+            action["child_actions"] = [build(child) for child in case["children"]]
+        kwargs = dict(df_to_join=read(case["join"])) if case.get("join") else {}
+        output = BaseAction(action).execute(df, **kwargs)
+    except Exception as e:  # noqa: BLE001
+        result["error"] = _err(e)
+    else:
+        result["dtypes"] = {str(name): str(dtype) for name, dtype in getattr(output, "dtypes", {}).items()}
+        try:
+            output.to_parquet(dest)
+            result["ok"] = True
+        except Exception as e:  # noqa: BLE001  (not a DataFrame, or one parquet cannot hold)
+            result["unwritable"] = _err(e)
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    result["mutated_input"] = not (df.columns.equals(pristine.columns) and df.equals(pristine))
+    return result
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mage_harness.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--log", help="file for Mage's own output (default: stderr)")
@@ -1077,6 +1150,11 @@ def build_parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("chart", help="the data of chart-builder charts over a parquet DataFrame")
     ch.add_argument("frame")
     ch.add_argument("--configs", required=True, help="JSON list of chart configurations (or @file)")
+
+    ta = sub.add_parser("transformer-actions", help="Mage's transformer actions over a parquet DataFrame")
+    ta.add_argument("frame", help="the input frame; a case's `frame`/`join` name other parquet files beside it")
+    ta.add_argument("--cases", required=True, help="JSON list of cases (or @file)")
+    ta.add_argument("--out", required=True, help="folder for the outputs, <i>.parquet")
 
     rn = sub.add_parser("run", help="a trigger-mode run by Mage's own scheduler")
     rn.add_argument("project_root")
@@ -1136,6 +1214,8 @@ def main(argv=None) -> int:
             doc = cmd_load_batch(args)
         elif args.command == "chart":
             doc = cmd_chart(args)
+        elif args.command == "transformer-actions":
+            doc = cmd_transformer_actions(args)
         elif args.command == "run":
             doc = cmd_run(args)
             ok = doc.get("status") in ("completed", "failed")

@@ -17,7 +17,7 @@ import pytest
 
 from mage_prefect import run_pipeline
 from mage_prefect.api import get_outputs
-from tests.compat.conftest import mage
+from tests.compat.conftest import comparable, mage, mage_project
 from tests.compat.make_fixtures import make_mlops, point_at_local_titanic, serve_titanic
 
 FEATURES = [  # a standalone project written by Mage: dynamic blocks, reduce_output, outputs, a conditional
@@ -92,7 +92,10 @@ def assert_same(ours, theirs, where: str) -> None:
     if isinstance(theirs, pandas.DataFrame):
         ours = ours if isinstance(ours, pandas.DataFrame) else ours.to_frame()
         pandas.testing.assert_frame_equal(
-            ours.reset_index(drop=True), theirs.reset_index(drop=True), check_dtype=False, obj=where
+            comparable(ours).reset_index(drop=True),
+            comparable(theirs).reset_index(drop=True),
+            check_dtype=False,
+            obj=where,
         )
     else:
         assert json.loads(json.dumps(ours, default=str)) == theirs, where
@@ -139,20 +142,7 @@ def test_a_three_output_block_with_tests_retries_and_variables_matches_mage(pref
 
 def test_dynamic_children_reduced_outputs_and_kwargs_match_mage(prefect_server, tmp_path, monkeypatch):
     monkeypatch.setenv("ENV", "prod")  # Mage's trigger runs are prod; mage-prefect's API runs take ENV (README)
-    root = tmp_path / "features"
-    mage("generate", "project", str(root))
-    mage(
-        "generate",
-        "pipeline",
-        "--data-dir",
-        str(tmp_path / ".mage_data"),
-        str(root),
-        "fan_out",
-        "--blocks",
-        json.dumps(FEATURES),
-        "--pipeline-config",
-        json.dumps({"variables": {"factor": 3}}),
-    )
+    root = mage_project(tmp_path / "features", "fan_out", FEATURES, variables={"factor": 3})
     theirs = mage_outputs(root, "fan_out", tmp_path / "mage")
     ours = ours_outputs(root, "fan_out", theirs)
     compare(ours, theirs)
