@@ -20,7 +20,7 @@ postgres:
 DEMO_EXTRAS := mlflow,sql,examples
 # Not the snowflake extra: its connector[pandas] pins pandas<3, and the tests run on the pandas users get
 # (3); dev has the plain connector, which fakesnow patches.
-TEST_EXTRAS := dev,aws,gcs,sql,dask,ray,docker,kubernetes
+TEST_EXTRAS := dev,aws,gcs,sql,dbt,dask,ray,docker,kubernetes
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
 # The venv's activate script sets the same PREFECT_HOME, so the README's commands, run from a shell
@@ -65,7 +65,12 @@ $(MAGE_VENV)/.installed:
 	$(MAGE_VENV)/bin/pip install --quiet --disable-pip-version-check mage-ai==0.9.80
 	touch $@
 
-compat: $(BIN)/.installed $(MAGE_VENV)/.installed postgres
+# dbt as Mage's `dbt` extra pins it, with the one adapter the tests use (the extra adds a dozen more).
+$(MAGE_VENV)/.dbt-installed: $(MAGE_VENV)/.installed
+	$(MAGE_VENV)/bin/pip install --quiet --disable-pip-version-check dbt-core==1.10.20 dbt-adapters==1.22.5 dbt-duckdb==1.10.1
+	touch $@
+
+compat: $(BIN)/.installed $(MAGE_VENV)/.dbt-installed postgres
 	$(BIN)/python -m pytest tests/compat
 
 # Medians of BENCH_REPEAT runs per case (single runs vary by ±30 % on a small machine).

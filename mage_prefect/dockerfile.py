@@ -57,7 +57,9 @@ def dockerfile(project: Project, python: str = "3.11") -> str:
 def extras(project: Project) -> list[str]:
     """The mage-prefect extras the project's runs need there."""
     blocks = [block for pipeline in project.pipelines.values() for block in pipeline.blocks]
-    found = {"sql"} if any(block.language == "sql" for block in blocks) else set()
+    found = {"sql"} if any(block.language == "sql" and block.type != "dbt" for block in blocks) else set()
+    if any(block.type == "dbt" for block in blocks):
+        found.add("dbt")
     if project.settings.tracking is not None:
         found.add("mlflow")
     if (project.settings.results or "").startswith("s3://"):

@@ -446,6 +446,17 @@ class FlowServices:
         state = run_flow(project, found.key, flow_parameters(found, variables or {}), results=self.results)
         return str(state.state_details.flow_run_id), state
 
+    def run_dbt(self, args: list[str], project_dir: Path, profiles_dir: Path) -> Any:
+        """prefect-dbt's runner: each dbt node a task run within the block's."""
+        try:
+            from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(
+                "dbt blocks need prefect-dbt and a dbt adapter: pip install 'mage-prefect[dbt]'", name="prefect_dbt"
+            ) from None
+        settings = PrefectDbtSettings(project_dir=project_dir, profiles_dir=profiles_dir)
+        return PrefectDbtRunner(settings=settings, raise_on_failure=False).invoke(args)
+
 
 def _run_subflow(project: Project, pipeline_key: str, store: OutputStore) -> State:
     """A whole run of another pipeline of the project, as a subflow (a global data product's)."""

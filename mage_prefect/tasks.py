@@ -56,6 +56,7 @@ def block_task(
         tracking,
         code=compile_block(source, filename) if block.language == "python" and source is not None else None,
         upstreams=tuple(pipeline.block(uuid) for uuid in block.upstream_blocks),
+        downstreams=tuple(other for other in pipeline.blocks if block.uuid in other.upstream_blocks),
         delays=block.retry_config.delays(),
         conditionals=conditionals,
         callbacks=callbacks,
@@ -81,6 +82,7 @@ class _BlockRun:
     tracking: Any
     code: Any
     upstreams: tuple[Block, ...]
+    downstreams: tuple[Block, ...]
     delays: list[float]
     conditionals: tuple[Block, ...]
     callbacks: tuple[Block, ...]
@@ -114,6 +116,7 @@ class _BlockRun:
                     callbacks=self.callbacks,
                     extra_kwargs=extra_kwargs,
                     upstreams=self.upstreams,
+                    downstreams=self.downstreams,
                 )
             except ConditionFailed as exc:
                 return skipped(str(exc))

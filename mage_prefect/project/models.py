@@ -23,7 +23,7 @@ from .errors import NotFound, did_you_mean
 # Mage's block-type → folder rule: `<type>s`, except `custom` (constants.BLOCK_TYPE_DIRECTORY_NAME).
 RUNNABLE_TYPES = ("data_loader", "transformer", "data_exporter", "custom")
 # Blocks of the `blocks:` list that run in a pipeline run; add-ons live in their own lists.
-EXECUTABLE_TYPES = RUNNABLE_TYPES + ("sensor", "global_data_product")
+EXECUTABLE_TYPES = RUNNABLE_TYPES + ("sensor", "global_data_product", "dbt")
 ADD_ON_TYPES = {"callbacks": "callback", "conditionals": "conditional"}
 SKIPPED_TYPES = ("chart", "markdown", "scratchpad")
 LANGUAGE_EXTENSIONS = {"python": "py", "sql": "sql", "r": "r", "yaml": "yaml", "markdown": "md"}

@@ -238,6 +238,8 @@ class PipelineReader:
     ) -> Block:
         """The block, as far as it can be resolved (its problems go `into` the list)."""
         uuid = entry.uuid
+        if entry.type == "dbt" and raw.get("language") is None:  # Mage's dbt blocks are SQL by default
+            entry = entry.model_copy(update={"language": "sql"})
         self._unsupported(doc, key, entry, into)
         upstreams = self._upstreams(doc, key, entry, runnable, into)
         configuration = raw.get("configuration") or {}  # block code gets it as written
@@ -338,7 +340,10 @@ class PipelineReader:
         problems = []
         if entry.type not in allowed:
             problems.append((("type",), f"'{entry.type}' blocks are not supported in '{section}'; {NOT_YET}"))
-        if entry.language == "sql" and entry.type not in RUNNABLE_TYPES:
+        if entry.type == "dbt":
+            if entry.language not in ("sql", "yaml"):
+                problems.append((("language",), f"dbt blocks are SQL models or YAML commands, not {entry.language}"))
+        elif entry.language == "sql" and entry.type not in RUNNABLE_TYPES:
             problems.append((("language",), f"SQL {entry.type} blocks are not supported; {NOT_YET}"))
         elif entry.language not in ("python", "sql") and entry.type != "global_data_product":
             problems.append((("language",), f"{entry.language} blocks are not supported; {NOT_YET}"))

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from .block_checks import arity_problem, block_code_text, imported_modules
 from .capabilities import shim_serves
+from .dbt import dbt_problems
 from .errors import Diagnostic, ProjectError, did_you_mean, has_errors
 from .graph import dynamic_children, find_cycle
 from .loader import ProjectReader
-from .models import RUNNABLE_TYPES, Block, Pipeline, Project
+from .models import RUNNABLE_TYPES, Block, Chart, Pipeline, Project
 from .parameters import RESERVED_NAMES
 from .sql_checks import check_sql_block
 
@@ -110,14 +111,12 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
     for block in pipeline.blocks:
         if block.dynamic and block.uuid in children:
             diagnostics.append(
-                Diagnostic(
-                    file=block.source.file,
-                    line=block.source.line,
-                    column=block.source.column,
-                    key_path=f"{block.source.key_path}.configuration.dynamic",
-                    message=f"block '{block.uuid}' is both a dynamic parent and a dynamic child; "
+                _at(
+                    block,
+                    "configuration.dynamic",
+                    f"block '{block.uuid}' is both a dynamic parent and a dynamic child; "
                     "mage-prefect does not support nested dynamic blocks yet",
-                    hint="set reduce_output: true on the dynamic child above it, or remove dynamic: true",
+                    "set reduce_output: true on the dynamic child above it, or remove dynamic: true",
                 )
             )
     diagnostics += _unknown_chart_upstreams(pipeline)
@@ -126,23 +125,42 @@ def check_pipeline(pipeline: Pipeline, root: Path | None = None) -> list[Diagnos
         if block.type != "global_data_product" and block.language == "python":
             diagnostics.extend(check_block_code(block, folders))
     for block in pipeline.blocks:  # SQL add-ons are refused by the loader
-        if block.language == "sql":
+        if block.type == "dbt":
+            diagnostics.extend(_dbt_diagnostics(block, root) if root is not None else [])
+        elif block.language == "sql":
             diagnostics.extend(check_sql_block(block, block.source.key_path, pipeline, children))
     return diagnostics
+
+
+def _at(item: Block | Chart, key: str, message: str, hint: str, severity: str = "error") -> Diagnostic:
+    """A diagnostic at the key `key` of a block's (or chart's) entry in metadata.yaml."""
+    where = item.source
+    key_path = f"{where.key_path}.{key}"
+    return Diagnostic(
+        file=where.file,
+        line=where.line,
+        column=where.column,
+        key_path=key_path,
+        message=message,
+        hint=hint,
+        severity=severity,
+    )
+
+
+def _dbt_diagnostics(block: Block, root: Path) -> list[Diagnostic]:
+    return [_at(block, key, message, hint) for key, message, hint in dbt_problems(block, root)]
 
 
 def _unknown_chart_upstreams(pipeline: Pipeline) -> list[Diagnostic]:
     """A chart is drawn from its first upstream block's output: one the pipeline lacks draws nothing."""
     blocks = {block.uuid for block in pipeline.blocks}
     return [
-        Diagnostic(
-            file=chart.source.file,
-            line=chart.source.line,
-            column=chart.source.column,
-            key_path=f"{chart.source.key_path}.upstream_blocks",
+        _at(
+            chart,
+            "upstream_blocks",
+            f"chart '{chart.uuid}' names unknown upstream block '{name}'; it is not drawn",
+            did_you_mean(name, blocks) or "name a block of this pipeline",
             severity="warning",
-            message=f"chart '{chart.uuid}' names unknown upstream block '{name}'; it is not drawn",
-            hint=did_you_mean(name, blocks) or "name a block of this pipeline",
         )
         for chart in pipeline.charts
         for name in chart.upstream_blocks

@@ -25,6 +25,9 @@ class RunServices(Protocol):
     def run_pipeline(self, pipeline: str, variables: dict[str, Any] | None) -> tuple[str, Any]:
         """Run pipeline `pipeline` here, as a subflow; its flow run id and final Prefect state."""
 
+    def run_dbt(self, args: list[str], project_dir: Path, profiles_dir: Path) -> Any:
+        """Run one dbt command (a dbt block's) through Prefect's dbt integration; dbt's result."""
+
 
 class Halt:
     """Set by the first block that fails for good: blocks that have not started do not start.

@@ -22,6 +22,7 @@ from .add_ons import conditions_hold, run_callbacks
 from .arguments import RunContext, block_kwargs, own_copy, shape_input, split_outputs
 from .block_code import BlockCodeError, block_source, compiled_block_code, load_block_code
 from .calling import accepts_varargs, call, positional_count
+from .dbt import run_dbt_block
 from .sql import run_sql_block
 
 MESSAGE_LIMIT = 4000  # a database error can quote a whole statement and its parameters
@@ -52,11 +53,13 @@ def execute_block(
     callbacks: Sequence[Block] = (),
     extra_kwargs: dict[str, Any] | None = None,
     upstreams: Sequence[Block] = (),
+    downstreams: Sequence[Block] = (),
 ) -> list[Any]:
     """Execute `block` with its upstreams' outputs (in `upstream_blocks` order); return its outputs.
 
     `extra_kwargs` are merged last (a dynamic child's metadata and `dynamic_block_index`).
-    `upstreams` are the upstream blocks themselves (a SQL block needs their tables).
+    `upstreams` are the upstream blocks themselves (a SQL block needs their tables), `downstreams`
+    the blocks that take its outputs (a dbt block reads its model's rows for non-dbt ones only).
     Raises ConditionFailed when a conditional is false, BlockFailed when the block fails.
     """
     logger = logger or logging.getLogger(f"mage_prefect.block.{block.uuid}")
@@ -68,7 +71,12 @@ def execute_block(
         try:
             if conditionals and not conditions_hold(conditionals, block, inputs, kwargs, logger):
                 raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
-            if block.language == "sql":
+            if block.type == "dbt":
+                invoke = getattr(context.services, "run_dbt", None)
+                rows = any(other.type != "dbt" for other in downstreams)
+                run = partial(run_dbt_block, block, kwargs, context.repo_path, invoke, logger, rows)
+                outputs = _call(run, [], {}, block.timeout, block.uuid)
+            elif block.language == "sql":
                 outputs = _run_sql(block, upstreams, inputs, kwargs, context, logger)
             else:
                 injected = _upstream_globals(block, inputs)

@@ -1,0 +1,126 @@
+"""dbt blocks the Mage way (Mage 0.9.80's DBTBlockSQL / DBTBlockYAML): the project's profiles.yml
+rendered with the run's variables into a folder of its own, the run's variables as `--vars`, a
+SQL block's model built (`dbt build --select <model>`, `run` with `dbt.disable_tests`) and its rows
+read back with `dbt show` as the block's output; a YAML block's command run with its arguments."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..project.dbt import dbt_command, dbt_project_dir
+from ..project.models import Block
+from ..project.templating import render
+from .compat.secrets import get_secret_value
+
+# Runs one dbt command (its CLI arguments, the project and profiles folders they name) and returns
+# dbt's result (a dbtRunnerResult).
+DbtInvoker = Callable[[list[str], Path, Path], Any]
+VARIABLE_TYPES = (str, int, bool, float, dict, list, datetime)
+
+
+def plain_dbt_invoker(args: list[str], project_dir: Path, profiles_dir: Path) -> Any:
+    """dbt's own programmatic runner (where no Prefect integration is given)."""
+    from dbt.cli.main import dbtRunner
+
+    return dbtRunner().invoke(args)
+
+
+def run_dbt_block(
+    block: Block, kwargs: dict[str, Any], repo_path: Path, invoke: DbtInvoker | None, logger, rows: bool = True
+) -> list:
+    """Run the dbt block; a SQL block's output is its model's rows when `rows` (as Mage, which
+    reads them only for a downstream block that is not dbt), else None; a YAML block has none."""
+    project = dbt_project_dir(block, repo_path)
+    if project is None:
+        raise FileNotFoundError(f"dbt block '{block.uuid}' has no dbt project (`mage-prefect validate` says why)")
+    with tempfile.TemporaryDirectory(prefix="mage-prefect-dbt-") as profiles_dir:
+        dbt = partial(_invoke, invoke or plain_dbt_invoker, block, project, Path(profiles_dir))
+        _render_profiles(project, Path(profiles_dir), kwargs)
+        common = ["--project-dir", str(project), *_flags(block, kwargs)]
+        tail = [*_target(block, kwargs), "--profiles-dir", profiles_dir]
+        if any((project / name).is_file() for name in ("packages.yml", "dependencies.yml")):
+            dbt(["deps", "--project-dir", str(project), "--profiles-dir", profiles_dir])
+        if block.language == "yaml":
+            arguments = shlex.split(render(block_text(block), _names(kwargs)))
+            given = [] if "--vars" in arguments else ["--vars", variables_json(kwargs)]  # the block's own win
+            dbt([dbt_command(block), *arguments, *common, *given, *tail])
+            return []
+        select = ["--select", block.file.stem, "--vars", variables_json(kwargs)]
+        dbt([dbt_command(block), *common, *select, *tail])
+        if not rows:
+            return [None]
+        logger.info(f"dbt block {block.uuid}: built model {block.file.stem}, reading its rows")
+        shown = dbt(["show", *common, *select, *tail, "--limit", "-1"])
+        return [_frame(shown)]
+
+
+def block_text(block: Block) -> str:
+    return block.content if block.content is not None else block.file.read_text(encoding="utf-8")
+
+
+def _names(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {**kwargs, "variables": kwargs.get, "mage_secret_var": get_secret_value}
+
+
+def _render_profiles(project: Path, into: Path, kwargs: dict[str, Any]) -> None:
+    """Mage's Profiles: profiles.yml rendered with Jinja (`env_var`, `variables`, secrets)."""
+    text = (project / "profiles.yml").read_text(encoding="utf-8")
+    (into / "profiles.yml").write_text(render(text, _names(kwargs)), encoding="utf-8")
+
+
+def variables_json(kwargs: dict[str, Any]) -> str:
+    """Mage's `--vars`: the run's variables of plain types (datetimes as ISO text)."""
+    plain = {
+        name: value
+        for name, value in kwargs.items()
+        if type(value) in VARIABLE_TYPES and name != "__mage_variables" and value is not None
+    }
+    return json.dumps(plain, default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value))
+
+
+def _flags(block: Block, kwargs: dict[str, Any]) -> list[str]:
+    """Runtime flags for this block (`__mage_variables.blocks.<uuid>.configuration.flags`)."""
+    overrides = ((kwargs.get("__mage_variables") or {}).get("blocks") or {}).get(block.uuid) or {}
+    flags = (overrides.get("configuration") or {}).get("flags") or []
+    return [flags] if isinstance(flags, str) else list(flags)
+
+
+def _target(block: Block, kwargs: dict[str, Any]) -> list[str]:
+    target = block.configuration.get("dbt_profile_target")
+    return ["--target", render(str(target), _names(kwargs))] if target else []
+
+
+def _invoke(invoke: DbtInvoker, block: Block, project: Path, profiles_dir: Path, args: list[str]) -> Any:
+    result = invoke(args, project, profiles_dir)
+    if not result.success:
+        failures = _failures(result)
+        raise RuntimeError(f"dbt {args[0]} of block '{block.uuid}' failed: {failures or result.exception}")
+    return result
+
+
+def _failures(result: Any) -> str:
+    """The messages of the nodes dbt reports as failed (Mage reports only `str(exception)`)."""
+    nodes = getattr(getattr(result, "result", None), "results", None) or []
+    return "; ".join(
+        f"{getattr(node.node, 'name', '?')}: {node.message}"
+        for node in nodes
+        if str(getattr(node, "status", "")) in ("error", "fail")
+    )
+
+
+def _frame(result: Any):
+    """Mage's DBTCli.to_pandas: the rows of the first shown node as a DataFrame."""
+    import pandas as pd
+
+    try:
+        table = result.result.results[0].agate_table
+    except (AttributeError, IndexError, TypeError):
+        return pd.DataFrame()
+    return pd.DataFrame([row.dict() for row in table.rows])

@@ -1,0 +1,56 @@
+"""dbt blocks, end to end on a real Prefect server: a dbt project (dbt-duckdb) with two models, a
+Python block reading the second one's rows, and a YAML command block run against another target."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from mage_prefect import get_output, run_pipeline
+
+from .conftest import HERE, copy_project, task_runs
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture()
+def shop(tmp_path_factory, monkeypatch):
+    project = copy_project(HERE / "projects" / "dbt_shop", tmp_path_factory)
+    monkeypatch.setenv("SHOP_DUCKDB", str(project / "shop.duckdb"))  # profiles.yml reads it with env_var()
+    return project
+
+
+def test_dbt_models_build_and_their_rows_are_the_block_outputs(prefect_server, shop):
+    import duckdb
+
+    run = run_pipeline(shop, "shop")
+
+    assert run.ok, run.state.message
+    revenue = get_output(shop, "shop", "dbt/shop/models/revenue")  # `dbt show` of the model, as Mage reads it
+    assert revenue.to_dict("list") == {
+        "customer": ["alice", "bob"],
+        "revenue": [Decimal("30.0"), Decimal("12.5")],  # min_amount (a pipeline variable, as --vars) drops 7.5
+        "orders": [1, 1],
+    }
+    assert get_output(shop, "shop", "report") == {"customers": ["alice", "bob"], "total": 42.5}
+    assert get_output(shop, "shop", "refresh") == []  # a YAML dbt block stores no output, as in Mage
+    with duckdb.connect(str(shop / "shop.duckdb")) as connection:  # dbt-duckdb keeps its own open
+        tables = connection.sql("select table_schema, table_name from information_schema.tables").fetchall()
+    # the YAML block ran `dbt run --select orders revenue` with dbt_profile_target rendered from variables
+    assert sorted(tables) == [("main", "orders"), ("main", "revenue"), ("other", "orders"), ("other", "revenue")]
+    names = list(task_runs(run.flow_run_id, expected=4))
+    assert {"dbt/shop/models/orders", "dbt/shop/models/revenue", "report", "refresh"} <= set(names)
+    assert any("orders" in name and name != "dbt/shop/models/orders" for name in names), names  # dbt's nodes
+
+
+def test_a_failing_dbt_test_fails_the_block_with_dbts_message(prefect_server, shop):
+    model = shop / "dbt" / "shop" / "models" / "orders.sql"
+    model.write_text(model.read_text().replace("(2, 'bob'", "(1, 'bob'"))  # order_id no longer unique
+
+    run = run_pipeline(shop, "shop")
+
+    assert not run.ok
+    message = run.blocks["dbt/shop/models/orders"]["message"]
+    assert "unique_orders_order_id" in message and "failed" in message, message
+    assert run.blocks["report"]["state"] == "UpstreamFailed"
