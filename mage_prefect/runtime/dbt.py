@@ -5,14 +5,18 @@ read back with `dbt show` as the block's output; a YAML block's command run with
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shlex
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..project.dbt import dbt_command, dbt_project_dir
 from ..project.models import Block
@@ -23,6 +27,7 @@ from .compat.secrets import get_secret_value
 # dbt's result (a dbtRunnerResult).
 DbtInvoker = Callable[[list[str], Path, Path], Any]
 VARIABLE_TYPES = (str, int, bool, float, dict, list, datetime)
+SOURCE = re.compile(r"\{\{[ ]*source\(['\"]+([\w]+)['\"]+[,]+[ ]*['\"]+([\w]+)['\"]+\)[ ]*\}\}")  # Mage's
 
 
 def plain_dbt_invoker(args: list[str], project_dir: Path, profiles_dir: Path) -> Any:
@@ -33,10 +38,17 @@ def plain_dbt_invoker(args: list[str], project_dir: Path, profiles_dir: Path) ->
 
 
 def run_dbt_block(
-    block: Block, kwargs: dict[str, Any], repo_path: Path, invoke: DbtInvoker | None, logger, rows: bool = True
+    block: Block,
+    kwargs: dict[str, Any],
+    repo_path: Path,
+    invoke: DbtInvoker | None,
+    logger,
+    rows: bool = True,
+    upstreams: Sequence[tuple[Block, list[Any]]] = (),
 ) -> list:
     """Run the dbt block; a SQL block's output is its model's rows when `rows` (as Mage, which
-    reads them only for a downstream block that is not dbt), else None; a YAML block has none."""
+    reads them only for a downstream block that is not dbt), else None; a YAML block has none.
+    `upstreams`: the upstream blocks with their outputs (the model may read them as sources)."""
     project = dbt_project_dir(block, repo_path)
     if project is None:
         raise FileNotFoundError(f"dbt block '{block.uuid}' has no dbt project (`mage-prefect validate` says why)")
@@ -53,12 +65,55 @@ def run_dbt_block(
             dbt([dbt_command(block), *arguments, *common, *given, *tail])
             return []
         select = ["--select", block.file.stem, "--vars", variables_json(kwargs)]
+        pipeline = kwargs["pipeline_uuid"]
+        for name, frame in _source_frames(block, project, pipeline, upstreams, logger):
+            _seed(
+                dbt,
+                project,
+                pipeline,
+                name,
+                frame,
+                [*common, "--select", name, "--vars", variables_json(kwargs), *tail],
+            )
         dbt([dbt_command(block), *common, *select, *tail])
         if not rows:
             return [None]
         logger.info(f"dbt block {block.uuid}: built model {block.file.stem}, reading its rows")
         shown = dbt(["show", *common, *select, *tail, "--limit", "-1"])
         return [_frame(shown)]
+
+
+def _source_frames(block: Block, project: Path, pipeline: str, upstreams, logger) -> Iterator[tuple[str, Any]]:
+    """Mage's upstream tables: each non-dbt upstream the model reads as `{{ source('mage_<dbt
+    project folder>', '<pipeline>_<block>') }}`, its first output as a DataFrame, by seed name."""
+    import pandas as pd
+
+    sources = set(SOURCE.findall(block_text(block)))
+    for upstream, outputs in upstreams:
+        if upstream.type == "dbt" or (f"mage_{project.name}", f"{pipeline}_{upstream.uuid}") not in sources:
+            continue
+        output = outputs[0] if outputs else None
+        if isinstance(output, dict):
+            output = pd.DataFrame([output])
+        elif isinstance(output, list):
+            output = pd.DataFrame(output)
+        if not isinstance(output, pd.DataFrame) or output.empty:
+            logger.info("No data for dbt to materialize.")
+            continue
+        yield f"mage_{pipeline}_{upstream.uuid}", output
+
+
+def _seed(dbt: Callable[[list[str]], Any], project: Path, pipeline: str, name: str, frame, args: list[str]) -> None:
+    """The frame as seed `name` (a CSV in the project's first seed path, loaded with `dbt seed
+    --full-refresh`, then removed), as Mage's DBTBlock.materialize_df does."""
+    settings = yaml.safe_load((project / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    path = project / (settings.get("seed-paths") or ["seeds"])[0] / f"mage_{pipeline}" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, quoting=csv.QUOTE_NONNUMERIC, index=False)
+    try:
+        dbt(["seed", *args, "--full-refresh"])
+    finally:
+        path.unlink()
 
 
 def block_text(block: Block) -> str:

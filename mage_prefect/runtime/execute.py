@@ -74,7 +74,9 @@ def execute_block(
             if block.type == "dbt":
                 invoke = getattr(context.services, "run_dbt", None)
                 rows = any(other.type != "dbt" for other in downstreams)
-                run = partial(run_dbt_block, block, kwargs, context.repo_path, invoke, logger, rows)
+                run = partial(
+                    run_dbt_block, block, kwargs, context.repo_path, invoke, logger, rows, list(zip(upstreams, inputs))
+                )
                 outputs = _call(run, [], {}, block.timeout, block.uuid)
             elif block.language == "sql":
                 outputs = _run_sql(block, upstreams, inputs, kwargs, context, logger)

@@ -1,5 +1,6 @@
-"""Differential: a pipeline of dbt blocks (two SQL models, one ref-ing the other, a Python block
-reading the second's rows, a YAML command block against another target) run by Mage's scheduler
+"""Differential: a pipeline of dbt blocks (SQL models that ref each other and read a Python block's
+DataFrame as Mage's source, a Python block reading the last one's rows, a YAML command block
+against another target) run by Mage's scheduler
 with dbt-duckdb and by mage-prefect on a real Prefect server gives every block the same outputs,
 and builds the same tables."""
 
@@ -35,5 +36,5 @@ def test_dbt_blocks_give_mages_outputs_and_tables(prefect_server, tmp_path, monk
 
     compare(ours, theirs)
     assert theirs["dbt/shop/models/orders"] == [None]  # no block but dbt downstream: Mage reads no rows
-    assert len(theirs["dbt/shop/models/revenue"][0]) == 2
+    assert len(theirs["dbt/shop/models/tiers"][0]) == 2  # with the Python block's frame, seeded as a source
     assert _tables(tmp_path / "ours.duckdb") == _tables(tmp_path / "mage.duckdb")

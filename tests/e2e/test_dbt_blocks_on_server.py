@@ -1,5 +1,6 @@
-"""dbt blocks, end to end on a real Prefect server: a dbt project (dbt-duckdb) with two models, a
-Python block reading the second one's rows, and a YAML command block run against another target."""
+"""dbt blocks, end to end on a real Prefect server: a dbt project (dbt-duckdb) with three models, one
+reading a Python block's DataFrame as Mage's source, a Python block reading the last one's rows, and
+a YAML command block run against another target."""
 
 from __future__ import annotations
 
@@ -27,20 +28,29 @@ def test_dbt_models_build_and_their_rows_are_the_block_outputs(prefect_server, s
     run = run_pipeline(shop, "shop")
 
     assert run.ok, run.state.message
-    revenue = get_output(shop, "shop", "dbt/shop/models/revenue")  # `dbt show` of the model, as Mage reads it
-    assert revenue.to_dict("list") == {
-        "customer": ["alice", "bob"],
-        "revenue": [Decimal("30.0"), Decimal("12.5")],  # min_amount (a pipeline variable, as --vars) drops 7.5
-        "orders": [1, 1],
+    tiers = get_output(shop, "shop", "dbt/shop/models/tiers")  # `dbt show` of the model, as Mage reads it
+    assert tiers.to_dict("list") == {  # revenue (min_amount, a pipeline variable as --vars, drops 7.5) by tier,
+        "tier": ["gold", "silver"],  # the tiers from a Python block's DataFrame, seeded as Mage's source
+        "revenue": [Decimal("30.0"), Decimal("12.5")],
+        "customers": [1, 1],
     }
-    assert get_output(shop, "shop", "report") == {"customers": ["alice", "bob"], "total": 42.5}
+    assert get_output(shop, "shop", "dbt/shop/models/revenue") is None  # only dbt downstream: no rows read
+    assert get_output(shop, "shop", "report") == {"tiers": ["gold", "silver"], "total": 42.5}
     assert get_output(shop, "shop", "refresh") == []  # a YAML dbt block stores no output, as in Mage
     with duckdb.connect(str(shop / "shop.duckdb")) as connection:  # dbt-duckdb keeps its own open
         tables = connection.sql("select table_schema, table_name from information_schema.tables").fetchall()
     # the YAML block ran `dbt run --select orders revenue` with dbt_profile_target rendered from variables
-    assert sorted(tables) == [("main", "orders"), ("main", "revenue"), ("other", "orders"), ("other", "revenue")]
-    names = list(task_runs(run.flow_run_id, expected=4))
-    assert {"dbt/shop/models/orders", "dbt/shop/models/revenue", "report", "refresh"} <= set(names)
+    assert sorted(tables) == [
+        ("main", "mage_shop_load_customers"),
+        ("main", "orders"),
+        ("main", "revenue"),
+        ("main", "tiers"),
+        ("other", "orders"),
+        ("other", "revenue"),
+    ]
+    assert not list((shop / "dbt" / "shop" / "seeds").rglob("*.csv"))  # the seed's CSV is gone, as in Mage
+    names = list(task_runs(run.flow_run_id, expected=6))
+    assert {"load_customers", "dbt/shop/models/orders", "dbt/shop/models/tiers", "report", "refresh"} <= set(names)
     assert any("orders" in name and name != "dbt/shop/models/orders" for name in names), names  # dbt's nodes
 
 

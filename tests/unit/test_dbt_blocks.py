@@ -43,7 +43,7 @@ def test_a_model_outside_any_dbt_project_is_an_error(shop):
 
 def test_a_dbt_project_without_profiles_yml_is_an_error(shop):
     (shop / "dbt" / "shop" / "profiles.yml").unlink()
-    assert sum("has no profiles.yml" in message for message in _messages(shop)) == 3  # two models, one command
+    assert sum("has no profiles.yml" in message for message in _messages(shop)) == 4  # three models, one command
 
 
 def test_a_yaml_block_naming_no_dbt_project_is_an_error(shop):
@@ -58,9 +58,10 @@ def test_a_dbt_block_in_another_language_is_refused(shop):
     assert any("dbt blocks are SQL models or YAML commands, not r" in message for message in _messages(shop))
 
 
-def _recorded_run(shop: Path, uuid: str, kwargs: dict) -> list[list[str]]:
+def _recorded_run(shop: Path, uuid: str, kwargs: dict, upstreams=()) -> list[list[str]]:
     """The dbt argument lists the block runs, each answered as a success showing one row."""
-    block = next(block for block in check_project(shop)[0].pipelines["shop"].blocks if block.uuid == uuid)
+    kwargs = {"pipeline_uuid": "shop", **kwargs}
+    block = _block(shop, uuid)
     calls: list[list[str]] = []
     row = SimpleNamespace(dict=lambda: {"customer": "alice"})
     shown = SimpleNamespace(results=[SimpleNamespace(agate_table=SimpleNamespace(rows=[row]))])
@@ -70,15 +71,19 @@ def _recorded_run(shop: Path, uuid: str, kwargs: dict) -> list[list[str]]:
         calls[-1].append((profiles_dir / "profiles.yml").read_text())  # rendered while dbt runs
         return SimpleNamespace(success=True, result=shown, exception=None)
 
-    outputs = run_dbt_block(block, kwargs, shop, invoke, SimpleNamespace(info=lambda message: None))
+    outputs = run_dbt_block(block, kwargs, shop, invoke, SimpleNamespace(info=lambda message: None), True, upstreams)
     return calls, outputs
+
+
+def _block(shop: Path, uuid: str):
+    return next(block for block in check_project(shop)[0].pipelines["shop"].blocks if block.uuid == uuid)
 
 
 def test_a_sql_block_builds_its_model_then_shows_its_rows(shop, monkeypatch):
     monkeypatch.setenv("SHOP_DUCKDB", "/data/shop.duckdb")
     calls, outputs = _recorded_run(shop, "dbt/shop/models/revenue", {"min_amount": 10, "logger": object()})
     project = str((shop / "dbt" / "shop").resolve())
-    vars_json = json.dumps({"min_amount": 10})
+    vars_json = json.dumps({"pipeline_uuid": "shop", "min_amount": 10})
     assert [call[:7] for call in calls] == [
         ["build", "--project-dir", project, "--select", "revenue", "--vars", vars_json],
         ["show", "--project-dir", project, "--select", "revenue", "--vars", vars_json],
@@ -91,8 +96,25 @@ def test_a_sql_block_builds_its_model_then_shows_its_rows(shop, monkeypatch):
 def test_a_yaml_block_runs_its_command_with_its_arguments_and_rendered_target(shop):
     calls, outputs = _recorded_run(shop, "refresh", {"refresh_target": "other"})
     assert calls[0][:5] == ["run", "--select", "orders", "revenue", "--project-dir"]
-    assert calls[0][6:10] == ["--vars", json.dumps({"refresh_target": "other"}), "--target", "other"]
+    assert calls[0][6:10] == [
+        "--vars",
+        json.dumps({"pipeline_uuid": "shop", "refresh_target": "other"}),
+        "--target",
+        "other",
+    ]
     assert outputs == []
+
+
+def test_a_python_upstream_the_model_reads_as_a_source_is_seeded_first(shop):
+    import pandas as pd
+
+    frame = pd.DataFrame({"customer": ["alice"], "tier": ["gold"]})
+    seed = shop / "dbt" / "shop" / "seeds" / "mage_shop" / "mage_shop_load_customers.csv"
+    upstreams = [(_block(shop, "dbt/shop/models/revenue"), [None]), (_block(shop, "load_customers"), [frame])]
+    calls, _ = _recorded_run(shop, "dbt/shop/models/tiers", {}, upstreams)
+    assert [call[0] for call in calls] == ["seed", "build", "show"]
+    assert calls[0][calls[0].index("--select") + 1] == "mage_shop_load_customers" and "--full-refresh" in calls[0]
+    assert not seed.exists()  # written for dbt seed, removed after it, as Mage does
 
 
 def test_the_vars_are_the_plain_variables_of_the_run():

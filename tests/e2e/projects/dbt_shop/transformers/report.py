@@ -3,5 +3,5 @@ if 'transformer' not in globals():
 
 
 @transformer
-def report(revenue, *args, **kwargs):
-    return {'customers': revenue['customer'].tolist(), 'total': float(revenue['revenue'].sum())}
+def report(tiers, *args, **kwargs):
+    return {'tiers': tiers['tier'].tolist(), 'total': float(tiers['revenue'].sum())}
