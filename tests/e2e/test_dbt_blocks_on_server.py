@@ -11,6 +11,7 @@ import pytest
 from mage_prefect import get_output, run_pipeline
 
 from .conftest import HERE, copy_project, task_runs
+from .postgres import create_database
 
 pytestmark = pytest.mark.e2e
 
@@ -64,3 +65,17 @@ def test_a_failing_dbt_test_fails_the_block_with_dbts_message(prefect_server, sh
     message = run.blocks["dbt/shop/models/orders"]["message"]
     assert "unique_orders_order_id" in message and "failed" in message, message
     assert run.blocks["report"]["state"] == "UpstreamFailed"
+
+
+def test_a_yaml_dbt_block_runs_against_postgresql_through_dbt_postgres(prefect_server, postgres, shop, monkeypatch):
+    import psycopg
+
+    url = create_database(postgres, "shop")
+    monkeypatch.setenv("SHOP_PG_PORT", url.rsplit(":", 1)[1].split("/")[0])
+
+    run = run_pipeline(shop, "shop", variables={"refresh_target": "pg"})  # the profile's PostgreSQL target
+
+    assert run.ok, run.state.message
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("select customer, revenue, orders from public.revenue order by 1").fetchall()
+    assert rows == [("alice", Decimal("30.0"), 1), ("bob", Decimal("12.5"), 1)]
