@@ -1025,6 +1025,25 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def cmd_backfill_plan(args) -> dict:
+    """The pipeline runs' variables Mage's backfill service builds (service.__build_variables_list)
+    for a date-and-time-window backfill from START to END every UNITS INTERVAL_TYPE."""
+    import types
+
+    from dateutil.parser import parse
+    from mage_ai.orchestration.backfills import service
+    from mage_ai.orchestration.db.models.schedules import Backfill
+
+    backfill = types.SimpleNamespace(
+        block_uuid=None,
+        start_datetime=parse(args.start),
+        end_datetime=parse(args.end),
+        interval_type=Backfill.IntervalType(args.interval_type),
+        interval_units=args.units,
+    )
+    return dict(runs=getattr(service, "__build_variables_list")(backfill))
+
+
 def cmd_chart(args) -> dict:
     """What Mage's chart builder computes (Widget.post_process_variables, no chart code) for each
     configuration, over the DataFrame in a parquet file, as the upstream block's output."""
@@ -1147,6 +1166,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per pair; Mage hangs on some inputs (a billion-laughs YAML)",
     )
 
+    bf = sub.add_parser("backfill-plan", help="the runs' variables of a date-and-time-window backfill")
+    bf.add_argument("start")
+    bf.add_argument("end")
+    bf.add_argument("interval_type")
+    bf.add_argument("units", type=int)
     ch = sub.add_parser("chart", help="the data of chart-builder charts over a parquet DataFrame")
     ch.add_argument("frame")
     ch.add_argument("--configs", required=True, help="JSON list of chart configurations (or @file)")
@@ -1212,6 +1236,8 @@ def main(argv=None) -> int:
             doc = cmd_load(args)
         elif args.command == "load-batch":
             doc = cmd_load_batch(args)
+        elif args.command == "backfill-plan":
+            doc = cmd_backfill_plan(args)
         elif args.command == "chart":
             doc = cmd_chart(args)
         elif args.command == "transformer-actions":

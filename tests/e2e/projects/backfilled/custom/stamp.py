@@ -1,0 +1,15 @@
+import os
+
+if 'custom' not in globals():
+    from mage_ai.data_preparation.decorators import custom
+
+
+@custom
+def stamp(*args, **kwargs):
+    if kwargs['ds'] == os.environ.get('FAIL_ON_DS'):
+        raise ValueError(f"no data for {kwargs['ds']} yet")
+    return {
+        name: str(kwargs[name])
+        for name in ('ds', 'hr', 'execution_date', 'interval_start_datetime', 'interval_end_datetime',
+                     'interval_seconds', 'region')
+    }
