@@ -455,7 +455,13 @@ class FlowServices:
                 "dbt blocks need prefect-dbt and a dbt adapter: pip install 'mage-prefect[dbt]'", name="prefect_dbt"
             ) from None
         settings = PrefectDbtSettings(project_dir=project_dir, profiles_dir=profiles_dir)
-        return PrefectDbtRunner(settings=settings, raise_on_failure=False).invoke(args)
+        try:
+            return PrefectDbtRunner(settings=settings, raise_on_failure=False).invoke(args)
+        except ValueError as exc:  # "Failed to invoke dbt command '<every argument, --vars too>': <dbt's error>"
+            if not str(exc).startswith("Failed to invoke dbt command '"):
+                raise
+            error = str(exc.__cause__ or str(exc).split("': ", 1)[-1])
+            raise RuntimeError(f"dbt {args[0]} failed: {error}") from None
 
 
 def _run_subflow(project: Project, pipeline_key: str, store: OutputStore) -> State:

@@ -20,7 +20,7 @@ from prefect.states import Cancelled, Completed, State
 
 from .handoff import BlockResult, Skip, first_skip, input_outputs
 from .project.errors import NotFound, RunFailed
-from .project.models import Block, Pipeline, Project
+from .project.models import Block, Chart, Pipeline, Project
 from .results.products import fresh_outputs, latest_outputs
 from .results.store import OutputStore
 from .runtime.arguments import block_kwargs
@@ -56,7 +56,9 @@ def block_task(
         tracking,
         code=compile_block(source, filename) if block.language == "python" and source is not None else None,
         upstreams=tuple(pipeline.block(uuid) for uuid in block.upstream_blocks),
-        downstreams=tuple(other for other in pipeline.blocks if block.uuid in other.upstream_blocks),
+        downstreams=tuple(
+            other for other in (*pipeline.blocks, *pipeline.charts) if block.uuid in other.upstream_blocks
+        ),
         delays=block.retry_config.delays(),
         conditionals=conditionals,
         callbacks=callbacks,
@@ -82,7 +84,7 @@ class _BlockRun:
     tracking: Any
     code: Any
     upstreams: tuple[Block, ...]
-    downstreams: tuple[Block, ...]
+    downstreams: tuple[Block | Chart, ...]
     delays: list[float]
     conditionals: tuple[Block, ...]
     callbacks: tuple[Block, ...]
@@ -145,8 +147,9 @@ def _unchanged(
 
 def _fingerprint(signature, block: Block, context: RunContext, upstream: tuple) -> str | None:
     """The block run's fingerprint; None where incremental runs do not apply: a dynamic block or
-    child, an upstream that is not a stored block result, `configuration.incremental: false`."""
-    if block.dynamic or block.configuration.get("incremental") is False:
+    child, a dbt block (it depends on its whole dbt project), an upstream that is not a stored block
+    result, `configuration.incremental: false`."""
+    if block.dynamic or block.type == "dbt" or block.configuration.get("incremental") is False:
         return None
     if not all(isinstance(value, BlockResult) for value in upstream):
         return None

@@ -49,7 +49,10 @@ def dbt_command(block: Block) -> str:
 
 
 def dbt_problems(block: Block, root: Path) -> list[tuple[str, str, str]]:
-    """What stops the block from running: (key, message, hint) triples."""
+    """What stops the block from running: (key, message, hint) triples (none for a SQL block
+    without a model file: the loader reports that)."""
+    if block.language != "yaml" and block.file is None:
+        return []
     project = dbt_project_dir(block, root)
     if project is None:
         if block.language == "yaml":

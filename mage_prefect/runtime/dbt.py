@@ -10,15 +10,17 @@ import json
 import re
 import shlex
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 
-from ..project.dbt import dbt_command, dbt_project_dir
+from ..project.dbt import PROJECT_FILES, dbt_command, dbt_project_dir
 from ..project.models import Block
 from ..project.templating import render
 from .compat.secrets import get_secret_value
@@ -27,6 +29,7 @@ from .compat.secrets import get_secret_value
 # dbt's result (a dbtRunnerResult).
 DbtInvoker = Callable[[list[str], Path, Path], Any]
 VARIABLE_TYPES = (str, int, bool, float, dict, list, datetime)
+ONE_DBT_AT_A_TIME = threading.Lock()
 SOURCE = re.compile(r"\{\{[ ]*source\(['\"]+([\w]+)['\"]+[,]+[ ]*['\"]+([\w]+)['\"]+\)[ ]*\}\}")  # Mage's
 
 
@@ -40,7 +43,7 @@ def plain_dbt_invoker(args: list[str], project_dir: Path, profiles_dir: Path) ->
 def run_dbt_block(
     block: Block,
     kwargs: dict[str, Any],
-    repo_path: Path,
+    root: Path,
     invoke: DbtInvoker | None,
     logger,
     rows: bool = True,
@@ -48,39 +51,56 @@ def run_dbt_block(
 ) -> list:
     """Run the dbt block; a SQL block's output is its model's rows when `rows` (as Mage, which
     reads them only for a downstream block that is not dbt), else None; a YAML block has none.
-    `upstreams`: the upstream blocks with their outputs (the model may read them as sources)."""
-    project = dbt_project_dir(block, repo_path)
+    `upstreams`: the upstream blocks with their outputs (the model may read them as sources).
+    One dbt command at a time in a process: dbt's programmatic runner is not safe to run twice at once."""
+    project = dbt_project_dir(block, root)
     if project is None:
         raise FileNotFoundError(f"dbt block '{block.uuid}' has no dbt project (`mage-prefect validate` says why)")
-    with tempfile.TemporaryDirectory(prefix="mage-prefect-dbt-") as profiles_dir:
+    with ONE_DBT_AT_A_TIME, tempfile.TemporaryDirectory(prefix="mage-prefect-dbt-") as profiles_dir:
         dbt = partial(_invoke, invoke or plain_dbt_invoker, block, project, Path(profiles_dir))
         _render_profiles(project, Path(profiles_dir), kwargs)
-        common = ["--project-dir", str(project), *_flags(block, kwargs)]
-        tail = [*_target(block, kwargs), "--profiles-dir", profiles_dir]
+        where, profiles = ["--project-dir", str(project)], ["--profiles-dir", profiles_dir]
+        target, flags = _target(block, kwargs), _flags(block, kwargs)
         if any((project / name).is_file() for name in ("packages.yml", "dependencies.yml")):
-            dbt(["deps", "--project-dir", str(project), "--profiles-dir", profiles_dir])
+            _deps(dbt, [*where, *profiles], block, logger)
         if block.language == "yaml":
-            arguments = shlex.split(render(block_text(block), _names(kwargs)))
-            given = [] if "--vars" in arguments else ["--vars", variables_json(kwargs)]  # the block's own win
-            dbt([dbt_command(block), *arguments, *common, *given, *tail])
+            arguments, given = _split_vars(shlex.split(render(block_text(block), _names(kwargs))), kwargs)
+            dbt([dbt_command(block), *arguments, *where, *flags, *given, *target, *profiles])
             return []
-        select = ["--select", block.file.stem, "--vars", variables_json(kwargs)]
-        pipeline = kwargs["pipeline_uuid"]
+        pipeline, vars_json = kwargs["pipeline_uuid"], variables_json(kwargs)
         for name, frame in _source_frames(block, project, pipeline, upstreams, logger):
-            _seed(
-                dbt,
-                project,
-                pipeline,
-                name,
-                frame,
-                [*common, "--select", name, "--vars", variables_json(kwargs), *tail],
-            )
-        dbt([dbt_command(block), *common, *select, *tail])
+            seeding = [*where, *target, "--select", name, "--vars", vars_json, *profiles]  # Mage's: no flags
+            _seed(dbt, project, pipeline, name, frame, seeding)
+        select = [*where, *flags, "--select", block.file.stem, "--vars", vars_json, *target, *profiles]
+        dbt([dbt_command(block), *select])
         if not rows:
             return [None]
         logger.info(f"dbt block {block.uuid}: built model {block.file.stem}, reading its rows")
-        shown = dbt(["show", *common, *select, *tail, "--limit", "-1"])
-        return [_frame(shown)]
+        return [_frame(dbt(["show", *select, "--limit", "-1"]))]
+
+
+def _deps(dbt: Callable[[list[str]], Any], args: list[str], block: Block, logger) -> None:
+    """`dbt deps` for a project with packages; as in Mage, its failure does not stop the block
+    (packages already in dbt_packages/ serve an offline worker)."""
+    try:
+        dbt(["deps", *args])
+    except RuntimeError as exc:
+        logger.warning(f"dbt block {block.uuid}: {exc}")
+
+
+def _split_vars(arguments: list[str], kwargs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """A YAML block's arguments without its `--vars`, and the `--vars` to pass: its own JSON merged
+    over the run's variables, as Mage merges them."""
+    merged = json.loads(variables_json(kwargs))
+    if "--vars" in arguments[:-1]:
+        at = arguments.index("--vars")
+        try:
+            own = json.loads(arguments[at + 1])
+        except ValueError:
+            raise ValueError(f"--vars {arguments[at + 1]!r} in the block's arguments is not JSON") from None
+        merged.update(own if isinstance(own, dict) else {})
+        arguments = [*arguments[:at], *arguments[at + 2 :]]
+    return arguments, ["--vars", json.dumps(merged)]
 
 
 def _source_frames(block: Block, project: Path, pipeline: str, upstreams, logger) -> Iterator[tuple[str, Any]]:
@@ -90,7 +110,7 @@ def _source_frames(block: Block, project: Path, pipeline: str, upstreams, logger
 
     sources = set(SOURCE.findall(block_text(block)))
     for upstream, outputs in upstreams:
-        if upstream.type == "dbt" or (f"mage_{project.name}", f"{pipeline}_{upstream.uuid}") not in sources:
+        if upstream.type == "dbt" or (f"mage_{project.stem}", f"{pipeline}_{upstream.uuid}") not in sources:
             continue
         output = outputs[0] if outputs else None
         if isinstance(output, dict):
@@ -106,7 +126,8 @@ def _source_frames(block: Block, project: Path, pipeline: str, upstreams, logger
 def _seed(dbt: Callable[[list[str]], Any], project: Path, pipeline: str, name: str, frame, args: list[str]) -> None:
     """The frame as seed `name` (a CSV in the project's first seed path, loaded with `dbt seed
     --full-refresh`, then removed), as Mage's DBTBlock.materialize_df does."""
-    settings = yaml.safe_load((project / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    file = next(project / name for name in PROJECT_FILES if (project / name).is_file())
+    settings = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     path = project / (settings.get("seed-paths") or ["seeds"])[0] / f"mage_{pipeline}" / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, quoting=csv.QUOTE_NONNUMERIC, index=False)
@@ -126,8 +147,12 @@ def _names(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _render_profiles(project: Path, into: Path, kwargs: dict[str, Any]) -> None:
     """Mage's Profiles: profiles.yml rendered with Jinja (`env_var`, `variables`, secrets)."""
-    text = (project / "profiles.yml").read_text(encoding="utf-8")
-    (into / "profiles.yml").write_text(render(text, _names(kwargs)), encoding="utf-8")
+    source = project / "profiles.yml"
+    try:
+        rendered = render(source.read_text(encoding="utf-8"), _names(kwargs))
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"{source}: {exc} (Mage renders profiles.yml with its own Jinja, before dbt)") from None
+    (into / "profiles.yml").write_text(rendered, encoding="utf-8")
 
 
 def variables_json(kwargs: dict[str, Any]) -> str:
@@ -135,7 +160,9 @@ def variables_json(kwargs: dict[str, Any]) -> str:
     plain = {
         name: value
         for name, value in kwargs.items()
-        if type(value) in VARIABLE_TYPES and name != "__mage_variables" and value is not None
+        if (type(value) in VARIABLE_TYPES or isinstance(value, datetime))
+        and name != "__mage_variables"
+        and value is not None  # Prefect's dates are a datetime subclass
     }
     return json.dumps(plain, default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value))
 

@@ -73,9 +73,9 @@ def execute_block(
                 raise ConditionFailed(f"a condition of block '{block.uuid}' is false")
             if block.type == "dbt":
                 invoke = getattr(context.services, "run_dbt", None)
-                rows = any(other.type != "dbt" for other in downstreams)
+                rows = any(getattr(other, "type", "chart") != "dbt" for other in downstreams)  # a chart too
                 run = partial(
-                    run_dbt_block, block, kwargs, context.repo_path, invoke, logger, rows, list(zip(upstreams, inputs))
+                    run_dbt_block, block, kwargs, context.root_path, invoke, logger, rows, list(zip(upstreams, inputs))
                 )
                 outputs = _call(run, [], {}, block.timeout, block.uuid)
             elif block.language == "sql":

@@ -122,3 +122,60 @@ def test_the_vars_are_the_plain_variables_of_the_run():
 
     given = {"a": 1, "b": "x", "when": datetime(2026, 1, 2), "none": None, "object": object(), "__mage_variables": {}}
     assert json.loads(variables_json(given)) == {"a": 1, "b": "x", "when": "2026-01-02T00:00:00"}
+
+
+def test_a_yaml_blocks_own_vars_are_merged_over_the_runs(shop):
+    content = shop / "dbts" / "refresh.yaml"
+    content.write_text('--select revenue --vars \'{"min_amount": {{ variables("floor") }}}\'\n')
+    calls, _ = _recorded_run(shop, "refresh", {"floor": 20, "refresh_target": "other"})
+    given = json.loads(calls[0][calls[0].index("--vars") + 1])
+    assert given == {"pipeline_uuid": "shop", "floor": 20, "refresh_target": "other", "min_amount": 20}
+    assert calls[0].count("--vars") == 1
+
+
+def test_prefects_dates_are_passed_as_vars():
+    import pendulum
+
+    assert json.loads(variables_json({"execution_date": pendulum.datetime(2026, 1, 2, tz="UTC")})) == {
+        "execution_date": "2026-01-02T00:00:00+00:00"
+    }
+
+
+def test_two_dbt_blocks_in_one_process_run_their_dbt_commands_one_at_a_time(shop):
+    import threading
+    import time
+
+    running, overlaps = [], []
+
+    def invoke(args, project_dir, profiles_dir):
+        running.append(args[0])
+        overlaps.append(len(running) > 1)
+        time.sleep(0.05)
+        running.pop()
+        return SimpleNamespace(success=True, result=None, exception=None)
+
+    logger = SimpleNamespace(info=lambda message: None)
+    kwargs = {"pipeline_uuid": "shop"}
+    threads = [
+        threading.Thread(target=run_dbt_block, args=(_block(shop, uuid), kwargs, shop, invoke, logger, False))
+        for uuid in ("dbt/shop/models/orders", "dbt/shop/models/revenue")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(overlaps) == 2 and not any(overlaps)
+
+
+def test_a_failed_dbt_deps_is_a_warning_as_in_mage(shop):
+    (shop / "dbt" / "shop" / "packages.yml").write_text("packages: []\n")
+    warnings = []
+
+    def invoke(args, project_dir, profiles_dir):
+        return SimpleNamespace(success=args[0] != "deps", result=None, exception="no network")
+
+    logger = SimpleNamespace(info=lambda message: None, warning=warnings.append)
+    assert run_dbt_block(
+        _block(shop, "dbt/shop/models/orders"), {"pipeline_uuid": "shop"}, shop, invoke, logger, False
+    ) == [None]
+    assert warnings and "dbt deps of block 'dbt/shop/models/orders' failed: no network" in warnings[0]

@@ -114,7 +114,16 @@ class BaseAction:
             return group
 
         groups = df.groupby(action["action_arguments"])
-        return pd.concat({key: transformed(group) for key, group in groups}, names=groups.keys)
+        parts = {key: transformed(group) for key, group in groups}
+        if not parts:  # every key null: pandas' apply gives an empty frame indexed by the keys
+            keys = list(groups.keys)
+            empty = (
+                pd.Index([], dtype=object, name=keys[0])
+                if len(keys) == 1
+                else pd.MultiIndex.from_tuples([], names=keys)
+            )
+            return df.iloc[:0].set_axis(empty, axis=0)
+        return pd.concat(parts, names=groups.keys)
 
     def hydrate_action(self):
         """The payload's `%{variable}` references in code, arguments and options made column names."""

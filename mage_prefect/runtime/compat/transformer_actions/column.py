@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from pandas.core.indexes.frozen import FrozenList
 
 from ..column_types import (
     CONSTANT_IMPUTATION_DEFAULTS,
@@ -44,25 +45,39 @@ def _type_of(name, action) -> str | None:
     return None
 
 
+class FrozenDict(dict):
+    """Mage's FrozenDict: a dict cell that hashes (so list columns can be grouped and counted)."""
+
+    def __hash__(self):
+        return hash(tuple((key, str(value)) for key, value in self.items()))
+
+
+def _frozen(value):
+    return FrozenDict(value) if isinstance(value, dict) else value
+
+
 def _parse_list(value):
-    """Mage's parse_list: a list-like cell as a list, a '[a, b]' text parsed element by element."""
+    """Mage's parse_list: a list-like cell as a (hashable) FrozenList, a '[a, b]' text parsed
+    element by element."""
+    if isinstance(value, FrozenList):
+        return value
     if isinstance(value, list | set | tuple):
-        return list(value)
+        return FrozenList([_frozen(element) for element in value])
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return value
     if not isinstance(value, str):
-        return [value]
+        return FrozenList([value])
     if not value or value[0] not in "[(" or value[-1] not in "])":
         return value
     inner = value.strip("[]() ")
-    return [_parse_element(element) for element in re.split(r"\s*,\s*", inner)] if inner else []
+    return FrozenList([_parse_element(element) for element in re.split(r"\s*,\s*", inner)] if inner else [])
 
 
 def _parse_element(element: str):
     if element in ("nan", "np.nan"):
         return np.nan
     try:
-        return ast.literal_eval(element)
+        return _frozen(ast.literal_eval(element))
     except (ValueError, SyntaxError):
         return None
 
