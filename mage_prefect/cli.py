@@ -202,6 +202,32 @@ def run(
     raise typer.Exit(0 if outcome.ok else 1)
 
 
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+@command()
+def assess(
+    project: Path = ProjectArg,
+    format: ReportFormat = typer.Option("text", "--format", help="text, json, markdown or html."),
+    out: Path | None = typer.Option(None, "--out", help="Write the report to this file instead of printing it."),
+) -> None:
+    """A migration report: per pipeline, whether it runs on Prefect, the Mage features it uses and what
+    each becomes, every blocker with its file:line and fix, and the coverage. Never runs block code."""
+    from .project.assess import assess as assessed
+    from .project.assess import render
+
+    report = render(assessed(project), format.value)
+    if out is None:
+        typer.echo(report, nl=False)
+        return
+    write_atomically(out, report.encode())
+    typer.echo(f"wrote {out}")
+
+
 @command()
 def backfill(
     project: Path = ProjectArg,
