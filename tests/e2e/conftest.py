@@ -222,8 +222,19 @@ def serving(command: list[str], health_url: str, log_path: Path, timeout: float)
                 time.sleep(0.2)
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop_session(process)
+
+
+def stop_session(process: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM to the process's session, SIGKILL after `grace` s: a Prefect worker that is loading
+    its collections when told to stop (prefect-dbt's import takes seconds) can miss the signal and
+    keep running scheduled flow runs for the rest of the session."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @pytest.fixture(scope="module")

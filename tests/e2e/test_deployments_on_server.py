@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ import yaml
 
 from mage_prefect import get_output, run_pipeline
 
-from .conftest import BIN, HERE, mage_prefect, prefect_deploy
+from .conftest import BIN, HERE, mage_prefect, prefect_deploy, stop_session
 
 pytestmark = pytest.mark.e2e
 POOL = "mage-prefect-tests"
@@ -61,8 +60,7 @@ def worker(deployed, webhook):
         start_new_session=True,
     )
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+    stop_session(process)
     log.close()
 
 

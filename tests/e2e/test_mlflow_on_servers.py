@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 
@@ -12,7 +11,7 @@ import pytest
 
 from mage_prefect import get_output, run_pipeline
 
-from .conftest import BIN, HERE, copy_project
+from .conftest import BIN, HERE, copy_project, stop_session
 
 pytestmark = pytest.mark.e2e
 
@@ -216,5 +215,4 @@ def test_a_promotion_starts_the_deployed_inference_pipeline(prefect_server, mlfl
             "prediction": 0.5,
         }
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        stop_session(worker)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ import pytest
 
 from mage_prefect import get_output
 
-from .conftest import BIN, HERE, mage_prefect
+from .conftest import BIN, HERE, mage_prefect, stop_session
 
 pytestmark = pytest.mark.e2e
 CANARY = "canary-3f9e2a71c4"
@@ -64,8 +63,7 @@ def audited(tmp_path_factory, prefect_server, mlflow_server, webhook):
             lambda: any("Finished in state" in log["message"] for log in _paged(prefect_server, "logs", run_logs))
         )
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        stop_session(worker)
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
