@@ -94,10 +94,10 @@ def _run_until(root: Path, env: dict, ready, timeout: float = 240) -> str:
         start_new_session=True,
     )
     deadline = time.monotonic() + timeout
-    while not ready():
+    while not ready():  # polled often: on a quiet machine a temporary output file lives a few tens of ms
         assert process.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline, "the run never reached the point to kill it at"
-        time.sleep(0.01)
+        time.sleep(0.001)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     [active] = OutputStore(env.get("MAGE_PREFECT_RESULTS") or root / ".mage_prefect" / "results").runs.dead("crashy")
