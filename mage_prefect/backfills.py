@@ -1,27 +1,61 @@
-"""Backfills: the runs project/backfill.py plans, each a run of the pipeline at its date, oldest
-first, with a record under `<project>/.mage_prefect/backfills/` of how each ended, so that a resumed
-backfill runs only the dates that did not complete."""
+"""Backfills: the runs project/backfill.py plans, each a run of the pipeline at its date — in this
+process, or as flow runs of the pipeline's deployment on the server, scheduled at their dates so
+that its workers run them — at most `concurrency` at a time, with a record under
+`<project>/.mage_prefect/backfills/` of how each ended, so that a resumed backfill runs only the
+dates that did not complete."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import chdir
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .api import RunOutcome, run_pipeline
-from .project.backfill import BackfillRun, backfill_runs
-from .project.models import Project
+from .api import run_pipeline
+from .deployments import project_tag
+from .project.backfill import BackfillError, BackfillRun, backfill_runs
+from .project.errors import NotFound, did_you_mean
+from .project.models import Pipeline, Project, Trigger
+from .project.parameters import flow_parameters, parameters_of_call
 from .project.textfile import write_atomically
 from .project.validate import load_project
+
+COMPLETED = "Completed"
+POLL_SECONDS = 1.0
+Entry = dict[str, Any]  # a date's run in the record: {"state": name, "flow_run_id": id}
+Launch = Callable[[BackfillRun, Entry | None, Callable[[Entry], None]], Entry]
 
 
 def record_path(project: Project, pipeline: str, start: datetime, end: datetime, every: str) -> Path:
     """The backfill's record: one per pipeline, dates and interval."""
     name = re.sub(r"[^\w.-]+", "_", f"{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}_{every}")
     return project.root / ".mage_prefect" / "backfills" / project.pipeline(pipeline).key / f"{name}.json"
+
+
+class Record:
+    """The record file, rewritten atomically whenever a date's run changes (runs end in threads)."""
+
+    def __init__(self, path: Path, resume: bool):
+        self.path = path
+        self.entries: dict[str, Entry] = json.loads(path.read_text()) if resume and path.is_file() else {}
+        self._lock = threading.Lock()
+
+    def set(self, run: BackfillRun, entry: Entry) -> None:
+        with self._lock:
+            self.entries[run.execution_date.isoformat()] = entry
+            self.entries = dict(sorted(self.entries.items()))  # oldest first, whichever ends first
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path, json.dumps(self.entries, indent=2).encode())
+
+    def get(self, run: BackfillRun) -> Entry | None:
+        return self.entries.get(run.execution_date.isoformat())
 
 
 def backfill(
@@ -32,28 +66,159 @@ def backfill(
     end: datetime | str,
     every: str,
     variables: dict[str, Any] | None = None,
+    trigger: str | None = None,
+    concurrency: int = 1,
     resume: bool = False,
-    on_run: Callable[[int, BackfillRun, RunOutcome | None], None] | None = None,
-) -> list[tuple[BackfillRun, dict[str, Any]]]:
-    """Run the pipeline once per backfill date (Mage's variables over `variables`); with `resume`,
-    only the dates whose last run did not complete. Each run's end is recorded as it happens and
-    given to `on_run` (None: skipped as completed). Returns each date's run and record entry."""
+    local: bool = False,
+    on_start: Callable[[str | None, int], None] | None = None,
+    on_run: Callable[[int, BackfillRun, Entry | None], None] | None = None,
+) -> list[tuple[BackfillRun, Entry]]:
+    """Run the pipeline once per backfill date with Mage's variables over `variables` over the
+    `trigger`'s; with `resume`, only the dates whose last run did not complete. Unless `local`, the
+    runs are flow runs of the pipeline's deployment (the trigger's, or its only one) when the
+    server has it. `on_start` is told the deployment (None: in this process) and how many runs are
+    to be made; `on_run` each run's end as it happens (None: skipped as completed). Returns each
+    date's run and record entry."""
     project = project if isinstance(project, Project) else load_project(project, pipeline)
+    model = project.pipeline(pipeline)
+    if concurrency < 1:
+        raise BackfillError(f"--concurrency {concurrency}: give at least 1")
+    chosen = _trigger(model, trigger)
     runs = backfill_runs(start, end, every)
-    path = record_path(project, pipeline, runs[0].execution_date, runs[-1].execution_date, every)
-    record = json.loads(path.read_text()) if resume and path.is_file() else {}
+    record = Record(record_path(project, pipeline, runs[0].execution_date, runs[-1].execution_date, every), resume)
+    deployment = None if local else _deployment(project, model, chosen)
+    launch = _deployed(model, deployment, variables) if deployment else _local(project, model, chosen, variables)
+    todo = [(i, run) for i, run in enumerate(runs) if (record.get(run) or {}).get("state") != COMPLETED]
+    if on_start:
+        on_start(f"{model.flow_name}/{deployment.name}" if deployment else None, len(todo))
     for index, run in enumerate(runs):
-        key = run.execution_date.isoformat()
-        if record.get(key, {}).get("state") == "Completed":
-            if on_run:
-                on_run(index, run, None)
-            continue
+        if on_run and (index, run) not in todo:
+            on_run(index, run, None)
+    # every run in this process shares the working folder a run changes into (not one run's exit)
+    with chdir(project.root.parent), ThreadPoolExecutor(concurrency, thread_name_prefix="backfill") as pool:
+        futures = {
+            pool.submit(launch, run, record.get(run), lambda entry, run=run: record.set(run, entry)): (index, run)
+            for index, run in todo
+        }
+        try:
+            for future in as_completed(futures):
+                index, run = futures[future]
+                record.set(run, future.result())
+                if on_run:
+                    on_run(index, run, record.get(run))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return [(run, record.get(run)) for run in runs]
+
+
+def _trigger(pipeline: Pipeline, name: str | None) -> Trigger | None:
+    if name is None:
+        return None
+    found = next((t for t in pipeline.triggers if name in (t.name, t.deployment_name)), None)
+    if found is None:
+        names = [t.name for t in pipeline.triggers]
+        hint = did_you_mean(name, names) or f"its triggers: {', '.join(names) or 'none'}"
+        raise NotFound(f"pipeline '{pipeline.key}' has no trigger '{name}'; {hint}")
+    return found
+
+
+def _local(project: Project, pipeline: Pipeline, trigger: Trigger | None, variables: dict | None) -> Launch:
+    """Each date a run in this process, with the trigger's variables and allow_blocks_to_fail."""
+    base = {**(trigger.variables if trigger else {}), **(variables or {})}
+    allow = bool(trigger and trigger.settings.allow_blocks_to_fail)
+
+    def launch(run: BackfillRun, earlier: Entry | None, note: Callable[[Entry], None]) -> Entry:
         outcome = run_pipeline(
-            project, pipeline, variables={**(variables or {}), **run.variables}, execution_date=run.execution_date
+            project,
+            pipeline.key,
+            variables={**base, **run.variables},
+            execution_date=run.execution_date,
+            allow_blocks_to_fail=allow,
         )
-        record[key] = {"state": "Completed" if outcome.ok else outcome.state.name, "flow_run_id": outcome.flow_run_id}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, json.dumps(record, indent=2).encode())
-        if on_run:
-            on_run(index, run, outcome)
-    return [(run, record[run.execution_date.isoformat()]) for run in runs]
+        return {"state": COMPLETED if outcome.ok else outcome.state.name, "flow_run_id": outcome.flow_run_id}
+
+    return launch
+
+
+def _deployment(project: Project, pipeline: Pipeline, trigger: Trigger | None):
+    """The server's deployment of the pipeline to run the dates on: the trigger's, else the only
+    one; None when the server has none. A pool no worker polls is refused (the runs would wait)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags, FlowFilter, FlowFilterName
+
+    with get_client(sync_client=True) as client:
+        deployments = client.read_deployments(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[pipeline.flow_name])),
+            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[project_tag(project)])),
+        )
+        names = sorted(d.name for d in deployments)
+        wanted = [d for d in deployments if trigger is None or d.name == trigger.deployment_name]
+        if not deployments:
+            return None
+        if len(wanted) != 1:
+            reason = f"has no deployment '{trigger.deployment_name}'" if trigger else "has several deployments"
+            raise BackfillError(
+                f"pipeline '{pipeline.key}' {reason} on the server ({', '.join(names)}): name the trigger "
+                "with --trigger, run `mage-prefect deploy`, or run the dates here with --local"
+            )
+        _refuse_unpolled(client, wanted[0])
+        return wanted[0]
+
+
+def _refuse_unpolled(client, deployment) -> None:
+    from prefect.client.schemas.objects import WorkerStatus
+
+    pool = client.read_work_pool(deployment.work_pool_name)
+    if pool.is_push_pool or pool.is_managed_pool:
+        return
+    workers = client.read_workers_for_work_pool(pool.name)
+    if not any(worker.status == WorkerStatus.ONLINE for worker in workers):
+        raise BackfillError(
+            f"no worker polls work pool '{pool.name}' of deployment {deployment.name}, so its runs would wait: "
+            f"start one (`prefect worker start --pool {pool.name}`), or run the dates here with --local"
+        )
+
+
+def _deployed(pipeline: Pipeline, deployment, variables: dict | None) -> Launch:
+    """Each date a flow run of the deployment scheduled at it (its parameters: the deployment's,
+    the backfill's variables over them), followed until it ends. A resumed date whose recorded run
+    is still going is followed, not started again."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+
+    declared, options = parameters_of_call(deployment.parameters)
+    base = {**declared, **(options.runtime_variables or {}), **(variables or {})}
+    options = replace(options, runtime_variables=None)
+
+    def launch(run: BackfillRun, earlier: Entry | None, note: Callable[[Entry], None]) -> Entry:
+        with get_client(sync_client=True) as client:
+            flow_run = _recorded(client, earlier)
+            if flow_run is None or (flow_run.state.is_final() and not flow_run.state.is_completed()):
+                flow_run = client.create_flow_run_from_deployment(
+                    deployment.id,
+                    parameters=flow_parameters(
+                        pipeline, {**base, **run.variables}, replace(options, execution_date=run.execution_date)
+                    ),
+                    state=Scheduled(scheduled_time=run.execution_date),
+                    tags=["backfill"],
+                )
+                note({"state": flow_run.state.name, "flow_run_id": str(flow_run.id)})
+            while not flow_run.state.is_final():
+                time.sleep(POLL_SECONDS)
+                flow_run = client.read_flow_run(flow_run.id)
+        state = COMPLETED if flow_run.state.is_completed() else flow_run.state.name
+        return {"state": state, "flow_run_id": str(flow_run.id)}
+
+    return launch
+
+
+def _recorded(client, earlier: Entry | None):
+    """The flow run an earlier backfill recorded for the date, if the server still has it."""
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        return client.read_flow_run(earlier["flow_run_id"]) if (earlier or {}).get("flow_run_id") else None
+    except ObjectNotFound:
+        return None

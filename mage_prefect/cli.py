@@ -236,11 +236,15 @@ def backfill(
     end: str = typer.Option(..., "--end", help="The last possible run's ISO date-time (inclusive, as in Mage)."),
     every: str = typer.Option(..., "--every", help="The interval between runs: 2d, 6h, 30min, 1w, 1mo, 1y …"),
     var: list[str] = typer.Option([], "--var", help="A variable as KEY=VALUE for every run (repeatable)."),
+    trigger: str | None = typer.Option(None, "--trigger", help="Run as this trigger: its variables, its deployment."),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="How many dates run at a time."),
+    local: bool = typer.Option(False, "--local", help="Run the dates here even if the pipeline is deployed."),
     resume: bool = typer.Option(False, "--resume", help="Run only the dates whose last run did not complete."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their variables; run nothing."),
 ) -> None:
     """Backfill a pipeline as Mage does: one run per date from --start to --end, --every apart, each
-    with Mage's backfill variables (ds, hr, execution_date, interval_*), oldest first."""
+    with Mage's backfill variables (ds, hr, execution_date, interval_*), oldest first. When the
+    server has the pipeline's deployment, the runs are its flow runs, scheduled at their dates."""
     from .project.backfill import backfill_runs
     from .project.validate import load_project
 
@@ -252,17 +256,59 @@ def backfill(
         return
     variables = _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
-    _on_a_server(start=True)
+    _ready(_on_a_server(start=True))
     from .backfills import backfill as run_backfill
 
-    def report(index: int, run, outcome) -> None:
-        state = "Completed (earlier)" if outcome is None else outcome.state.name
-        typer.echo(f"[{index + 1}/{len(runs)}] {run.execution_date.isoformat()} {state}")
+    with _BackfillProgress(len(runs)) as progress:
+        ended = run_backfill(
+            model,
+            pipeline,
+            start=start,
+            end=end,
+            every=every,
+            variables=variables,
+            trigger=trigger,
+            concurrency=concurrency,
+            resume=resume,
+            local=local,
+            on_start=progress.started,
+            on_run=progress.ended,
+        )
+    _backfill_summary(pipeline, ended)
 
-    ended = run_backfill(
-        model, pipeline, start=start, end=end, every=every, variables=variables, resume=resume, on_run=report
-    )
-    typer.echo(f"\nBackfill of '{pipeline}': {len(runs)} run(s)")
+
+class _BackfillProgress:
+    """A progress bar of a backfill's runs (on a terminal), and a line per run as it ends."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.total = total
+        self.bar = Progress(
+            TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True)
+        )
+        self.task = self.bar.add_task("runs", total=total)
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def started(self, deployment: str | None, count: int) -> None:
+        where = f"as flow runs of deployment {deployment}" if deployment else "in this process"
+        self.bar.console.print(f"{count} of {self.total} run(s) to make, {where}")
+
+    def ended(self, index: int, run, entry) -> None:
+        state = "Completed (earlier)" if entry is None else entry["state"]
+        typer.echo(f"[{index + 1}/{self.total}] {run.execution_date.isoformat()} {state}")
+        self.bar.advance(self.task)
+
+
+def _backfill_summary(pipeline: str, ended) -> None:
+    typer.echo(f"\nBackfill of '{pipeline}': {len(ended)} run(s)")
     for run, entry in ended:
         ok = entry["state"] == "Completed"
         typer.secho(

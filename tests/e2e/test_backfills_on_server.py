@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 
 import pytest
 
 from mage_prefect.api import get_outputs
 
-from .conftest import HERE, copy_project, mage_prefect
+from .conftest import BIN, HERE, copy_project, mage_prefect, stop_session
 
 pytestmark = pytest.mark.e2e
 WINDOW = ["--start", "2023-01-01T03:00", "--end", "2023-01-05T03:00", "--every", "2d"]
@@ -72,3 +74,97 @@ def test_a_backfill_with_a_bad_interval_says_so_and_runs_nothing(prefect_server,
     assert done.returncode == 1
     assert "--every '0d' is not an interval" in done.stderr and "Traceback" not in done.stderr
     assert not (project / ".mage_prefect" / "backfills").exists()
+
+
+def test_a_backfill_with_concurrency_runs_dates_at_the_same_time(prefect_server, tmp_path_factory):
+    from prefect.client.orchestration import get_client
+
+    project = copy_project(HERE / "projects" / "backfilled", tmp_path_factory)
+    window = ["--start", "2023-01-01", "--end", "2023-01-02", "--every", "1d", "--concurrency", "2"]
+
+    done = mage_prefect("backfill", project, "daily", *window, env={**os.environ, "STAMP_SECONDS": "3"})
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 of 2 run(s) to make, in this process" in done.stderr
+    record = json.loads(next((project / ".mage_prefect" / "backfills" / "daily").glob("*.json")).read_text())
+    with get_client(sync_client=True) as client:
+        first, second = (client.read_flow_run(entry["flow_run_id"]) for entry in record.values())
+    assert first.start_time < second.end_time and second.start_time < first.end_time  # they overlapped
+    stamps = [get_outputs(project, "daily", "stamp", run=entry["flow_run_id"])[0]["ds"] for entry in record.values()]
+    assert stamps == ["2023-01-01", "2023-01-02"]
+
+
+DEPLOYED_POOL = "mage-prefect-backfills"
+TRIGGERS = """\
+triggers:
+- name: nightly
+  schedule_type: time
+  schedule_interval: '@daily'
+  start_time: 2026-01-01 00:00:00
+  status: inactive
+  variables:
+    region: apac
+- name: on_demand
+  schedule_type: api
+  schedule_interval: null
+  start_time: null
+  status: active
+"""
+
+
+def test_a_deployed_pipeline_is_backfilled_as_flow_runs_its_worker_runs(prefect_server, tmp_path_factory):
+    from prefect.client.orchestration import get_client
+
+    project = copy_project(HERE / "projects" / "backfilled", tmp_path_factory, name="backfilled_deployed")
+    (project / "pipelines" / "daily" / "triggers.yaml").write_text(TRIGGERS)
+    deployed = mage_prefect("deploy", project, "--out", "deployments", "--work-pool", DEPLOYED_POOL, cwd=project.parent)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+
+    ambiguous = mage_prefect("backfill", project, "daily", *WINDOW)
+    assert ambiguous.returncode == 1 and "Traceback" not in ambiguous.stderr
+    assert "has several deployments on the server (nightly, on_demand): name the trigger with --trigger" in (
+        ambiguous.stderr
+    )
+    unpolled = mage_prefect("backfill", project, "daily", *WINDOW, "--trigger", "nightly")
+    assert f"no worker polls work pool '{DEPLOYED_POOL}' of deployment nightly" in unpolled.stderr
+
+    worker = _worker(project.parent / "deployments")
+    try:
+        done = mage_prefect("backfill", project, "daily", *WINDOW, "--trigger", "nightly", "--concurrency", "2")
+    finally:
+        stop_session(worker)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 of 3 run(s) to make, as flow runs of deployment daily/nightly" in done.stderr
+    record = json.loads(next((project / ".mage_prefect" / "backfills" / "daily").glob("*.json")).read_text())
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("daily/nightly")
+        flow_runs = [client.read_flow_run(entry["flow_run_id"]) for entry in record.values()]
+    assert [run.deployment_id for run in flow_runs] == [deployment.id] * 3
+    assert [run.expected_start_time.isoformat() for run in flow_runs] == list(record)  # scheduled at the dates
+    assert all("backfill" in run.tags for run in flow_runs)
+    stamps = [get_outputs(project, "daily", "stamp", run=str(run.id))[0] for run in flow_runs]
+    assert [(s["ds"], s["interval_seconds"], s["region"]) for s in stamps] == [
+        ("2023-01-01", "172800.0", "apac"),  # the trigger's variables
+        ("2023-01-03", "172800.0", "apac"),
+        ("2023-01-05", "172800.0", "apac"),
+    ]
+
+
+def _worker(folder):
+    """A process worker on the pool, in the compiled folder (where the pull step runs flows), once online."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import WorkerStatus
+
+    env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
+    command = [str(BIN / "prefect"), "worker", "start", "--pool", DEPLOYED_POOL, "--type", "process"]
+    log = open(folder / "worker.log", "wb")
+    process = subprocess.Popen(
+        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    with get_client(sync_client=True) as client:
+        while not any(w.status == WorkerStatus.ONLINE for w in client.read_workers_for_work_pool(DEPLOYED_POOL)):
+            assert time.monotonic() < deadline and process.poll() is None, (folder / "worker.log").read_text()
+            time.sleep(0.5)
+    return process
