@@ -54,12 +54,14 @@ def execute_block(
     extra_kwargs: dict[str, Any] | None = None,
     upstreams: Sequence[Block] = (),
     downstreams: Sequence[Block] = (),
+    tests: bool = True,
 ) -> list[Any]:
     """Execute `block` with its upstreams' outputs (in `upstream_blocks` order); return its outputs.
 
     `extra_kwargs` are merged last (a dynamic child's metadata and `dynamic_block_index`).
     `upstreams` are the upstream blocks themselves (a SQL block needs their tables), `downstreams`
     the blocks that take its outputs (a dbt block reads its model's rows for non-dbt ones only).
+    Without `tests`, its @test functions are not run (the pytest plugin runs each as an item).
     Raises ConditionFailed when a conditional is false, BlockFailed when the block fails.
     """
     logger = logger or logging.getLogger(f"mage_prefect.block.{block.uuid}")
@@ -83,7 +85,7 @@ def execute_block(
             else:
                 injected = _upstream_globals(block, inputs)
                 loaded = load_block_code(block.uuid, code or compiled_block_code(block)[0], filename, injected)
-                outputs = _run_function(loaded, block, inputs, kwargs, context, logger)
+                outputs = _run_function(loaded, block, inputs, kwargs, context, logger, tests)
         except ConditionFailed:
             raise
         except BaseException as exc:
@@ -124,9 +126,9 @@ def _failed(
 
 
 def _run_function(
-    loaded, block: Block, inputs: list[list[Any]], kwargs: dict, context: RunContext, logger
+    loaded, block: Block, inputs: list[list[Any]], kwargs: dict, context: RunContext, logger, tests: bool
 ) -> list[Any]:
-    """Call the block's main function (or poll its sensor) and run its @test functions."""
+    """Call the block's main function (or poll its sensor) and run its @test functions (if `tests`)."""
     function = loaded.main_function(block.type)
     args = [own_copy(shape_input(outputs)) for outputs in inputs]
     if block.type == "sensor":
@@ -134,7 +136,8 @@ def _run_function(
         return []  # a sensor stores no output
     _check_arity(block, function)
     outputs = split_outputs(_call(function, args, kwargs, block.timeout, block.uuid))
-    run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
+    if tests:
+        run_tests(block.uuid, loaded.decorated.get("test", []), outputs, kwargs, logger)
     return outputs
 
 
