@@ -7,7 +7,6 @@ dates that did not complete."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,23 +19,18 @@ from typing import Any
 
 from .api import run_pipeline
 from .deployments import project_tag
-from .project.backfill import BackfillError, BackfillRun, backfill_runs
+from .project.backfill import BackfillError, BackfillRun
 from .project.errors import NotFound, did_you_mean
 from .project.models import Pipeline, Project, Trigger
 from .project.parameters import flow_parameters, parameters_of_call
 from .project.textfile import write_atomically
 from .project.validate import load_project
+from .runtime.backfill_code import planned_runs
 
 COMPLETED = "Completed"
 POLL_SECONDS = 1.0
 Entry = dict[str, Any]  # a date's run in the record: {"state": name, "flow_run_id": id}
 Launch = Callable[[BackfillRun, Entry | None, Callable[[Entry], None]], Entry]
-
-
-def record_path(project: Project, pipeline: str, start: datetime, end: datetime, every: str) -> Path:
-    """The backfill's record: one per pipeline, dates and interval."""
-    name = re.sub(r"[^\w.-]+", "_", f"{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}_{every}")
-    return project.root / ".mage_prefect" / "backfills" / project.pipeline(pipeline).key / f"{name}.json"
 
 
 class Record:
@@ -49,22 +43,23 @@ class Record:
 
     def set(self, run: BackfillRun, entry: Entry) -> None:
         with self._lock:
-            self.entries[run.execution_date.isoformat()] = entry
+            self.entries[run.key] = entry
             self.entries = dict(sorted(self.entries.items()))  # oldest first, whichever ends first
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(self.path, json.dumps(self.entries, indent=2).encode())
 
     def get(self, run: BackfillRun) -> Entry | None:
-        return self.entries.get(run.execution_date.isoformat())
+        return self.entries.get(run.key)
 
 
 def backfill(
     project: Project | str | Path,
     pipeline: str,
     *,
-    start: datetime | str,
-    end: datetime | str,
-    every: str,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    every: str | None = None,
+    code: str | Path | None = None,
     variables: dict[str, Any] | None = None,
     trigger: str | None = None,
     concurrency: int = 1,
@@ -73,21 +68,23 @@ def backfill(
     on_start: Callable[[str | None, int], None] | None = None,
     on_run: Callable[[int, BackfillRun, Entry | None], None] | None = None,
 ) -> list[tuple[BackfillRun, Entry]]:
-    """Run the pipeline once per backfill date with Mage's variables over `variables` over the
-    `trigger`'s; with `resume`, only the dates whose last run did not complete. Unless `local`, the
-    runs are flow runs of the pipeline's deployment (the trigger's, or its only one) when the
-    server has it. `on_start` is told the deployment (None: in this process) and how many runs are
-    to be made; `on_run` each run's end as it happens (None: skipped as completed). Returns each
-    date's run and record entry."""
+    """Run the pipeline once per backfill date with Mage's variables (or once per variables dict
+    the `code` file returns) over `variables` over the `trigger`'s; with `resume`, only the runs
+    whose last attempt did not complete. Unless `local`, the runs are flow runs of the pipeline's
+    deployment (the trigger's, or its only one) when the server has it. `on_start` is told the
+    deployment (None: in this process) and how many runs are to be made; `on_run` each run's end
+    as it happens (None: skipped as completed). Returns each run and its record entry."""
     project = project if isinstance(project, Project) else load_project(project, pipeline)
     model = project.pipeline(pipeline)
     if concurrency < 1:
         raise BackfillError(f"--concurrency {concurrency}: give at least 1")
     chosen = _trigger(model, trigger)
-    runs = backfill_runs(start, end, every)
-    record = Record(record_path(project, pipeline, runs[0].execution_date, runs[-1].execution_date, every), resume)
+    base = {**(chosen.variables if chosen else {}), **(variables or {})}
+    runs, path = planned_runs(project, model, start=start, end=end, every=every, code=code, variables=base)
+    record = Record(path, resume)
     deployment = None if local else _deployment(project, model, chosen)
-    launch = _deployed(model, deployment, variables) if deployment else _local(project, model, chosen, variables)
+    allow = bool(chosen and chosen.settings.allow_blocks_to_fail)
+    launch = _deployed(model, deployment, variables) if deployment else _local(project, model, base, allow)
     todo = [(i, run) for i, run in enumerate(runs) if (record.get(run) or {}).get("state") != COMPLETED]
     if on_start:
         on_start(f"{model.flow_name}/{deployment.name}" if deployment else None, len(todo))
@@ -95,7 +92,13 @@ def backfill(
         if on_run and (index, run) not in todo:
             on_run(index, run, None)
     # every run in this process shares the working folder a run changes into (not one run's exit)
-    with chdir(project.root.parent), ThreadPoolExecutor(concurrency, thread_name_prefix="backfill") as pool:
+    with chdir(project.root.parent):
+        _run_all(launch, todo, record, concurrency, on_run)
+    return [(run, record.get(run)) for run in runs]
+
+
+def _run_all(launch: Launch, todo: list[tuple[int, BackfillRun]], record: Record, concurrency: int, on_run) -> None:
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="backfill") as pool:
         futures = {
             pool.submit(launch, run, record.get(run), lambda entry, run=run: record.set(run, entry)): (index, run)
             for index, run in todo
@@ -110,7 +113,6 @@ def backfill(
             for future in futures:
                 future.cancel()
             raise
-    return [(run, record.get(run)) for run in runs]
 
 
 def _trigger(pipeline: Pipeline, name: str | None) -> Trigger | None:
@@ -124,10 +126,8 @@ def _trigger(pipeline: Pipeline, name: str | None) -> Trigger | None:
     return found
 
 
-def _local(project: Project, pipeline: Pipeline, trigger: Trigger | None, variables: dict | None) -> Launch:
-    """Each date a run in this process, with the trigger's variables and allow_blocks_to_fail."""
-    base = {**(trigger.variables if trigger else {}), **(variables or {})}
-    allow = bool(trigger and trigger.settings.allow_blocks_to_fail)
+def _local(project: Project, pipeline: Pipeline, base: dict[str, Any], allow: bool) -> Launch:
+    """Each run one in this process, its variables over `base`."""
 
     def launch(run: BackfillRun, earlier: Entry | None, note: Callable[[Entry], None]) -> Entry:
         outcome = run_pipeline(

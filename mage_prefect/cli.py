@@ -232,9 +232,18 @@ def assess(
 def backfill(
     project: Path = ProjectArg,
     pipeline: str = typer.Argument(..., help="The pipeline uuid."),
-    start: str = typer.Option(..., "--start", help="The first run's ISO date-time (UTC unless it has an offset)."),
-    end: str = typer.Option(..., "--end", help="The last possible run's ISO date-time (inclusive, as in Mage)."),
-    every: str = typer.Option(..., "--every", help="The interval between runs: 2d, 6h, 30min, 1w, 1mo, 1y …"),
+    start: str | None = typer.Option(
+        None, "--start", help="The first run's ISO date-time (UTC unless it has an offset)."
+    ),
+    end: str | None = typer.Option(
+        None, "--end", help="The last possible run's ISO date-time (inclusive, as in Mage)."
+    ),
+    every: str | None = typer.Option(None, "--every", help="The interval between runs: 2d, 6h, 30min, 1w, 1mo, 1y …"),
+    code: Path | None = typer.Option(
+        None,
+        "--code",
+        help="Instead of dates: a file (in the project) whose @custom function returns each run's variables.",
+    ),
     var: list[str] = typer.Option([], "--var", help="A variable as KEY=VALUE for every run (repeatable)."),
     trigger: str | None = typer.Option(None, "--trigger", help="Run as this trigger: its variables, its deployment."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="How many dates run at a time."),
@@ -243,19 +252,21 @@ def backfill(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their variables; run nothing."),
 ) -> None:
     """Backfill a pipeline as Mage does: one run per date from --start to --end, --every apart, each
-    with Mage's backfill variables (ds, hr, execution_date, interval_*), oldest first. When the
-    server has the pipeline's deployment, the runs are its flow runs, scheduled at their dates."""
-    from .project.backfill import backfill_runs
+    with Mage's backfill variables (ds, hr, execution_date, interval_*), oldest first; or one run per
+    variables dict that --code returns. When the server has the pipeline's deployment, the runs are
+    its flow runs, scheduled at their dates."""
     from .project.validate import load_project
+    from .runtime.backfill_code import planned_runs
 
     model = load_project(project, pipeline)
-    runs = backfill_runs(start, end, every)
-    if dry_run:
-        for run in runs:
-            typer.echo(json.dumps(run.variables))
-        return
     variables = _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
+    window = dict(start=start, end=end, every=every, code=code)
+    runs = planned_runs(model, model.pipeline(pipeline), **window, variables=variables)[0]
+    if dry_run:
+        for run in runs:
+            typer.echo(json.dumps(run.variables, default=str))
+        return
     _ready(_on_a_server(start=True))
     from .backfills import backfill as run_backfill
 
@@ -263,9 +274,7 @@ def backfill(
         ended = run_backfill(
             model,
             pipeline,
-            start=start,
-            end=end,
-            every=every,
+            **window,
             variables=variables,
             trigger=trigger,
             concurrency=concurrency,

@@ -1,13 +1,14 @@
 """Backfills the Mage way (Mage 0.9.80's orchestration/backfills/service.py): one pipeline run per
 date from a start to an end (inclusive), each date one interval after the previous one (months and
 years by calendar, so a 31st drifts to the 28th after February, as in Mage), each run with Mage's
-seven backfill variables. Pure: it runs nothing."""
+seven backfill variables; or the runs a backfill's custom code asked for (mage-prefect's: Mage
+0.9.80 records a code backfill's block but makes no runs for it). Pure: it runs nothing."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -44,6 +45,7 @@ class BackfillError(MagePrefectError):
 class BackfillRun:
     execution_date: datetime
     variables: dict[str, Any]  # Mage's: ds, hr, execution_date and the interval_* ones
+    key: str  # the run in the backfill's record: its date, or its place in the code's list
 
 
 def parse_every(text: str) -> tuple[str, int]:
@@ -76,13 +78,34 @@ def backfill_runs(start: datetime | str, end: datetime | str, every: str) -> lis
     if start > end:
         raise BackfillError(f"--start {start.isoformat()} is after --end {end.isoformat()}: nothing to backfill")
     dates = backfill_dates(start, end, *parse_every(every))
-    return [BackfillRun(date, _variables(dates, index)) for index, date in enumerate(dates)]
+    return [BackfillRun(date, _variables(dates, index), date.isoformat()) for index, date in enumerate(dates)]
+
+
+def code_runs(returned: Any, where: str) -> list[BackfillRun]:
+    """A run per variables dict that the backfill's code (`where`) returned; each runs at its
+    `execution_date` if it has one, else now."""
+    if not isinstance(returned, list | tuple) or not all(isinstance(item, dict) for item in returned):
+        raise BackfillError(
+            f"{where} returned {type(returned).__name__}, not a list of dicts: return one dict of variables per run"
+        )
+    if not returned:
+        raise BackfillError(f"{where} returned an empty list: nothing to backfill")
+    if len(returned) > MAX_RUNS:
+        raise BackfillError(f"{where} returned {len(returned):,} runs, more than {MAX_RUNS:,}")
+    now = datetime.now(UTC)
+    runs = []
+    for index, variables in enumerate(returned):
+        date = variables.get("execution_date")
+        runs.append(
+            BackfillRun(_date(date, f"{where}[{index}].execution_date") if date else now, variables, f"{index:05d}")
+        )
+    return runs
 
 
 def _date(value: datetime | str, option: str) -> datetime:
     try:
         return as_utc(value)
-    except ValueError:
+    except (ValueError, TypeError, AttributeError):
         raise BackfillError(
             f"{option} {value!r} is not an ISO date-time: give e.g. 2023-01-01T03:00 (UTC) or 2023-01-01T03:00+02:00"
         ) from None

@@ -168,3 +168,17 @@ def _worker(folder):
             assert time.monotonic() < deadline and process.poll() is None, (folder / "worker.log").read_text()
             time.sleep(0.5)
     return process
+
+
+def test_a_custom_code_backfill_runs_once_per_variables_dict(prefect_server, tmp_path_factory):
+    project = copy_project(HERE / "projects" / "backfilled", tmp_path_factory)
+
+    done = mage_prefect("backfill", project, "daily", "--code", "backfills/regions.py", "--var", "skip=eu")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((project / ".mage_prefect" / "backfills" / "daily" / "code_regions.json").read_text())
+    stamps = [get_outputs(project, "daily", "stamp", run=entry["flow_run_id"])[0] for entry in record.values()]
+    assert [(s["region"], s["ds"], s["execution_date"]) for s in stamps] == [
+        ("us", "2023-02-01", "2023-02-01 06:00:00+00:00"),
+        ("apac", "2023-02-01", "2023-02-01 06:00:00+00:00"),
+    ]

@@ -11,7 +11,7 @@ def stamp(*args, **kwargs):
         raise ValueError(f"no data for {kwargs['ds']} yet")
     time.sleep(float(os.environ.get('STAMP_SECONDS', '0')))
     return {
-        name: str(kwargs[name])
+        name: str(kwargs.get(name))
         for name in ('ds', 'hr', 'execution_date', 'interval_start_datetime', 'interval_end_datetime',
                      'interval_seconds', 'region')
     }
