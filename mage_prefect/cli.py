@@ -240,15 +240,13 @@ def backfill(
     ),
     every: str | None = typer.Option(None, "--every", help="The interval between runs: 2d, 6h, 30min, 1w, 1mo, 1y …"),
     code: Path | None = typer.Option(
-        None,
-        "--code",
-        help="Instead of dates: a file (in the project) whose @custom function returns each run's variables.",
+        None, "--code", help="Instead of dates: a file (path in the project) whose @custom function returns the runs."
     ),
     var: list[str] = typer.Option([], "--var", help="A variable as KEY=VALUE for every run (repeatable)."),
     trigger: str | None = typer.Option(None, "--trigger", help="Run as this trigger: its variables, its deployment."),
-    concurrency: int = typer.Option(1, "--concurrency", min=1, help="How many dates run at a time."),
-    local: bool = typer.Option(False, "--local", help="Run the dates here even if the pipeline is deployed."),
-    resume: bool = typer.Option(False, "--resume", help="Run only the dates whose last run did not complete."),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="How many runs run at a time."),
+    local: bool = typer.Option(False, "--local", help="Run here even if the pipeline is deployed."),
+    resume: bool = typer.Option(False, "--resume", help="Make only the runs that did not complete last time."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their variables; run nothing."),
 ) -> None:
     """Backfill a pipeline as Mage does: one run per date from --start to --end, --every apart, each
@@ -256,48 +254,43 @@ def backfill(
     variables dict that --code returns. When the server has the pipeline's deployment, the runs are
     its flow runs, scheduled at their dates."""
     from .project.validate import load_project
-    from .runtime.backfill_code import planned_runs
+    from .runtime.backfill_plan import Window, plan_backfill
 
     model = load_project(project, pipeline)
     variables = _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
-    window = dict(start=start, end=end, every=every, code=code)
-    runs = planned_runs(model, model.pipeline(pipeline), **window, variables=variables)[0]
-    if dry_run:
-        for run in runs:
+    window = Window(start, end, every, code)
+    if dry_run:  # as --trigger (a deployment's own trigger is known only on the server)
+        for run in plan_backfill(model, model.pipeline(pipeline), window, variables, trigger).runs:
             typer.echo(json.dumps(run.variables, default=str))
         return
     _ready(_on_a_server(start=True))
     from .backfills import backfill as run_backfill
 
-    with _BackfillProgress(len(runs)) as progress:
-        ended = run_backfill(
-            model,
-            pipeline,
-            **window,
-            variables=variables,
-            trigger=trigger,
-            concurrency=concurrency,
-            resume=resume,
-            local=local,
-            on_start=progress.started,
-            on_run=progress.ended,
-        )
+    options = dict(variables=variables, trigger=trigger, concurrency=concurrency, resume=resume, local=local)
+    progress = _BackfillProgress()
+    try:
+        with progress:
+            ended = run_backfill(model, pipeline, window, **options, on_start=progress.started, on_run=progress.ended)
+    except KeyboardInterrupt:
+        where = f" (recorded in {progress.record})" if progress.record else ""
+        typer.secho(f"interrupted{where}: rerun with --resume to make the runs that did not complete", err=True)
+        raise typer.Exit(130) from None
     _backfill_summary(pipeline, ended)
 
 
 class _BackfillProgress:
     """A progress bar of a backfill's runs (on a terminal), and a line per run as it ends."""
 
-    def __init__(self, total: int):
+    def __init__(self):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.total = total
+        self.total, self.record = 0, None
         self.bar = Progress(
             TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True)
         )
-        self.task = self.bar.add_task("runs", total=total)
+        self.task = self.bar.add_task("runs", total=None)
 
     def __enter__(self):
         self.bar.start()
@@ -306,13 +299,15 @@ class _BackfillProgress:
     def __exit__(self, *exc) -> None:
         self.bar.stop()
 
-    def started(self, deployment: str | None, count: int) -> None:
+    def started(self, deployment: str | None, plan, count: int) -> None:
+        self.total, self.record = len(plan.runs), plan.record
+        self.bar.update(self.task, total=self.total)
         where = f"as flow runs of deployment {deployment}" if deployment else "in this process"
         self.bar.console.print(f"{count} of {self.total} run(s) to make, {where}")
 
     def ended(self, index: int, run, entry) -> None:
         state = "Completed (earlier)" if entry is None else entry["state"]
-        typer.echo(f"[{index + 1}/{self.total}] {run.execution_date.isoformat()} {state}")
+        typer.echo(f"[{index + 1}/{self.total}] {run.label} {state}")
         self.bar.advance(self.task)
 
 
@@ -321,7 +316,7 @@ def _backfill_summary(pipeline: str, ended) -> None:
     for run, entry in ended:
         ok = entry["state"] == "Completed"
         typer.secho(
-            f"  {'✓' if ok else '✗'} {entry['state']:<10} {run.execution_date.isoformat()}  {entry['flow_run_id']}",
+            f"  {'✓' if ok else '✗'} {entry['state']:<10} {run.label}  {entry['flow_run_id']}",
             fg=typer.colors.GREEN if ok else typer.colors.RED,
         )
     failed = [run for run, entry in ended if entry["state"] != "Completed"]

@@ -27,8 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mage-prefect-run",
         action="store_true",
-        help="test a fresh run of each block (on its upstreams' stored outputs; nothing is stored) instead of "
-        "its stored outputs",
+        help="test a fresh run of each block here (on its upstreams' stored outputs; nothing is stored) instead "
+        "of its stored outputs (implies --mage-prefect)",
     )
 
 
@@ -37,7 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if parent.config.getoption("mage_prefect") and file_path.name == "metadata.yaml":
+    wanted = parent.config.getoption("mage_prefect") or parent.config.getoption("mage_prefect_run")
+    if wanted and file_path.name == "metadata.yaml":
         if file_path.parent.parent.name == "pipelines":
             return PipelineFile.from_parent(parent, path=file_path)
     return None
@@ -145,13 +146,14 @@ def _stored(project, pipeline, block: str) -> list[Any]:
 def _fresh_run(project, pipeline, block) -> list[Any] | BaseException:
     """The block's outputs of a run here, without its @tests, on its upstreams' latest stored outputs
     (the run stores nothing); its error, when it fails."""
+    from .project.graph import dynamic_children
     from .project.parameters import RunOptions
     from .results.store import results_location
     from .runtime.context import RunOrigin, run_context
     from .runtime.execute import BlockFailed, execute_block
 
     upstreams = [pipeline.block(uuid) for uuid in block.upstream_blocks]
-    if block.replicated_block or any(upstream.dynamic for upstream in upstreams):
+    if block.replicated_block or block.uuid in dynamic_children(pipeline):
         return BlockNotRun(
             f"block '{block.uuid}' is a dynamic child or a replica, which --mage-prefect-run does not run alone: "
             f"run the pipeline, then test its stored outputs without --mage-prefect-run"

@@ -6,7 +6,10 @@ seven backfill variables; or the runs a backfill's custom code asked for (mage-p
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,7 +48,8 @@ class BackfillError(MagePrefectError):
 class BackfillRun:
     execution_date: datetime
     variables: dict[str, Any]  # Mage's: ds, hr, execution_date and the interval_* ones
-    key: str  # the run in the backfill's record: its date, or its place in the code's list
+    key: str  # the run in the backfill's record: its date, or a digest of the variables its code gave
+    label: str  # the run for people: its date, or those variables
 
 
 def parse_every(text: str) -> tuple[str, int]:
@@ -78,11 +82,15 @@ def backfill_runs(start: datetime | str, end: datetime | str, every: str) -> lis
     if start > end:
         raise BackfillError(f"--start {start.isoformat()} is after --end {end.isoformat()}: nothing to backfill")
     dates = backfill_dates(start, end, *parse_every(every))
-    return [BackfillRun(date, _variables(dates, index), date.isoformat()) for index, date in enumerate(dates)]
+    return [
+        BackfillRun(date, _variables(dates, index), date.isoformat(), date.isoformat())
+        for index, date in enumerate(dates)
+    ]
 
 
 def code_runs(returned: Any, where: str) -> list[BackfillRun]:
-    """A run per variables dict that the backfill's code (`where`) returned; each runs at its
+    """A run per variables dict that the backfill's code (`where`) returned, keyed by those
+    variables (a resumed backfill finds a run whatever its place in the list); each runs at its
     `execution_date` if it has one, else now."""
     if not isinstance(returned, list | tuple) or not all(isinstance(item, dict) for item in returned):
         raise BackfillError(
@@ -92,13 +100,24 @@ def code_runs(returned: Any, where: str) -> list[BackfillRun]:
         raise BackfillError(f"{where} returned an empty list: nothing to backfill")
     if len(returned) > MAX_RUNS:
         raise BackfillError(f"{where} returned {len(returned):,} runs, more than {MAX_RUNS:,}")
-    now = datetime.now(UTC)
-    runs = []
+    now, seen, runs = datetime.now(UTC), Counter(), []
     for index, variables in enumerate(returned):
-        date = variables.get("execution_date")
-        runs.append(
-            BackfillRun(_date(date, f"{where}[{index}].execution_date") if date else now, variables, f"{index:05d}")
+        try:
+            text = json.dumps(variables, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise BackfillError(
+                f"{where}[{index}] holds a value that is not JSON ({exc}): a run's variables are strings, numbers, "
+                "booleans, None, lists and dicts"
+            ) from None
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        seen[digest] += 1
+        date = (
+            _date(variables["execution_date"], f"{where}[{index}].execution_date")
+            if "execution_date" in variables
+            else now
         )
+        key = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"  # the same variables twice: two runs
+        runs.append(BackfillRun(date, variables, key, text if len(text) <= 80 else text[:77] + "..."))
     return runs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -128,15 +129,33 @@ def test_a_deployed_pipeline_is_backfilled_as_flow_runs_its_worker_runs(prefect_
     unpolled = mage_prefect("backfill", project, "daily", *WINDOW, "--trigger", "nightly")
     assert f"no worker polls work pool '{DEPLOYED_POOL}' of deployment nightly" in unpolled.stderr
 
-    worker = _worker(project.parent / "deployments")
+    later = mage_prefect(
+        "backfill",
+        project,
+        "daily",
+        "--start",
+        "2099-01-01",
+        "--end",
+        "2099-01-02",
+        "--every",
+        "1d",
+        "--trigger",
+        "nightly",
+    )
+    assert "2 run(s) are after now (the first at 2099-01-01T00:00:00+00:00): as flow runs" in later.stderr
+
+    worker = _worker(project.parent / "deployments", STAMP_SECONDS="4")
     try:
-        done = mage_prefect("backfill", project, "daily", *WINDOW, "--trigger", "nightly", "--concurrency", "2")
+        interrupted = _interrupted_once_scheduled(project, *WINDOW, "--trigger", "nightly", "--concurrency", "3")
+        done = mage_prefect("backfill", project, "daily", *WINDOW, "--trigger", "nightly", "--resume")
     finally:
         stop_session(worker)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 of 3 run(s) to make, as flow runs of deployment daily/nightly" in done.stderr
     record = json.loads(next((project / ".mage_prefect" / "backfills" / "daily").glob("*.json")).read_text())
+    # the resumed backfill followed the flow runs the interrupted one had scheduled: none was made twice
+    assert [entry["flow_run_id"] for entry in record.values()] == [entry["flow_run_id"] for entry in interrupted]
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("daily/nightly")
         flow_runs = [client.read_flow_run(entry["flow_run_id"]) for entry in record.values()]
@@ -149,14 +168,49 @@ def test_a_deployed_pipeline_is_backfilled_as_flow_runs_its_worker_runs(prefect_
         ("2023-01-03", "172800.0", "apac"),
         ("2023-01-05", "172800.0", "apac"),
     ]
+    here = mage_prefect(
+        "backfill",
+        project,
+        "daily",
+        "--start",
+        "2023-03-01",
+        "--end",
+        "2023-03-01",
+        "--every",
+        "1d",
+        "--trigger",
+        "nightly",
+        "--local",
+    )
+    assert here.returncode == 0 and "1 of 1 run(s) to make, in this process" in here.stderr, here.stdout + here.stderr
 
 
-def _worker(folder):
+def _interrupted_once_scheduled(project, *args: str) -> list[dict]:
+    """The record of a backfill given Ctrl-C once it has scheduled all its flow runs."""
+    command = [str(BIN / "mage-prefect"), "backfill", str(project), "daily", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder, deadline = project / ".mage_prefect" / "backfills" / "daily", time.monotonic() + 120
+    while len(entries := _entries(folder)) < 3 or any(not entry.get("flow_run_id") for entry in entries):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    assert "interrupted (recorded in" in err and "rerun with --resume" in err and "Traceback" not in err, err
+    return _entries(folder)
+
+
+def _entries(folder) -> list[dict]:
+    records = list(folder.glob("*.json")) if folder.is_dir() else []
+    return list(json.loads(records[0].read_text()).values()) if records else []
+
+
+def _worker(folder, **env: str):
     """A process worker on the pool, in the compiled folder (where the pull step runs flows), once online."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import WorkerStatus
 
-    env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
+    env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1", **env}
     command = [str(BIN / "prefect"), "worker", "start", "--pool", DEPLOYED_POOL, "--type", "process"]
     log = open(folder / "worker.log", "wb")
     process = subprocess.Popen(
@@ -176,7 +230,7 @@ def test_a_custom_code_backfill_runs_once_per_variables_dict(prefect_server, tmp
     done = mage_prefect("backfill", project, "daily", "--code", "backfills/regions.py", "--var", "skip=eu")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    record = json.loads((project / ".mage_prefect" / "backfills" / "daily" / "code_regions.json").read_text())
+    record = json.loads((project / ".mage_prefect" / "backfills" / "daily" / "code_backfills_regions.json").read_text())
     stamps = [get_outputs(project, "daily", "stamp", run=entry["flow_run_id"])[0] for entry in record.values()]
     assert [(s["region"], s["ds"], s["execution_date"]) for s in stamps] == [
         ("us", "2023-02-01", "2023-02-01 06:00:00+00:00"),

@@ -51,3 +51,10 @@ def test_a_project_that_does_not_validate_is_a_collection_error(tmp_path):
 
     assert done.returncode == 2
     assert "transformers/ranked.py:2" in done.stdout and "syntax error" in done.stdout
+
+
+def test_mage_prefect_run_alone_collects_the_block_tests_too(tmp_path):
+    project = Path(shutil.copytree(TESTED, tmp_path / "tested"))
+    done = _collect(project, "--mage-prefect-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pipelines/checked/metadata.yaml::ranked::test_ascending" in done.stdout
