@@ -188,7 +188,9 @@ def test_a_deployed_pipeline_is_backfilled_as_flow_runs_its_worker_runs(prefect_
 def _interrupted_once_scheduled(project, *args: str) -> list[dict]:
     """The record of a backfill given Ctrl-C once it has scheduled all its flow runs."""
     command = [str(BIN / "mage-prefect"), "backfill", str(project), "daily", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as a terminal's Ctrl-C reaches it: a shell's background job (CI's, say) starts with SIGINT ignored
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     folder, deadline = project / ".mage_prefect" / "backfills" / "daily", time.monotonic() + 120
     while len(entries := _entries(folder)) < 3 or any(not entry.get("flow_run_id") for entry in entries):
         assert time.monotonic() < deadline and process.poll() is None, process.communicate()
