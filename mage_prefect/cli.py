@@ -254,14 +254,15 @@ def backfill(
     variables dict that --code returns. When the server has the pipeline's deployment, the runs are
     its flow runs, scheduled at their dates."""
     from .project.validate import load_project
-    from .runtime.backfill_plan import Window, plan_backfill
+    from .runtime.backfill_plan import Window, named_trigger, plan_backfill
 
     model = load_project(project, pipeline)
     variables = _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
     window = Window(start, end, every, code)
     if dry_run:  # as --trigger (a deployment's own trigger is known only on the server)
-        for run in plan_backfill(model, model.pipeline(pipeline), window, variables, trigger).runs:
+        chosen = named_trigger(model.pipeline(pipeline), trigger) if trigger else None
+        for run in plan_backfill(model, model.pipeline(pipeline), window, variables, chosen).runs:
             typer.echo(json.dumps(run.variables, default=str))
         return
     _ready(_on_a_server(start=True))

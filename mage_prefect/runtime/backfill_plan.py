@@ -1,6 +1,6 @@
 """A backfill's plan: its runs — a date window's (project/backfill.py), or those its custom code
 returns (a file whose @custom function, called as Mage calls a custom block, returns a variables
-dict per run) — the trigger it runs as, and where its record goes. Imports no Prefect."""
+dict per run) — their shared variables, and where its record goes. Imports no Prefect."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ UNSAFE = re.compile(r"[^\w.-]+")  # what a record's file name may not hold
 class BackfillPlan:
     runs: list[BackfillRun]
     record: Path  # one per pipeline and window, or per code file
-    trigger: Trigger | None  # the trigger the runs run as
     variables: dict[str, Any]  # every run's, under its own: the trigger's, then the backfill's
 
 
@@ -40,11 +39,10 @@ class Window:
 
 
 def plan_backfill(
-    project: Project, pipeline: Pipeline, window: Window, variables: dict[str, Any], trigger: str | Trigger | None
+    project: Project, pipeline: Pipeline, window: Window, variables: dict[str, Any], trigger: Trigger | None
 ) -> BackfillPlan:
-    """The backfill of `pipeline` over `window`, as `trigger` (a name, or the trigger itself)."""
-    chosen = trigger if isinstance(trigger, Trigger) or trigger is None else named_trigger(pipeline, trigger)
-    base = {**(chosen.variables if chosen else {}), **variables}
+    """The backfill of `pipeline` over `window`, its runs run as `trigger` (None: as the pipeline)."""
+    base = {**(trigger.variables if trigger else {}), **variables}
     if (window.code is None) == (window.start is None or window.end is None or window.every is None):
         raise BackfillError("give --start, --end and --every, or --code (a file returning each run's variables)")
     if window.code is None:
@@ -55,7 +53,7 @@ def plan_backfill(
         runs = code_runs(_call_code(file, {**pipeline.variables, **base}), str(file))
         name = f"code_{(file.relative_to(project.root) if file.is_relative_to(project.root) else file).with_suffix('')}"
     record = project.root / ".mage_prefect" / "backfills" / pipeline.key / (UNSAFE.sub("_", name) + ".json")
-    return BackfillPlan(runs, record, chosen, base)
+    return BackfillPlan(runs, record, base)
 
 
 def named_trigger(pipeline: Pipeline, name: str) -> Trigger:
