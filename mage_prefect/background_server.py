@@ -6,6 +6,7 @@ any shell with the same PREFECT_HOME finds it; `mage-prefect server stop` ends i
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -18,10 +19,12 @@ from pathlib import Path
 
 from .local_server import HOST, free_port, prefect_command, stop_process_group
 from .project.errors import MagePrefectError
+from .project.textfile import write_atomically
 
 DEFAULT_PORT = 4200
 STATE = "mage-prefect-server.json"
 LOG = "mage-prefect-server.log"
+REGISTERED = "mage-prefect-blocks.json"  # what the block types of the server's last registration depended on
 STARTUP_TIMEOUT = 180.0  # seconds; a busy CI machine can take a minute to migrate a new database
 TIMEOUT_VARIABLE = "MAGE_PREFECT_SERVER_TIMEOUT"
 MODE_VARIABLE = "MAGE_PREFECT_SERVER"  # `temporary`: Prefect's own temporary server for each run, not this one
@@ -36,6 +39,7 @@ class BackgroundServer:
     url: str  # the API URL (…/api); the UI is at the same address without /api
     pid: int
     home: Path
+    registers: bool = False  # registers Prefect's block types as it starts (see _registration_key)
 
     @property
     def ui(self) -> str:
@@ -59,6 +63,8 @@ class BackgroundServer:
                     f"on a busy machine raise {TIMEOUT_VARIABLE}, or set PREFECT_API_URL to a running server"
                 )
             time.sleep(0.05)
+        if self.registers:  # it answers once its start, registration included, is done
+            write_atomically(self.home / REGISTERED, json.dumps({"key": _registration_key(self.home)}).encode())
         return self
 
 
@@ -123,7 +129,9 @@ def running(home: Path | None = None) -> BackgroundServer | None:
     home = home or prefect_home()
     try:
         state = json.loads((home / STATE).read_text())
-        server = BackgroundServer(url=str(state["url"]), pid=int(state["pid"]), home=home)
+        server = BackgroundServer(
+            url=str(state["url"]), pid=int(state["pid"]), home=home, registers=bool(state.get("registers"))
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not _alive(server.pid):
@@ -143,6 +151,12 @@ def start(home: Path | None = None, port: int | None = None) -> tuple[Background
         port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
         env = {key: value for key, value in os.environ.items() if key not in ("PREFECT_API_URL", "PREFECT_PROFILE")}
         env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+        # Prefect's own memo of its registration imports every installed collection at each start
+        # (seconds), and misses a new database at the same URL: ours decides
+        registers = not _registered(home)
+        env.update(PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION="false")
+        if not registers:
+            env.update(PREFECT_SERVER_BLOCKS_REGISTER_ON_START="false")
         with open(home / LOG, "ab") as log:
             process = subprocess.Popen(
                 [*prefect_command(), "server", "start", "--host", HOST, "--port", str(port)],
@@ -152,11 +166,10 @@ def start(home: Path | None = None, port: int | None = None) -> tuple[Background
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives this process, and Ctrl-C in its shell
             )
-        server = BackgroundServer(url=f"http://{HOST}:{port}/api", pid=process.pid, home=home)
-        state = home / STATE
-        temporary = state.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"url": server.url, "pid": server.pid}))
-        os.replace(temporary, state)
+        server = BackgroundServer(url=f"http://{HOST}:{port}/api", pid=process.pid, home=home, registers=registers)
+        write_atomically(
+            home / STATE, json.dumps({"url": server.url, "pid": server.pid, "registers": registers}).encode()
+        )
         return server, True
 
 
@@ -189,6 +202,33 @@ def _lock(home: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _registered(home: Path) -> bool:
+    """Whether a server of `home` registered the block types of what is installed now, in this database."""
+    try:
+        return json.loads((home / REGISTERED).read_text()).get("key") == _registration_key(home)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _registration_key(home: Path) -> str:
+    """What the block types a Prefect server registers as it starts depend on, as Prefect's own memo
+    of them does (which imports every installed collection to find out): Prefect's version, the
+    installed collections' versions, and the database (its settings, and the default one's file)."""
+    from importlib.metadata import entry_points, version
+
+    collections = sorted(
+        f"{entry.dist.name}=={entry.dist.version}" for entry in entry_points(group="prefect.collections") if entry.dist
+    )
+    database = {key: value for key, value in os.environ.items() if "DATABASE" in key and key.startswith("PREFECT_")}
+    try:
+        default_database = (home / "prefect.db").stat().st_ino
+    except OSError:
+        default_database = None
+    profiles = _toml(Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
+    identity = [version("prefect"), collections, database, default_database, profiles]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _forget(home: Path) -> None:

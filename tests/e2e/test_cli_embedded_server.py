@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import httpx
 import pytest
@@ -107,3 +108,30 @@ def test_the_python_api_runs_on_the_running_local_server(tiny_project, local_env
     assert "Starting temporary server" not in done.stdout + done.stderr
     run = httpx.get(f"{_server_url(local_env)}/flow_runs/{done.stdout.split()[-1]}").json()
     assert run["state"]["type"] == "COMPLETED"  # recorded where CLI runs and the UI are
+
+
+def _block_types(url: str) -> set[str]:
+    return {block_type["slug"] for block_type in httpx.post(f"{url}/block_types/filter", json={}).json()}
+
+
+def _registers(env) -> bool:
+    from mage_prefect import background_server
+
+    return json.loads((Path(env["PREFECT_HOME"]) / background_server.STATE).read_text())["registers"]
+
+
+def test_a_restart_registers_block_types_only_when_what_they_depend_on_changed(local_env):
+    assert mage_prefect("server", "start", env=local_env).returncode == 0
+    registered = _block_types(_server_url(local_env))
+    assert _registers(local_env) and {"secret", "s3-bucket"} <= registered  # Prefect's own, and prefect-aws's
+
+    assert mage_prefect("server", "stop", env=local_env).returncode == 0
+    assert mage_prefect("server", "start", env=local_env).returncode == 0
+    assert not _registers(local_env)  # the same Prefect, collections and database: not again
+    assert _block_types(_server_url(local_env)) == registered
+
+    assert mage_prefect("server", "stop", env=local_env).returncode == 0
+    for database in Path(local_env["PREFECT_HOME"]).glob("prefect.db*"):
+        database.unlink()  # a new database has none
+    assert mage_prefect("server", "start", env=local_env).returncode == 0
+    assert _registers(local_env) and _block_types(_server_url(local_env)) == registered
