@@ -145,7 +145,8 @@ def columns(tmp: Path, mage: str | None, workload: str) -> dict[str, Column]:
     root = tmp / workload / "project"
     local = {**os.environ, "PREFECT_HOME": str(tmp / "prefect-home")}
     local.pop("PREFECT_API_URL", None)
-    mage_env = {**os.environ, "MAGE_DATA_DIR": str(tmp / "mage-data")}
+    # Mage as `pip install mage-ai` installs it: without the dbt `make compat` adds to its venv
+    mage_env = {**os.environ, "MAGE_DATA_DIR": str(tmp / "mage-data"), "PYTHONPATH": str(HERE / "without_dbt")}
     run = [str(BIN / "mage-prefect"), "run", str(root), "bench"]
     found = {
         "mage-prefect run (first)": Column(run, local, restarts=True),
