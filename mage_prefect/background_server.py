@@ -5,15 +5,16 @@ any shell with the same PREFECT_HOME finds it; `mage-prefect server stop` ends i
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import time
 import tomllib
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from .project.textfile import write_atomically
 DEFAULT_PORT = 4200
 STATE = "mage-prefect-server.json"
 LOG = "mage-prefect-server.log"
-REGISTERED = "mage-prefect-blocks.json"  # what the block types of the server's last registration depended on
+PREPARED = "mage-prefect-prepared.json"  # what the last start that prepared the database was for
 STARTUP_TIMEOUT = 180.0  # seconds; a busy CI machine can take a minute to migrate a new database
 TIMEOUT_VARIABLE = "MAGE_PREFECT_SERVER_TIMEOUT"
 MODE_VARIABLE = "MAGE_PREFECT_SERVER"  # `temporary`: Prefect's own temporary server for each run, not this one
@@ -39,7 +40,7 @@ class BackgroundServer:
     url: str  # the API URL (…/api); the UI is at the same address without /api
     pid: int
     home: Path
-    registers: bool = False  # registers Prefect's block types as it starts (see _registration_key)
+    prepares: bool = False  # migrates its database or registers block types as it starts (_start_settings)
 
     @property
     def ui(self) -> str:
@@ -63,8 +64,8 @@ class BackgroundServer:
                     f"on a busy machine raise {TIMEOUT_VARIABLE}, or set PREFECT_API_URL to a running server"
                 )
             time.sleep(0.05)
-        if self.registers:  # it answers once its start, registration included, is done
-            write_atomically(self.home / REGISTERED, json.dumps({"key": _registration_key(self.home)}).encode())
+        if self.prepares:  # it answers once its start, the database's preparation included, is done
+            write_atomically(self.home / PREPARED, json.dumps(_preparation(self.home)).encode())
         return self
 
 
@@ -130,7 +131,7 @@ def running(home: Path | None = None) -> BackgroundServer | None:
     try:
         state = json.loads((home / STATE).read_text())
         server = BackgroundServer(
-            url=str(state["url"]), pid=int(state["pid"]), home=home, registers=bool(state.get("registers"))
+            url=str(state["url"]), pid=int(state["pid"]), home=home, prepares=bool(state.get("prepares"))
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -151,12 +152,8 @@ def start(home: Path | None = None, port: int | None = None) -> tuple[Background
         port = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
         env = {key: value for key, value in os.environ.items() if key not in ("PREFECT_API_URL", "PREFECT_PROFILE")}
         env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-        # Prefect's own memo of its registration imports every installed collection at each start
-        # (seconds), and misses a new database at the same URL: ours decides
-        registers = not _registered(home)
-        env.update(PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION="false")
-        if not registers:
-            env.update(PREFECT_SERVER_BLOCKS_REGISTER_ON_START="false")
+        settings, prepares = _start_settings(home)
+        env.update(settings)
         with open(home / LOG, "ab") as log:
             process = subprocess.Popen(
                 [*prefect_command(), "server", "start", "--host", HOST, "--port", str(port)],
@@ -166,9 +163,9 @@ def start(home: Path | None = None, port: int | None = None) -> tuple[Background
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives this process, and Ctrl-C in its shell
             )
-        server = BackgroundServer(url=f"http://{HOST}:{port}/api", pid=process.pid, home=home, registers=registers)
+        server = BackgroundServer(url=f"http://{HOST}:{port}/api", pid=process.pid, home=home, prepares=prepares)
         write_atomically(
-            home / STATE, json.dumps({"url": server.url, "pid": server.pid, "registers": registers}).encode()
+            home / STATE, json.dumps({"url": server.url, "pid": server.pid, "prepares": prepares}).encode()
         )
         return server, True
 
@@ -192,7 +189,7 @@ def startup_timeout() -> float:
         raise ServerNotReady(f"{TIMEOUT_VARIABLE} must be a number of seconds") from None
 
 
-@contextmanager
+@contextlib.contextmanager
 def _lock(home: Path):
     """One process at a time decides whether to start the server (two first runs at once)."""
     home.mkdir(parents=True, exist_ok=True)
@@ -204,31 +201,68 @@ def _lock(home: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _registered(home: Path) -> bool:
-    """Whether a server of `home` registered the block types of what is installed now, in this database."""
+def _start_settings(home: Path) -> tuple[dict[str, str], bool]:
+    """Settings that spare a start of the server of `home` what an earlier start did, and whether
+    this one prepares its database. Prefect's own memo of its block registration imports every
+    installed collection at each start to decide (seconds), and misses a new database at the same
+    URL; and it migrates at each start. Both are redone when what they depend on changed."""
     try:
-        return json.loads((home / REGISTERED).read_text()).get("key") == _registration_key(home)
-    except (OSError, ValueError, AttributeError):
-        return False
+        done = json.loads((home / PREPARED).read_text())
+    except (OSError, ValueError):
+        done = None
+    done = done if isinstance(done, dict) else {}
+    now = _preparation(home)
+    settings = {"PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}  # ours decides
+    if done.get("key") != now["key"]:
+        return settings, True
+    settings["PREFECT_SERVER_BLOCKS_REGISTER_ON_START"] = "false"
+    if now["revision"] is None or done.get("revision") != now["revision"]:
+        return settings, True
+    settings["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
+    return settings, False
 
 
-def _registration_key(home: Path) -> str:
-    """What the block types a Prefect server registers as it starts depend on, as Prefect's own memo
-    of them does (which imports every installed collection to find out): Prefect's version, the
-    installed collections' versions, and the database (its settings, and the default one's file)."""
+def _preparation(home: Path) -> dict:
+    """What preparing the database of `home`'s server depends on: Prefect's version, the installed
+    collections (their block types), the settings that choose the database or its registration,
+    and the default database's file; and that database's migration, when no other is configured."""
     from importlib.metadata import entry_points, version
 
     collections = sorted(
         f"{entry.dist.name}=={entry.dist.version}" for entry in entry_points(group="prefect.collections") if entry.dist
     )
-    database = {key: value for key, value in os.environ.items() if "DATABASE" in key and key.startswith("PREFECT_")}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith("PREFECT_") and ("DATABASE" in key or "BLOCK" in key)
+    }
+    files = [  # Prefect also reads the current folder's, and the active profile
+        {key: value for key, value in _dotenv(Path(".env")).items() if key.startswith("PREFECT_")},
+        _toml(Path("prefect.toml")),
+        _toml(Path("pyproject.toml")).get("tool", {}).get("prefect"),
+        _toml(Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()),
+    ]
+    default = home / "prefect.db"
+    identity = [
+        version("prefect"),
+        collections,
+        environment,
+        files,
+        default.stat().st_ino if default.exists() else None,
+    ]
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    configured = environment or "database" in json.dumps(files, default=str).lower()
+    return {"key": key, "revision": None if configured else _revision(default)}
+
+
+def _revision(database: Path) -> str | None:
+    """The migration (Alembic revision) of a SQLite database, if it has one."""
     try:
-        default_database = (home / "prefect.db").stat().st_ino
-    except OSError:
-        default_database = None
-    profiles = _toml(Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
-    identity = [version("prefect"), collections, database, default_database, profiles]
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+        with contextlib.closing(sqlite3.connect(f"{database.absolute().as_uri()}?mode=ro", uri=True, timeout=1)) as db:
+            rows = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    except (sqlite3.Error, ValueError):
+        return None
+    return ",".join(sorted(row[0] for row in rows)) or None
 
 
 def _forget(home: Path) -> None:

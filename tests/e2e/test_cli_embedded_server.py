@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -97,9 +99,6 @@ def test_a_temporary_server_per_run_when_asked(tiny_project, local_env):
 
 
 def test_the_python_api_runs_on_the_running_local_server(tiny_project, local_env):
-    import subprocess
-    import sys
-
     assert mage_prefect("server", "start", env=local_env).returncode == 0
     script = f"from mage_prefect import run_pipeline; print(run_pipeline({str(tiny_project)!r}, 'one').flow_run_id)"
     done = subprocess.run([sys.executable, "-c", script], env=local_env, capture_output=True, text=True, timeout=300)
@@ -114,24 +113,37 @@ def _block_types(url: str) -> set[str]:
     return {block_type["slug"] for block_type in httpx.post(f"{url}/block_types/filter", json={}).json()}
 
 
-def _registers(env) -> bool:
+def _prepares(env) -> bool:
     from mage_prefect import background_server
 
-    return json.loads((Path(env["PREFECT_HOME"]) / background_server.STATE).read_text())["registers"]
+    return json.loads((Path(env["PREFECT_HOME"]) / background_server.STATE).read_text())["prepares"]
 
 
-def test_a_restart_registers_block_types_only_when_what_they_depend_on_changed(local_env):
+def test_a_restart_prepares_the_database_only_when_what_that_depends_on_changed(tiny_project, local_env):
     assert mage_prefect("server", "start", env=local_env).returncode == 0
     registered = _block_types(_server_url(local_env))
-    assert _registers(local_env) and {"secret", "s3-bucket"} <= registered  # Prefect's own, and prefect-aws's
+    assert _prepares(local_env) and {"secret", "s3-bucket"} <= registered  # Prefect's own, and prefect-aws's
 
     assert mage_prefect("server", "stop", env=local_env).returncode == 0
     assert mage_prefect("server", "start", env=local_env).returncode == 0
-    assert not _registers(local_env)  # the same Prefect, collections and database: not again
+    assert not _prepares(local_env)  # the same Prefect, collections and database: no migration, no registration
     assert _block_types(_server_url(local_env)) == registered
 
     assert mage_prefect("server", "stop", env=local_env).returncode == 0
     for database in Path(local_env["PREFECT_HOME"]).glob("prefect.db*"):
         database.unlink()  # a new database has none
     assert mage_prefect("server", "start", env=local_env).returncode == 0
-    assert _registers(local_env) and _block_types(_server_url(local_env)) == registered
+    assert _prepares(local_env) and _block_types(_server_url(local_env)) == registered
+
+    assert mage_prefect("server", "stop", env=local_env).returncode == 0
+    downgraded = subprocess.run(
+        [sys.executable, "-m", "prefect", "server", "database", "downgrade", "-r", "-1", "-y"],
+        env=local_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert downgraded.returncode == 0, downgraded.stdout + downgraded.stderr
+    assert mage_prefect("server", "start", env=local_env).returncode == 0
+    assert _prepares(local_env)  # migrated again: a flow run of the new schema's works
+    assert mage_prefect("run", tiny_project, "one", env=local_env).returncode == 0

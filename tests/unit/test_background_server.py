@@ -87,3 +87,40 @@ def test_the_configured_api_is_found_in_the_files_prefect_reads_as_prefect_finds
     assert background_server.configured_api_url() == _prefects_api_url(folder, env)
     if "url" in text or "URL" in text:
         assert background_server.configured_api_url() is not None
+
+
+def test_a_start_prepares_the_database_only_when_what_that_depends_on_changed(tmp_path, monkeypatch):
+    import sqlite3
+
+    for key in [key for key in os.environ if key.startswith("PREFECT_") and ("DATABASE" in key or "BLOCK" in key)]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    database = sqlite3.connect(tmp_path / "prefect.db")
+    database.execute("CREATE TABLE alembic_version (version_num TEXT)")
+    database.execute("INSERT INTO alembic_version VALUES ('a1')")
+    database.commit()
+    never = {"PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}  # Prefect's memo imports every collection
+    assert background_server._start_settings(tmp_path) == (never, True)  # nothing prepared yet
+
+    prepared = tmp_path / background_server.PREPARED
+    prepared.write_text(json.dumps(background_server._preparation(tmp_path)))
+    spared = {**never, "PREFECT_SERVER_BLOCKS_REGISTER_ON_START": "false"}
+    assert background_server._start_settings(tmp_path) == (
+        {**spared, "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false"},
+        False,
+    )
+
+    database.execute("UPDATE alembic_version SET version_num = 'a0'")  # `prefect server database downgrade`
+    database.commit()
+    assert background_server._start_settings(tmp_path) == (spared, True)  # migrated again
+
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", "postgresql+asyncpg://db/prefect")
+    assert background_server._start_settings(tmp_path) == (never, True)  # another database
+    prepared.write_text(json.dumps(background_server._preparation(tmp_path)))
+    assert background_server._start_settings(tmp_path) == (spared, True)  # its migration is not known here
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_CONNECTION_URL")
+
+    (tmp_path / "prefect.toml").write_text('[server.database]\nconnection_url = "postgresql+asyncpg://db/p"\n')
+    assert background_server._start_settings(tmp_path) == (never, True)  # configured where Prefect also reads
+    prepared.write_text("[not a record")
+    assert background_server._start_settings(tmp_path)[1] is True
