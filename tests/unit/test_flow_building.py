@@ -37,6 +37,23 @@ def test_flow_is_named_after_the_pipeline_with_variables_as_parameters(demo):
     assert {"execution_date", "runtime_variables"} <= set(schema)
 
 
+def test_parameters_are_serialized_as_prefect_serializes_them(demo):
+    from datetime import UTC, datetime
+
+    from prefect import Flow
+
+    flow = build_flow(load_project(demo), "train_model")
+    parameters = {
+        "n_rows": 5000,
+        "C": 1.0,
+        "runtime_variables": {"tags": ("a", "b"), "nested": {"x": [1, None, True]}, "text": "é"},
+        "execution_date": None,
+    }
+    assert flow.serialize_parameters(parameters) == Flow.serialize_parameters(flow, parameters)
+    dated = {"execution_date": datetime(2024, 1, 2, 3, 4, tzinfo=UTC), "nan": float("nan")}
+    assert flow.serialize_parameters(dated) == Flow.serialize_parameters(flow, dated)  # not JSON: Prefect's way
+
+
 def test_retry_config_is_merged_and_mapped_with_mages_algorithm(demo):
     import mage_prefect.tasks as tasks
 
