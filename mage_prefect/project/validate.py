@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.machinery
 import importlib.util
 import keyword
@@ -187,8 +188,10 @@ def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagn
                 hint=f"fix the code of block '{block.uuid}'",
             )
         ]
-    problems = _unavailable_mage_imports(tree, file, block) + _project_only_imports(tree, file, block, folders)
-    functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    nodes = list(ast.walk(tree))  # once: walking is most of the check's time
+    imports = [node for node in nodes if isinstance(node, (ast.Import, ast.ImportFrom))]
+    problems = _unavailable_mage_imports(imports, file, block) + _project_only_imports(imports, file, block, folders)
+    functions = [node for node in nodes if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
     wanted = set(MAIN_DECORATORS.get(block.type, (block.type,)))
     decorated = [fn for fn in functions if wanted & _decorator_names(fn)]
     if not decorated:
@@ -227,12 +230,12 @@ def check_block_code(block: Block, folders: tuple[Path, ...] = ()) -> list[Diagn
     return problems
 
 
-def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[Diagnostic]:
+def _unavailable_mage_imports(imports: list[ast.AST], file: Path, block: Block) -> list[Diagnostic]:
     """`mage_ai` imports the compatibility shim cannot serve (only when mage-ai is not installed)."""
-    if importlib.machinery.PathFinder.find_spec("mage_ai") is not None:
+    if _mage_ai_installed(tuple(sys.path)):
         return []  # the real mage-ai is installed and serves every import
     problems = []
-    for node in ast.walk(tree):
+    for node in imports:
         for module in imported_modules(node):
             if (module == "mage_ai" or module.startswith("mage_ai.")) and not shim_serves(module):
                 problems.append(
@@ -248,17 +251,24 @@ def _unavailable_mage_imports(tree: ast.AST, file: Path, block: Block) -> list[D
     return problems
 
 
+@functools.cache
+def _mage_ai_installed(path: tuple[str, ...]) -> bool:
+    return importlib.machinery.PathFinder.find_spec("mage_ai", list(path)) is not None
+
+
 def _project_folders(pipeline: Pipeline, root: Path | None) -> tuple[Path, ...]:
     """The folders of the project a pipeline belongs to: its (sub-)project and the root project."""
     return tuple(dict.fromkeys(folder for folder in (pipeline.repo_path, root) if folder is not None))
 
 
-def _project_only_imports(tree: ast.AST, file: Path, block: Block, folders: tuple[Path, ...]) -> list[Diagnostic]:
+def _project_only_imports(
+    imports: list[ast.AST], file: Path, block: Block, folders: tuple[Path, ...]
+) -> list[Diagnostic]:
     """Top-level imports (`import utils`) of a module that exists inside a project folder and nowhere
     else on sys.path: Mage puts only the folder *holding* the project on sys.path, so they work only
     where the user's own setup adds the project folder to PYTHONPATH."""
     problems = []
-    for node in ast.walk(tree):
+    for node in imports:
         for top in {name.split(".")[0] for name in imported_modules(node)}:
             inside = next((folder for folder in folders if _holds_module(folder, top)), None)
             if inside is None or _importable_outside(top, folders):
