@@ -93,10 +93,13 @@ def configured_api_url() -> str | None:
 
 
 def _profile_api_url() -> str | None:
-    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml").expanduser()
-    profiles = _toml(path)
+    profiles = _toml(_profiles_path(prefect_home()))
     active = os.environ.get("PREFECT_PROFILE") or profiles.get("active")
     return (profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL")
+
+
+def _profiles_path(home: Path) -> Path:
+    return Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
 
 
 def _toml(path: Path) -> dict:
@@ -240,7 +243,7 @@ def _preparation(home: Path) -> dict:
         {key: value for key, value in _dotenv(Path(".env")).items() if key.startswith("PREFECT_")},
         _toml(Path("prefect.toml")),
         _toml(Path("pyproject.toml")).get("tool", {}).get("prefect"),
-        _toml(Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()),
+        _toml(_profiles_path(home)),
     ]
     default = home / "prefect.db"
     identity = [
