@@ -145,5 +145,5 @@ def test_a_restart_prepares_the_database_only_when_what_that_depends_on_changed(
     )
     assert downgraded.returncode == 0, downgraded.stdout + downgraded.stderr
     assert mage_prefect("server", "start", env=local_env).returncode == 0
-    assert _prepares(local_env)  # migrated again: a flow run of the new schema's works
+    assert _prepares(local_env)  # migrated again, so a run works on it
     assert mage_prefect("run", tiny_project, "one", env=local_env).returncode == 0

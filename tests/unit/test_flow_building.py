@@ -54,6 +54,25 @@ def test_parameters_are_serialized_as_prefect_serializes_them(demo):
     assert flow.serialize_parameters(dated) == Flow.serialize_parameters(flow, dated)  # not JSON: Prefect's way
 
 
+def test_serializing_a_pipelines_parameters_does_not_import_fastapi(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "pipelines" / "one").mkdir(parents=True)
+    (tmp_path / "custom").mkdir()
+    (tmp_path / "metadata.yaml").write_text("project_uuid: tiny\n")
+    (tmp_path / "pipelines" / "one" / "metadata.yaml").write_text("blocks:\n- {uuid: a, type: custom}\n")
+    (tmp_path / "custom" / "a.py").write_text("@custom\ndef a(*args, **kwargs):\n    return 1\n")
+    code = (
+        "import sys; from mage_prefect.flows import build_flow; "
+        "from mage_prefect.project.validate import load_project; "
+        f"flow = build_flow(load_project({str(tmp_path)!r}), 'one'); "
+        "flow.serialize_parameters({'n_rows': 10, 'runtime_variables': {'a': [1]}}); print('fastapi' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1:] == ["False"], done.stderr  # Prefect's encoder imports it: 0.1-0.2 s
+
+
 def test_retry_config_is_merged_and_mapped_with_mages_algorithm(demo):
     import mage_prefect.tasks as tasks
 
