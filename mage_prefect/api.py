@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
-from . import background_server
+from . import background_server, collector
 from .project.contract import TaskRunnerSettings, TaskRunnerType
 from .project.errors import InvalidRequest, NotFound
 from .project.graph import lineage, selected_blocks
@@ -109,8 +109,7 @@ def run_pipeline(
         reuse_run=reuse_run,
         reuse_all=resume is not None,  # a resumed run records the whole pipeline
     )
-    with _on_the_local_server():
-        state = flow(**parameters, return_state=True)
+    state = _run(flow, parameters)
     summary = state.result(raise_on_failure=False) if (state.is_completed() or state.is_failed()) else None
     return RunOutcome(
         pipeline=model.key,
@@ -118,6 +117,14 @@ def run_pipeline(
         state=state,
         blocks=summary if isinstance(summary, dict) else {},
     )
+
+
+def _run(flow, parameters: dict[str, Any]):
+    """The flow's final state, run with the collector on (the CLI pauses it while it imports
+    Prefect and builds the flow) and on the local server if Prefect is pointed at none."""
+    with _on_the_local_server():
+        collector.resume()
+        return flow(**parameters, return_state=True)
 
 
 LAST_RUN = "last"

@@ -14,11 +14,10 @@ import sqlite3
 import subprocess
 import time
 import tomllib
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .local_server import HOST, free_port, prefect_command, stop_process_group
+from .local_server import HOST, answers, free_port, server_command, stop_process_group
 from .project.errors import MagePrefectError
 from .project.textfile import write_atomically
 
@@ -51,7 +50,7 @@ class BackgroundServer:
         (default: MAGE_PREFECT_SERVER_TIMEOUT, else STARTUP_TIMEOUT)."""
         timeout = timeout if timeout is not None else startup_timeout()
         deadline = time.monotonic() + timeout
-        while not _healthy(self.url):
+        while not answers(f"{self.url}/health"):
             if not _alive(self.pid):
                 _forget(self.home)
                 raise ServerNotReady(
@@ -159,7 +158,7 @@ def start(home: Path | None = None, port: int | None = None) -> tuple[Background
         env.update(settings)
         with open(home / LOG, "ab") as log:
             process = subprocess.Popen(
-                [*prefect_command(), "server", "start", "--host", HOST, "--port", str(port)],
+                server_command(port),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -218,7 +217,7 @@ def _start_settings(home: Path) -> tuple[dict[str, str], bool]:
     settings = {"PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}  # ours decides
     if done.get("key") != now["key"]:
         return settings, True
-    settings["PREFECT_SERVER_BLOCKS_REGISTER_ON_START"] = "false"
+    settings["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] = "false"
     if now["revision"] is None or done.get("revision") != now["revision"]:
         return settings, True
     settings["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
@@ -285,14 +284,6 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return True
     return not exited and b"prefect" in command and b"server" in command
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _port_free(port: int) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, get_args
 import click
 import typer
 
+from . import collector
 from .frames import is_pandas
 from .project.contract import TaskRunnerType
 from .project.errors import MagePrefectError, ProjectError, format_report, has_errors
@@ -172,11 +173,11 @@ def run(
     ),
 ) -> None:
     """Run a pipeline on Prefect: the server in PREFECT_API_URL, else the local one (started if need be)."""
-    runtime = _parse_runtime_vars(runtime_vars)
+    collector.pause()  # until the flow is built and about to run (run_pipeline resumes it)
     from .project.validate import load_project  # imports no Prefect
 
     model = load_project(project, pipeline)  # a broken project starts no server
-    variables = _parse_vars(var)
+    runtime, variables = _parse_runtime_vars(runtime_vars), _parse_vars(var)
     _warn_misspelt(model.pipeline(pipeline), variables)
     _on_a_server(start=True)
     from .api import run_pipeline  # imports Prefect and builds the flow while the server starts

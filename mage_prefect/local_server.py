@@ -36,7 +36,7 @@ def local_server(home: Path, *, env: dict[str, str] | None = None, timeout: floa
     log_path = home / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [*prefect_command(), "server", "start", "--host", HOST, "--port", str(port)],
+            server_command(port),
             env=server_env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -50,9 +50,19 @@ def local_server(home: Path, *, env: dict[str, str] | None = None, timeout: floa
         _stop(process)
 
 
-def prefect_command() -> list[str]:
-    script = Path(sys.executable).with_name("prefect")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "prefect.cli"]
+def server_command(port: int) -> list[str]:
+    """`prefect server start` on HOST:`port`, by server_process.py (its start spared the collector;
+    -P: a module in the current folder cannot shadow one it imports)."""
+    return [sys.executable, "-P", "-m", "mage_prefect.server_process", "--host", HOST, "--port", str(port)]
+
+
+def answers(url: str) -> bool:
+    """Whether `url` (a server's /health) answers 200 now."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
@@ -60,12 +70,8 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"Prefect server exited ({process.returncode}):\n{_tail(log_path)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
+        if answers(url):
+            return
         time.sleep(0.3)
     raise RuntimeError(f"Prefect server not healthy after {timeout:g} s:\n{_tail(log_path)}")
 

@@ -104,7 +104,7 @@ def test_a_start_prepares_the_database_only_when_what_that_depends_on_changed(tm
 
     prepared = tmp_path / background_server.PREPARED
     prepared.write_text(json.dumps(background_server._preparation(tmp_path)))
-    spared = {**never, "PREFECT_SERVER_BLOCKS_REGISTER_ON_START": "false"}
+    spared = {**never, "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false"}
     assert background_server._start_settings(tmp_path) == (
         {**spared, "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false"},
         False,
