@@ -109,7 +109,13 @@ class _Walk:
         self.duplicates: list[tuple[Any, int, int, int]] = []
 
     def run(self, root: yaml.Node) -> Diagnostic | None:
-        visited = 0
+        too_big = _expanding_too_far(root)
+        if too_big is not None:
+            return self._error(
+                too_big,
+                f"aliases expand this document beyond {MAX_VALUES:,} values (a 'billion laughs' document?)",
+                "write the values out instead of nesting aliases",
+            )
         on_path: set[int] = set()
         stack: list[tuple[yaml.Node, KeyPath, bool]] = [(root, (), False)]
         while stack:
@@ -122,13 +128,6 @@ class _Walk:
                     node,
                     "a recursive alias (an anchor used inside itself)",
                     "replace the alias with the values it should repeat",
-                )
-            visited += 1
-            if visited > MAX_VALUES:
-                return self._error(
-                    node,
-                    f"aliases expand this document beyond {MAX_VALUES:,} values (a 'billion laughs' document?)",
-                    "write the values out instead of nesting aliases",
                 )
             self.positions.setdefault(key_path, _position(node))
             if isinstance(node, yaml.ScalarNode):
@@ -166,6 +165,47 @@ class _Walk:
     def _error(self, node: yaml.Node, problem: str, hint: str) -> Diagnostic:
         line, column = _position(node)
         return Diagnostic(file=self.path, line=line, column=column, message=f"invalid YAML: {problem}", hint=hint)
+
+
+def _expanding_too_far(root: yaml.Node) -> yaml.Node | None:
+    """The innermost node whose aliases expand it beyond MAX_VALUES values, if any: sizes are
+    counted once per node, so a 'billion laughs' document is refused without expanding it."""
+    sizes = _expanded_sizes(root)
+    if sizes is None or sizes[id(root)] <= MAX_VALUES:
+        return None
+    node = root
+    while bigger := [child for child in _values(node) if sizes[id(child)] > MAX_VALUES]:
+        node = bigger[0]
+    return node
+
+
+def _expanded_sizes(root: yaml.Node) -> dict[int, int] | None:
+    """Each node's count of values (itself and all below it) with aliases expanded; None for a
+    recursive alias (the walk reports it where it is)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _values(node))
+        elif id(node) in open_nodes:
+            return None
+        elif id(node) not in sizes:
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in _values(node))
+    return sizes
+
+
+def _values(node: yaml.Node) -> list[yaml.Node]:
+    """The nodes a collection holds (a mapping's values, merged ones included)."""
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [value for _, value in node.value]
+    return []
 
 
 def _position(node: yaml.Node) -> tuple[int, int]:

@@ -56,4 +56,5 @@ def test_the_server_process_resumes_the_collector_once_its_server_answers():
     server.up = True
     resuming.join(10)
     server.shutdown()
+    server.server_close()
     assert not resuming.is_alive() and gc.isenabled()
