@@ -100,8 +100,8 @@ def parse_yaml(path: Path, text: str) -> YamlDocument | Diagnostic:
 
 
 class _Walk:
-    """One pass over the composed node graph, before any value is built: positions of key paths,
-    duplicate keys, recursive aliases and alias expansion."""
+    """One pass over the composed node graph, before any value is built and once its aliases are
+    known to be safe (_alias_problem): positions of key paths and duplicate keys."""
 
     def __init__(self, path: Path, loader):
         self.path, self.loader = path, loader
@@ -109,51 +109,31 @@ class _Walk:
         self.duplicates: list[tuple[Any, int, int, int]] = []
 
     def run(self, root: yaml.Node) -> Diagnostic | None:
-        too_big = _expanding_too_far(root)
-        if too_big is not None:
-            return self._error(
-                too_big,
-                f"aliases expand this document beyond {MAX_VALUES:,} values (a 'billion laughs' document?)",
-                "write the values out instead of nesting aliases",
-            )
-        on_path: set[int] = set()
-        stack: list[tuple[yaml.Node, KeyPath, bool]] = [(root, (), False)]
+        problem = _alias_problem(root)
+        if problem is not None:
+            return self._error(*problem)
+        stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
         while stack:
-            node, key_path, leaving = stack.pop()
-            if leaving:
-                on_path.discard(id(node))
-                continue
-            if id(node) in on_path:
-                return self._error(
-                    node,
-                    "a recursive alias (an anchor used inside itself)",
-                    "replace the alias with the values it should repeat",
-                )
+            node, key_path = stack.pop()
             self.positions.setdefault(key_path, _position(node))
-            if isinstance(node, yaml.ScalarNode):
-                continue
-            on_path.add(id(node))
-            stack.append((node, key_path, True))
             if isinstance(node, yaml.SequenceNode):
-                stack.extend(
-                    (item, key_path + (index,), False) for index, item in reversed(list(enumerate(node.value)))
-                )
-            else:
+                stack.extend((item, key_path + (index,)) for index, item in reversed(list(enumerate(node.value))))
+            elif isinstance(node, yaml.MappingNode):
                 stack.extend(reversed(self._children(node, key_path)))
         return None
 
-    def _children(self, node: yaml.MappingNode, key_path: KeyPath) -> list[tuple[yaml.Node, KeyPath, bool]]:
+    def _children(self, node: yaml.MappingNode, key_path: KeyPath) -> list[tuple[yaml.Node, KeyPath]]:
         children, seen = [], {}
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:  # `<<: *defaults`: the merged keys are this mapping's
-                children.append((value_node, key_path, False))
+                children.append((value_node, key_path))
                 continue
             key = self._key(key_node)
             if key in seen:
                 self.duplicates.append((key, *_position(key_node), seen[key]))
             seen[key] = key_node.start_mark.line + 1
             self.positions[key_path + (key,)] = _position(key_node)
-            children.append((value_node, key_path + (key,), False))
+            children.append((value_node, key_path + (key,)))
         return children
 
     def _key(self, key_node: yaml.Node) -> Any:
@@ -167,23 +147,12 @@ class _Walk:
         return Diagnostic(file=self.path, line=line, column=column, message=f"invalid YAML: {problem}", hint=hint)
 
 
-def _expanding_too_far(root: yaml.Node) -> yaml.Node | None:
-    """The innermost node whose aliases expand it beyond MAX_VALUES values, if any: sizes are
-    counted once per node, so a 'billion laughs' document is refused without expanding it."""
-    sizes = _expanded_sizes(root)
-    if sizes is None or sizes[id(root)] <= MAX_VALUES:
-        return None
-    node = root
-    while bigger := [child for child in _values(node) if sizes[id(child)] > MAX_VALUES]:
-        node = bigger[0]
-    return node
-
-
-def _expanded_sizes(root: yaml.Node) -> dict[int, int] | None:
-    """Each node's count of values (itself and all below it) with aliases expanded; None for a
-    recursive alias (the walk reports it where it is)."""
+def _alias_problem(root: yaml.Node) -> tuple[yaml.Node, str, str] | None:
+    """Where aliases make a document unbuildable, what is wrong and how to fix it: a recursive
+    alias, or the innermost node they expand beyond MAX_VALUES values. Each node's expanded size
+    is counted once, so a 'billion laughs' document is refused without expanding it."""
     sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
+    open_nodes: set[int] = set()  # the nodes being counted: an ancestor met again is a recursion
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, leaving = stack.pop()
@@ -191,12 +160,25 @@ def _expanded_sizes(root: yaml.Node) -> dict[int, int] | None:
             open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _values(node))
         elif id(node) in open_nodes:
-            return None
+            return (
+                node,
+                "a recursive alias (an anchor used inside itself)",
+                ("replace the alias with the values it should repeat"),
+            )
         elif id(node) not in sizes:
             open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in _values(node))
-    return sizes
+    if sizes[id(root)] <= MAX_VALUES:
+        return None
+    node = root
+    while bigger := [child for child in _values(node) if sizes[id(child)] > MAX_VALUES]:
+        node = bigger[0]
+    return (
+        node,
+        f"aliases expand this document beyond {MAX_VALUES:,} values (a 'billion laughs' document?)",
+        ("write the values out instead of nesting aliases"),
+    )
 
 
 def _values(node: yaml.Node) -> list[yaml.Node]:
